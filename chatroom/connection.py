@@ -1,0 +1,123 @@
+"""One client socket on the server: its protocol state, its output queue, its phase.
+
+The server's loop calls `read()` when the socket is readable and `flush()` when
+it has output; everything else only appends to the queue. Bytes leave only in
+`flush()`, so one turn of the loop sends each client at most once.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import socket
+from collections.abc import Callable
+
+from chatroom.limits import RECV_BYTES, SENDQ_MAX_BYTES, WRITE_BUDGET_PER_TURN
+from chatroom.protocol import ServerConnection, ServerState
+
+log = logging.getLogger("chatroom.server")
+
+
+class Phase(enum.Enum):
+    """Where the transport is; the protocol's own state lives in ServerConnection."""
+
+    OPEN = "open"
+    DRAINING = "draining"  # a final reply is queued; stop reading lines, write it out
+    LINGERING = "lingering"  # written and shut down for writing; wait for the peer's close
+    CLOSED = "closed"
+
+
+class Connection:
+    """A client socket and everything the server keeps for it.
+
+    Kept small on purpose (__slots__, output buffer created on demand): an
+    idle registered user should cost well under a kilobyte of server memory.
+    """
+
+    __slots__ = ("sock", "fd", "address", "protocol", "out", "phase", "deadline", "_wants_flush")
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: tuple[str, int],
+        protocol: ServerConnection,
+        wants_flush: Callable[[Connection], None],
+    ) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.address = address
+        self.protocol = protocol
+        self.out: bytearray | None = None
+        self.phase = Phase.OPEN
+        self.deadline = 0.0
+        self._wants_flush = wants_flush
+
+    @property
+    def name(self) -> str:
+        return self.protocol.name
+
+    @property
+    def registered(self) -> bool:
+        return self.protocol.state is ServerState.REGISTERED and self.phase is Phase.OPEN
+
+    def label(self) -> str:
+        """How logs name this peer: the user, or the address before registration."""
+        return f"user {self.protocol.name}" if self.protocol.name else f"client {self.address}"
+
+    def queue(self, data: bytes) -> bool:
+        """Append `data` for sending; False (and the caller must drop us) when over the cap."""
+        out = self.out
+        if out is None:
+            self.out = bytearray(data)
+            self._wants_flush(self)
+            return True
+        if len(out) + len(data) > SENDQ_MAX_BYTES:
+            try:
+                self.flush()  # the kernel may have room by now; only cut off if it has not
+            except OSError:
+                return False
+            out = self.out
+            if out is not None and len(out) + len(data) > SENDQ_MAX_BYTES:
+                log.warning(
+                    "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",
+                    self.label(),
+                    len(out),
+                    len(data),
+                    SENDQ_MAX_BYTES,
+                )
+                return False
+            if out is None:
+                self.out = bytearray(data)
+                self._wants_flush(self)
+                return True
+        out += data
+        return True
+
+    def flush(self) -> bool:
+        """Write what the kernel takes now (bounded per turn); True when all is written.
+
+        Raises OSError when the peer is gone; the caller closes the connection.
+        """
+        out = self.out
+        if out is None:
+            return True
+        if len(out) <= WRITE_BUDGET_PER_TURN:
+            try:
+                sent = self.sock.send(out)
+            except (BlockingIOError, InterruptedError):
+                return False
+        else:
+            try:
+                with memoryview(out) as view:
+                    sent = self.sock.send(view[:WRITE_BUDGET_PER_TURN])
+            except (BlockingIOError, InterruptedError):
+                return False
+        if sent == len(out):
+            self.out = None
+            return True
+        del out[:sent]
+        return False
+
+    def recv(self) -> bytes:
+        """One read of at most RECV_BYTES; b"" at end of stream. Raises BlockingIOError when empty."""
+        return self.sock.recv(RECV_BYTES)

@@ -1,0 +1,142 @@
+"""What the client's event loop needs from a user interface, and the plain line one.
+
+The loop (chatroom.client) owns the socket and the protocol; a frontend owns
+standard input and output. The terminal line editor (chatroom.terminal), the
+plain line mode below and the full-screen mode (chatroom.tui) all fit here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TextIO
+
+
+@dataclass(frozen=True)
+class Submit:
+    """The user entered a line (not yet interpreted: it may be a !command)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Quit:
+    """Ctrl-C, Ctrl-D, end of input or !exit: leave politely."""
+
+
+UserAction = Submit | Quit
+
+
+class NoticeKind(enum.Enum):
+    INFO = "info"  # the client's own status lines ("Connecting to server ...")
+    ERROR = "error"  # one clear sentence when something went wrong
+    SERVER = "server"  # a line from the server that is not a chat line (a 4xx notice)
+
+
+class Frontend(Protocol):
+    def start(self) -> None:
+        """Take over the terminal, if any. Called once, before anything is shown."""
+
+    def close(self) -> None:
+        """Give the terminal back exactly as it was. Safe to call twice."""
+
+    def input_fileno(self) -> int | None:
+        """The descriptor to select for input, or None once input has ended."""
+
+    def read_input(self) -> list[UserAction]:
+        """Called when input_fileno() is readable; must not block."""
+
+    def handle_signal(self, signum: int) -> list[UserAction]:
+        """A caught signal (SIGINT, SIGTERM, SIGWINCH) reached the loop."""
+
+    def show_incoming(self, lines: Sequence[str]) -> None:
+        """Lines from the server, shown as one batch (one write, one flush)."""
+
+    def show_sent(self, text: str) -> None:
+        """The user's own chat line, just sent."""
+
+    def show_notice(self, text: str, kind: NoticeKind = NoticeKind.INFO) -> None:
+        """A status line of the client's own."""
+
+    def set_ready(self, ready: bool) -> None:
+        """Registration finished (True): from now on show the prompt."""
+
+    def clear(self) -> None:
+        """Clear the screen (!clear, Ctrl-L)."""
+
+
+def printable(text: str) -> str:
+    """`text` with control characters made visible, so a line cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\t" else f"\\x{ord(ch):02x}" for ch in text)
+
+
+class PlainFrontend:
+    """Line in, line out, no escape codes: for pipes, files, scripts and --plain."""
+
+    def __init__(self, stdin_fd: int = 0, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self._fd: int | None = stdin_fd
+        self._out = stdout if stdout is not None else sys.stdout
+        self._err = stderr if stderr is not None else sys.stderr
+        self._pending = b""
+        self._blocking = True
+
+    def start(self) -> None:
+        if self._fd is not None:
+            self._blocking = os.get_blocking(self._fd)
+            os.set_blocking(self._fd, False)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.set_blocking(self._fd, self._blocking)
+        self._out.flush()
+
+    def input_fileno(self) -> int | None:
+        return self._fd
+
+    def read_input(self) -> list[UserAction]:
+        assert self._fd is not None
+        try:
+            chunk = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return []
+        if not chunk:
+            self._fd = None
+            actions: list[UserAction] = []
+            if self._pending:
+                actions.append(Submit(self._pending.decode("utf-8", errors="replace")))
+            return [*actions, Quit()]
+        data = self._pending + chunk
+        *lines, self._pending = data.split(b"\n")
+        return [Submit(line.rstrip(b"\r").decode("utf-8", errors="replace")) for line in lines]
+
+    def handle_signal(self, signum: int) -> list[UserAction]:
+        import signal
+
+        if signum in (signal.SIGINT, signal.SIGTERM):
+            return [Quit()]
+        return []
+
+    def show_incoming(self, lines: Sequence[str]) -> None:
+        self._out.write("".join(printable(line) + "\n" for line in lines))
+        self._out.flush()
+
+    def show_sent(self, text: str) -> None:
+        """Plain mode does not echo: the input was the user's own line already."""
+
+    def show_notice(self, text: str, kind: NoticeKind = NoticeKind.INFO) -> None:
+        stream = self._err if kind is NoticeKind.ERROR else self._out
+        stream.write(text + "\n")
+        stream.flush()
+
+    def set_ready(self, ready: bool) -> None:
+        """No prompt in plain mode."""
+
+    def clear(self) -> None:
+        """Nothing to clear in plain mode."""

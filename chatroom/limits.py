@@ -1,0 +1,57 @@
+"""Every size, count and time limit of the server and client, with the reason for it.
+
+One place for the numbers, so that a reader can see at a glance how much one
+peer can cost the server, and a tuner knows what to change.
+"""
+
+MAX_LINE_BYTES = 8 * 1024
+# A chat line is typed by a person; 8 KiB is pages of text. The framer refuses
+# anything longer (without the line end): an unregistered peer gets
+# "400 Invalid registration", a registered one "413 Line too long", and both are
+# disconnected. This also bounds each connection's unparsed input buffer.
+
+MAX_USERNAME_CHARS = 32
+# Names appear in every relayed line; 32 characters is generous for a nickname
+# (IRC's usual NICKLEN is 9 to 30).
+
+REGISTRATION_TIMEOUT_S = 10.0
+# A connection that has not sent a complete REGISTER line by then is closed,
+# so idle or slowloris connections cannot hold file descriptors forever.
+
+SENDQ_MAX_BYTES = 1024 * 1024
+# Output waiting for one slow reader. Past this the reader is disconnected
+# (with a log line naming the limit) instead of stalling others or growing
+# memory. Worst case memory is this times the user count, but only for users
+# who stop reading; a reader that keeps up holds nearly nothing.
+
+MAX_CONNECTIONS_PER_ADDRESS = 0
+# Connections from one IP address at once; 0 means no limit. Off by default
+# because benchmarks and tests open thousands of loopback connections; a
+# public server should set --max-per-address (16 is a sensible value).
+
+RECV_BYTES = 64 * 1024
+# Bytes asked of one recv(). Large enough that a busy sender's backlog is
+# read in one call; it bounds the work one peer gets per loop turn.
+
+WRITE_BUDGET_PER_TURN = 256 * 1024
+# Bytes passed to one send() for one client per loop turn, so that one
+# client with a deep queue cannot make a turn slow for everyone.
+
+LINGER_TIMEOUT_S = 2.0
+# After a final reply (400, 401, 413, shutdown) the server stops writing and
+# waits this long for the peer to close, so that the reply is read before the
+# socket is torn down (closing with unread input would send a reset that can
+# destroy the reply in flight).
+
+SHUTDOWN_FLUSH_TIMEOUT_S = 3.0
+# On SIGINT/SIGTERM, how long the server tries to write "DISCONNECT CHAT/1.0"
+# (and anything queued before it) to clients that read slowly, before exiting.
+
+ACCEPT_PAUSE_S = 0.1
+# When accept() fails for lack of file descriptors the listening socket is
+# taken out of the selector this long, instead of spinning on a readable
+# listener that cannot be served.
+
+CONNECT_TIMEOUT_S = 10.0
+# How long the client waits for the TCP connection and for the registration
+# reply before giving up with one clear sentence.

@@ -1,0 +1,524 @@
+"""The CHAT/1.0 server: one thread, one selectors loop, every socket non-blocking.
+
+Each turn of the loop: wait for readiness (or the next deadline), read every
+readable socket once and route what it said, deliver the turn's chat lines
+(chatroom.router), write each client with output once, then reap closed
+connections. Nothing here blocks; signals arrive as bytes on a socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import logging
+import selectors
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from chatroom import limits, protocol
+from chatroom.connection import Connection, Phase
+from chatroom.protocol import ChatMessage, LeaveRequest, Refusal, RegisterRequest, ServerConnection
+from chatroom.router import Router
+from chatroom.signals import SignalPipe
+
+log = logging.getLogger("chatroom.server")
+
+_ACCEPTS_PER_TURN = 512  # bounds the time one turn spends accepting during a connection storm
+_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class ServerConfig:
+    """What the command line can change."""
+
+    __slots__ = (
+        "host",
+        "port",
+        "log_messages",
+        "max_line",
+        "registration_timeout",
+        "max_per_address",
+    )
+
+    def __init__(
+        self,
+        host: str = "",
+        port: int = 0,
+        *,
+        log_messages: bool = True,
+        max_line: int = limits.MAX_LINE_BYTES,
+        registration_timeout: float = limits.REGISTRATION_TIMEOUT_S,
+        max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.log_messages = log_messages
+        self.max_line = max_line
+        self.registration_timeout = registration_timeout
+        self.max_per_address = max_per_address
+
+
+def _peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
+    """('127.0.0.1', 5000) also for IPv4 peers of a dual-stack socket (::ffff:127.0.0.1)."""
+    host = raw[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return (host, raw[1])
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A non-blocking listening socket; host '' means every interface, IPv6 too when possible."""
+    backlog = max(socket.SOMAXCONN, 4096)  # the kernel caps it at net.core.somaxconn
+    if host == "" and socket.has_dualstack_ipv6():
+        try:
+            sock = socket.create_server(
+                ("::", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
+            )
+        except OSError:
+            sock = socket.create_server(("0.0.0.0", port), backlog=backlog)
+    else:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        sock = socket.create_server(address[:2], family=family, backlog=backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft descriptor limit to the hard one; returns the limit in force."""
+    try:
+        import resource
+    except ImportError:  # not on every platform
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+class Server:
+    """Owns the listening socket, the selector and every connection."""
+
+    def __init__(self, config: ServerConfig, listener: socket.socket | None = None) -> None:
+        self.config = config
+        self.listener = listener if listener is not None else open_listener(config.host, config.port)
+        self.port: int = self.listener.getsockname()[1]
+        self.selector = selectors.DefaultSelector()
+        self.router = Router()
+        self.connections: dict[int, Connection] = {}
+        self._unflushed: list[Connection] = []
+        self._to_close: list[tuple[Connection, str]] = []
+        self._registration_deadlines: deque[tuple[float, Connection]] = deque()
+        self._linger_deadlines: deque[tuple[float, Connection]] = deque()
+        self._per_address: dict[str, int] = {}
+        self._accept_paused_until = 0.0
+        self._running = False
+        self._signals: SignalPipe | None = None
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+
+    # -- the loop --------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT or SIGTERM; then say goodbye to every client and return."""
+        self._signals = SignalPipe((signal.SIGINT, signal.SIGTERM))
+        signal_fd = self._signals.fileno()
+        self.selector.register(signal_fd, selectors.EVENT_READ, signal_fd)
+        self._running = True
+        try:
+            while self._running:
+                self.run_once(self._next_timeout())
+            self.shutdown()
+        finally:
+            self.selector.unregister(signal_fd)
+            self._signals.close()
+            self._signals = None
+            self.selector.close()
+
+    def run_once(self, timeout: float | None) -> None:
+        """One turn: read everything ready, deliver, flush, expire deadlines, reap."""
+        connections = self.connections
+        for key, mask in self.selector.select(timeout):
+            conn = key.data
+            if conn is None:
+                self._accept()
+            elif isinstance(conn, Connection):
+                if mask & selectors.EVENT_READ:
+                    self._on_readable(conn)
+                if mask & selectors.EVENT_WRITE and conn.fd in connections:
+                    self._on_writable(conn)
+            else:
+                self._on_signal()
+        self._close_all(self.router.deliver(), "send queue limit exceeded")
+        self._flush_pending()
+        self._expire(time.monotonic())
+        self._reap()
+
+    def _next_timeout(self) -> float | None:
+        deadlines = [queue[0][0] for queue in (self._registration_deadlines, self._linger_deadlines) if queue]
+        if self._accept_paused_until:
+            deadlines.append(self._accept_paused_until)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    # -- accepting -------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_TURN):
+            try:
+                sock, raw_address = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                if error.errno in _RESOURCE_ERRNOS:
+                    self._pause_accepting(error)
+                # ECONNABORTED and friends: that peer gave up; try the next.
+                return
+            self._admit(sock, _peer_address(raw_address))
+
+    def _admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Connection(sock, address, ServerConnection(self.config.max_line), self._unflushed.append)
+        self.connections[conn.fd] = conn
+        self.selector.register(sock, selectors.EVENT_READ, conn)
+        log.info("Accepted connection from client address: %s", address)
+        limit = self.config.max_per_address
+        if limit:
+            count = self._per_address.get(address[0], 0) + 1
+            self._per_address[address[0]] = count
+            if count > limit:
+                log.warning("Too many connections from %s (limit %d); closing", address[0], limit)
+                self._finish(conn, protocol.TOO_MANY_CONNECTIONS, "too many connections from one address")
+                return
+        conn.deadline = time.monotonic() + self.config.registration_timeout
+        self._registration_deadlines.append((conn.deadline, conn))
+
+    def _pause_accepting(self, error: OSError) -> None:
+        log.warning("Cannot accept connections: %s; pausing accept for %.1f s", error, limits.ACCEPT_PAUSE_S)
+        self.selector.unregister(self.listener)
+        self._accept_paused_until = time.monotonic() + limits.ACCEPT_PAUSE_S
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _on_readable(self, conn: Connection) -> None:
+        try:
+            data = conn.recv()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self._drop(conn, f"connection error: {error.strerror or error}")
+            return
+        if conn.phase is not Phase.OPEN:
+            if not data:  # the peer closed after our final reply: done
+                self._drop(conn, "closed after final reply")
+            return  # input after a final reply is read and discarded
+        if not data:
+            self._drop(conn, "connection closed by client")
+            return
+        for event in conn.protocol.receive(data):
+            if isinstance(event, ChatMessage):
+                self.router.broadcast(conn, event.line)
+                if self.config.log_messages:
+                    log.info(
+                        "Received message from user %s:  %s",
+                        conn.name,
+                        event.line.decode("utf-8", errors="replace"),
+                    )
+                continue
+            if isinstance(event, RegisterRequest):
+                self._register(conn, event.name)
+            elif isinstance(event, LeaveRequest):
+                self._drop(conn, "left")
+            elif event.fatal:
+                self._finish(conn, event.reply, event.reason)
+            else:
+                self._refuse_line(conn, event)
+            if conn.phase is not Phase.OPEN:
+                break
+
+    def _register(self, conn: Connection, name: str) -> None:
+        if not self.router.add(conn, name):
+            log.info("Registration refused for %s: name %r is taken", conn.address, name)
+            self._finish(conn, conn.protocol.refuse_taken(), "name taken")
+            return
+        conn.queue(conn.protocol.accept(name))
+        log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
+
+    def _refuse_line(self, conn: Connection, refusal: Refusal) -> None:
+        log.info("Refused a line from %s: %s", conn.label(), refusal.reason)
+        if not conn.queue(refusal.reply):
+            self._close_later(conn, "send queue limit exceeded")
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _flush_pending(self) -> None:
+        if not self._unflushed:
+            return
+        # Connections hold this list's append method: empty it in place.
+        pending = self._unflushed.copy()
+        self._unflushed.clear()
+        selector = self.selector
+        for conn in pending:
+            if conn.phase is Phase.CLOSED:
+                continue
+            try:
+                done = conn.flush()
+            except OSError as error:
+                self._close_later(conn, f"connection error: {error.strerror or error}")
+                continue
+            if done:
+                if conn.phase is Phase.DRAINING:
+                    self._start_lingering(conn)
+            else:
+                # The kernel is full: wait for writability (a later flush in
+                # _on_writable); meanwhile queue() appends without re-listing.
+                selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+
+    def _on_writable(self, conn: Connection) -> None:
+        try:
+            done = conn.flush()
+        except OSError as error:
+            self._close_later(conn, f"connection error: {error.strerror or error}")
+            return
+        if done:
+            self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
+            if conn.phase is Phase.DRAINING:
+                self._start_lingering(conn)
+
+    # -- ending connections ----------------------------------------------------------
+
+    def _finish(self, conn: Connection, reply: bytes, reason: str) -> None:
+        """Send a final reply, then close politely (write, shut down, wait for the peer)."""
+        self._leave_router(conn, reason)
+        conn.protocol.close()
+        conn.phase = Phase.DRAINING
+        if conn.out is not None and len(conn.out) + len(reply) > limits.SENDQ_MAX_BYTES:
+            self._close_later(conn, reason)
+            return
+        conn.queue(reply)
+
+    def _start_lingering(self, conn: Connection) -> None:
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close_later(conn, "peer gone")
+            return
+        conn.phase = Phase.LINGERING
+        conn.deadline = time.monotonic() + limits.LINGER_TIMEOUT_S
+        self._linger_deadlines.append((conn.deadline, conn))
+
+    def _leave_router(self, conn: Connection, reason: str) -> None:
+        if self.router.remove(conn):
+            log.info("Disconnecting user %s", conn.name)
+            log.debug("User %s left: %s", conn.name, reason)
+
+    def _drop(self, conn: Connection, reason: str) -> None:
+        """Close now: the peer left, reset, or we are done lingering."""
+        self._leave_router(conn, reason)
+        conn.protocol.close()
+        self._close_later(conn, reason)
+
+    def _close_later(self, conn: Connection, reason: str) -> None:
+        if conn.phase is not Phase.CLOSED:
+            self._leave_router(conn, reason)
+            conn.phase = Phase.CLOSED
+            self._to_close.append((conn, reason))
+
+    def _close_all(self, conns: Sequence[Connection], reason: str) -> None:
+        for conn in conns:
+            self._close_later(conn, reason)
+
+    def _reap(self) -> None:
+        """Close marked sockets here, never while a list of connections is being walked."""
+        if not self._to_close:
+            return
+        to_close, self._to_close = self._to_close, []
+        for conn, reason in to_close:
+            if self.connections.pop(conn.fd, None) is None:
+                continue
+            log.debug("Closing %s: %s", conn.label(), reason)
+            self.selector.unregister(conn.sock)
+            conn.sock.close()
+            conn.out = None
+            if self.config.max_per_address:
+                host = conn.address[0]
+                remaining = self._per_address.get(host, 1) - 1
+                if remaining > 0:
+                    self._per_address[host] = remaining
+                else:
+                    self._per_address.pop(host, None)
+
+    def _expire(self, now: float) -> None:
+        registrations = self._registration_deadlines
+        while registrations and registrations[0][0] <= now:
+            _, conn = registrations.popleft()
+            if conn.phase is Phase.OPEN and conn.protocol.state is protocol.ServerState.AWAITING_REGISTER:
+                log.info("Registration timeout for %s", conn.address)
+                self._finish(conn, protocol.REGISTRATION_TIMEOUT, "registration timeout")
+        lingering = self._linger_deadlines
+        while lingering and lingering[0][0] <= now:
+            _, conn = lingering.popleft()
+            if conn.phase is Phase.LINGERING:
+                self._close_later(conn, "peer did not close after final reply")
+        if self._accept_paused_until and now >= self._accept_paused_until:
+            self._accept_paused_until = 0.0
+            self.selector.register(self.listener, selectors.EVENT_READ, None)
+        if self._unflushed:  # replies queued by expiry (408) go out this turn
+            self._flush_pending()
+
+    # -- signals and shutdown --------------------------------------------------------
+
+    def _on_signal(self) -> None:
+        assert self._signals is not None
+        if any(signum in (signal.SIGINT, signal.SIGTERM) for signum in self._signals.read()):
+            self._running = False
+
+    def stop(self) -> None:
+        """Ask serve_forever() to return after the current turn (for embedding and tests)."""
+        self._running = False
+
+    def shutdown(self) -> None:
+        """Tell every client DISCONNECT CHAT/1.0, make sure it is written, close everything."""
+        log.info("Interrupt received, shutting down ...")
+        if not self._accept_paused_until:
+            self.selector.unregister(self.listener)
+        self.listener.close()
+        self.router.deliver()  # lines read this turn still reach their recipients first
+        for conn in list(self.connections.values()):
+            if conn.phase is Phase.OPEN:
+                conn.protocol.close()
+                conn.phase = Phase.DRAINING
+                if not conn.queue(protocol.SERVER_DISCONNECT):
+                    self._close_later(conn, "send queue limit exceeded")
+        self._flush_pending()
+        deadline = time.monotonic() + limits.SHUTDOWN_FLUSH_TIMEOUT_S
+        eof_deadline = None
+        while self.connections:
+            self._reap()
+            now = time.monotonic()
+            busy = any(conn.phase is Phase.DRAINING for conn in self.connections.values())
+            if not busy and eof_deadline is None:
+                # Everything is written; give clients a moment to close first, so
+                # that our close cannot reset a connection with unread replies.
+                eof_deadline = min(deadline, now + 0.5)
+            if now >= (eof_deadline if eof_deadline is not None else deadline):
+                break
+            remaining = (eof_deadline if eof_deadline is not None else deadline) - now
+            for key, mask in self.selector.select(remaining):
+                conn = key.data
+                if isinstance(conn, Connection) and conn.fd in self.connections:
+                    if mask & selectors.EVENT_READ:
+                        self._on_readable(conn)
+                    if mask & selectors.EVENT_WRITE and conn.fd in self.connections:
+                        self._on_writable(conn)
+        for conn in list(self.connections.values()):
+            self._close_later(conn, "server shutting down")
+        self._reap()
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatroom-server",
+        description=(
+            "A CHAT/1.0 chat room server. With no arguments it listens on every interface on a "
+            "port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): every "
+            "client is sent 'DISCONNECT CHAT/1.0' first."
+        ),
+    )
+    parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, the OS picks)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="console detail: info shows connections and messages, warning only problems (default: info)",
+    )
+    parser.add_argument(
+        "--no-log-messages",
+        "-q",
+        dest="log_messages",
+        action="store_false",
+        help="do not log every chat line (they cost time under load; benchmarks use this)",
+    )
+    parser.add_argument(
+        "--max-line",
+        type=int,
+        default=limits.MAX_LINE_BYTES,
+        metavar="BYTES",
+        help=f"longest line a client may send, without its LF (default: {limits.MAX_LINE_BYTES})",
+    )
+    parser.add_argument(
+        "--registration-timeout",
+        type=float,
+        default=limits.REGISTRATION_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close connections that have not registered by then "
+        f"(default: {limits.REGISTRATION_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--max-per-address",
+        type=int,
+        default=limits.MAX_CONNECTIONS_PER_ADDRESS,
+        metavar="N",
+        help="most connections at once from one IP address; 0 means no limit (default: 0)",
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("chatroom")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_arg_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if not 0 <= args.port <= 65535:
+        print(f"chatroom-server: port {args.port} is out of range 0-65535", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        args.host,
+        args.port,
+        log_messages=args.log_messages,
+        max_line=args.max_line,
+        registration_timeout=args.registration_timeout,
+        max_per_address=args.max_per_address,
+    )
+    raise_fd_limit()
+    try:
+        return _run(config, args.host, args.port)
+    except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
+        return 0
+
+
+def _run(config: ServerConfig, host: str, port: int) -> int:
+    try:
+        server = Server(config)
+    except OSError as error:
+        where = f"{host or '*'}:{port}"
+        print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    # Printed (not only logged) so that the port line appears whatever the log level.
+    print(f"Will wait for client connections at port {server.port}", flush=True)
+    print("Waiting for incoming client connections ...", flush=True)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
