@@ -1,8 +1,9 @@
 """One client socket on the server: its protocol state, its output queue, its phase.
 
-The server's loop calls `read()` when the socket is readable and `flush()` when
-it has output; everything else only appends to the queue. Bytes leave only in
-`flush()`, so one turn of the loop sends each client at most once.
+Output is written straight to the socket when the kernel has room (the
+common case: one send() per client per delivery); only what does not fit is
+queued, and the server then watches the socket for writability and calls
+`flush()`. The queue is bounded: a reader too slow for it is cut off.
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ class Connection:
     idle registered user should cost well under a kilobyte of server memory.
     """
 
-    __slots__ = ("sock", "fd", "address", "protocol", "out", "phase", "deadline", "_wants_flush")
+    __slots__ = ("sock", "fd", "address", "protocol", "out", "phase", "deadline", "_wants_write")
 
     def __init__(
         self,
         sock: socket.socket,
         address: tuple[str, int],
         protocol: ServerConnection,
-        wants_flush: Callable[[Connection], None],
+        wants_write: Callable[[Connection], None],
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
@@ -50,7 +51,7 @@ class Connection:
         self.out: bytearray | None = None
         self.phase = Phase.OPEN
         self.deadline = 0.0
-        self._wants_flush = wants_flush
+        self._wants_write = wants_write
 
     @property
     def name(self) -> str:
@@ -65,53 +66,53 @@ class Connection:
         return f"user {self.protocol.name}" if self.protocol.name else f"client {self.address}"
 
     def queue(self, data: bytes) -> bool:
-        """Append `data` for sending; False (and the caller must drop us) when over the cap."""
+        """Send `data` now if the socket takes it, else keep it for later.
+
+        Returns False when the connection cannot take it (its queue would pass
+        SENDQ_MAX_BYTES, or the peer is gone): the caller must drop it. The
+        first byte that does not fit in the kernel registers the connection for
+        writability (via `wants_write`); `flush()` continues from there.
+        """
         out = self.out
         if out is None:
-            self.out = bytearray(data)
-            self._wants_flush(self)
-            return True
-        if len(out) + len(data) > SENDQ_MAX_BYTES:
             try:
-                self.flush()  # the kernel may have room by now; only cut off if it has not
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
             except OSError:
                 return False
-            out = self.out
-            if out is not None and len(out) + len(data) > SENDQ_MAX_BYTES:
-                log.warning(
-                    "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",
-                    self.label(),
-                    len(out),
-                    len(data),
-                    SENDQ_MAX_BYTES,
-                )
-                return False
-            if out is None:
-                self.out = bytearray(data)
-                self._wants_flush(self)
-                return True
+            if sent < len(data):
+                self.out = bytearray(data[sent:] if sent else data)
+                self._wants_write(self)
+            return True
+        if len(out) + len(data) > SENDQ_MAX_BYTES:
+            log.warning(
+                "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",
+                self.label(),
+                len(out),
+                len(data),
+                SENDQ_MAX_BYTES,
+            )
+            return False
         out += data
         return True
 
     def flush(self) -> bool:
-        """Write what the kernel takes now (bounded per turn); True when all is written.
+        """Write what the kernel takes now (bounded per turn); True when nothing is left.
 
         Raises OSError when the peer is gone; the caller closes the connection.
         """
         out = self.out
         if out is None:
             return True
-        if len(out) <= WRITE_BUDGET_PER_TURN:
-            try:
+        try:
+            if len(out) <= WRITE_BUDGET_PER_TURN:
                 sent = self.sock.send(out)
-            except (BlockingIOError, InterruptedError):
-                return False
-        else:
-            try:
+            else:
                 with memoryview(out) as view:
                     sent = self.sock.send(view[:WRITE_BUDGET_PER_TURN])
-            except (BlockingIOError, InterruptedError):
-                return False
+        except (BlockingIOError, InterruptedError):
+            return False
         if sent == len(out):
             self.out = None
             return True

@@ -51,6 +51,9 @@ class Router:
         del self._users[key]
         return True
 
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
     def broadcast(self, sender: Connection, line: bytes) -> None:
         """Relay `line` (without LF) to every registered user but `sender`, at the turn's end."""
         self._pending.append((sender, line))

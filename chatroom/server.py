@@ -42,6 +42,7 @@ class ServerConfig:
         "max_line",
         "registration_timeout",
         "max_per_address",
+        "delivery_interval",
     )
 
     def __init__(
@@ -53,6 +54,7 @@ class ServerConfig:
         max_line: int = limits.MAX_LINE_BYTES,
         registration_timeout: float = limits.REGISTRATION_TIMEOUT_S,
         max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
+        delivery_interval: float = limits.DELIVERY_INTERVAL_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -60,6 +62,7 @@ class ServerConfig:
         self.max_line = max_line
         self.registration_timeout = registration_timeout
         self.max_per_address = max_per_address
+        self.delivery_interval = delivery_interval
 
 
 def _peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
@@ -114,7 +117,8 @@ class Server:
         self.selector = selectors.DefaultSelector()
         self.router = Router()
         self.connections: dict[int, Connection] = {}
-        self._unflushed: list[Connection] = []
+        self._last_delivery = 0.0
+        self._wants_write = self._watch_writable  # one bound method shared by every Connection
         self._to_close: list[tuple[Connection, str]] = []
         self._registration_deadlines: deque[tuple[float, Connection]] = deque()
         self._linger_deadlines: deque[tuple[float, Connection]] = deque()
@@ -143,7 +147,7 @@ class Server:
             self.selector.close()
 
     def run_once(self, timeout: float | None) -> None:
-        """One turn: read everything ready, deliver, flush, expire deadlines, reap."""
+        """One turn: read everything ready, deliver (at most once per interval), expire, reap."""
         connections = self.connections
         for key, mask in self.selector.select(timeout):
             conn = key.data
@@ -156,13 +160,20 @@ class Server:
                     self._on_writable(conn)
             else:
                 self._on_signal()
-        self._close_all(self.router.deliver(), "send queue limit exceeded")
-        self._flush_pending()
-        self._expire(time.monotonic())
+        now = time.monotonic()
+        if self.router.has_pending() and now - self._last_delivery >= self.config.delivery_interval:
+            self._deliver(now)
+        self._expire(now)
         self._reap()
+
+    def _deliver(self, now: float) -> None:
+        self._last_delivery = now
+        self._close_all(self.router.deliver(), "could not take more output")
 
     def _next_timeout(self) -> float | None:
         deadlines = [queue[0][0] for queue in (self._registration_deadlines, self._linger_deadlines) if queue]
+        if self.router.has_pending():
+            deadlines.append(self._last_delivery + self.config.delivery_interval)
         if self._accept_paused_until:
             deadlines.append(self._accept_paused_until)
         if not deadlines:
@@ -188,7 +199,7 @@ class Server:
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(sock, address, ServerConnection(self.config.max_line), self._unflushed.append)
+        conn = Connection(sock, address, ServerConnection(self.config.max_line), self._wants_write)
         self.connections[conn.fd] = conn
         self.selector.register(sock, selectors.EVENT_READ, conn)
         log.info("Accepted connection from client address: %s", address)
@@ -251,7 +262,9 @@ class Server:
             log.info("Registration refused for %s: name %r is taken", conn.address, name)
             self._finish(conn, conn.protocol.refuse_taken(), "name taken")
             return
-        conn.queue(conn.protocol.accept(name))
+        if not conn.queue(conn.protocol.accept(name)):
+            self._drop(conn, "peer gone")
+            return
         log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
 
     def _refuse_line(self, conn: Connection, refusal: Refusal) -> None:
@@ -261,28 +274,9 @@ class Server:
 
     # -- writing ---------------------------------------------------------------------
 
-    def _flush_pending(self) -> None:
-        if not self._unflushed:
-            return
-        # Connections hold this list's append method: empty it in place.
-        pending = self._unflushed.copy()
-        self._unflushed.clear()
-        selector = self.selector
-        for conn in pending:
-            if conn.phase is Phase.CLOSED:
-                continue
-            try:
-                done = conn.flush()
-            except OSError as error:
-                self._close_later(conn, f"connection error: {error.strerror or error}")
-                continue
-            if done:
-                if conn.phase is Phase.DRAINING:
-                    self._start_lingering(conn)
-            else:
-                # The kernel is full: wait for writability (a later flush in
-                # _on_writable); meanwhile queue() appends without re-listing.
-                selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+    def _watch_writable(self, conn: Connection) -> None:
+        """The kernel did not take all of conn's output: write the rest when it has room."""
+        self.selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
 
     def _on_writable(self, conn: Connection) -> None:
         try:
@@ -302,10 +296,10 @@ class Server:
         self._leave_router(conn, reason)
         conn.protocol.close()
         conn.phase = Phase.DRAINING
-        if conn.out is not None and len(conn.out) + len(reply) > limits.SENDQ_MAX_BYTES:
+        if not conn.queue(reply):
             self._close_later(conn, reason)
-            return
-        conn.queue(reply)
+        elif conn.out is None:
+            self._start_lingering(conn)
 
     def _start_lingering(self, conn: Connection) -> None:
         try:
@@ -373,8 +367,6 @@ class Server:
         if self._accept_paused_until and now >= self._accept_paused_until:
             self._accept_paused_until = 0.0
             self.selector.register(self.listener, selectors.EVENT_READ, None)
-        if self._unflushed:  # replies queued by expiry (408) go out this turn
-            self._flush_pending()
 
     # -- signals and shutdown --------------------------------------------------------
 
@@ -393,14 +385,10 @@ class Server:
         if not self._accept_paused_until:
             self.selector.unregister(self.listener)
         self.listener.close()
-        self.router.deliver()  # lines read this turn still reach their recipients first
+        self._deliver(time.monotonic())  # lines already read still reach their recipients first
         for conn in list(self.connections.values()):
             if conn.phase is Phase.OPEN:
-                conn.protocol.close()
-                conn.phase = Phase.DRAINING
-                if not conn.queue(protocol.SERVER_DISCONNECT):
-                    self._close_later(conn, "send queue limit exceeded")
-        self._flush_pending()
+                self._finish(conn, protocol.SERVER_DISCONNECT, "server shutting down")
         deadline = time.monotonic() + limits.SHUTDOWN_FLUSH_TIMEOUT_S
         eof_deadline = None
         while self.connections:
@@ -466,6 +454,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
         f"(default: {limits.REGISTRATION_TIMEOUT_S:g})",
     )
     parser.add_argument(
+        "--delivery-interval",
+        type=float,
+        default=limits.DELIVERY_INTERVAL_S * 1000,
+        metavar="MS",
+        help="under load, gather chat lines for at most this long and send each recipient them "
+        f"together; 0 sends every line at once (default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
+    )
+    parser.add_argument(
         "--max-per-address",
         type=int,
         default=limits.MAX_CONNECTIONS_PER_ADDRESS,
@@ -498,6 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_line=args.max_line,
         registration_timeout=args.registration_timeout,
         max_per_address=args.max_per_address,
+        delivery_interval=args.delivery_interval / 1000,
     )
     raise_fd_limit()
     try:
