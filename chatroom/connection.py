@@ -19,6 +19,14 @@ from chatroom.protocol import ServerConnection, ServerState
 log = logging.getLogger("chatroom.server")
 
 
+def peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
+    """('127.0.0.1', 5000) also for IPv4 peers of a dual-stack socket (::ffff:127.0.0.1)."""
+    host = raw[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return (host, raw[1])
+
+
 class Phase(enum.Enum):
     """Where the transport is; the protocol's own state lives in ServerConnection."""
 
@@ -35,23 +43,29 @@ class Connection:
     idle registered user should cost well under a kilobyte of server memory.
     """
 
-    __slots__ = ("sock", "fd", "address", "protocol", "out", "phase", "deadline", "_wants_write")
+    __slots__ = ("sock", "fd", "protocol", "out", "phase", "deadline", "_wants_write")
 
     def __init__(
         self,
         sock: socket.socket,
-        address: tuple[str, int],
         protocol: ServerConnection,
         wants_write: Callable[[Connection], None],
     ) -> None:
         self.sock = sock
         self.fd = sock.fileno()
-        self.address = address
         self.protocol = protocol
         self.out: bytearray | None = None
         self.phase = Phase.OPEN
-        self.deadline = 0.0
+        self.deadline = 0.0  # when an unregistered connection times out
         self._wants_write = wants_write
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        """The peer's (host, port), asked of the kernel: not stored, it would cost every idle user."""
+        try:
+            return peer_address(self.sock.getpeername())
+        except OSError:
+            return "(disconnected peer)"
 
     @property
     def name(self) -> str:

@@ -208,14 +208,13 @@ class ServerConnection:
     or refused the registration.
     """
 
-    __slots__ = ("state", "name", "framer", "_prefix", "_leave")
+    __slots__ = ("state", "name", "framer", "_prefix")
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self.state = ServerState.AWAITING_REGISTER
         self.name = ""
         self.framer = LineFramer(max_line)
         self._prefix = b""
-        self._leave = b""
 
     def receive(self, data: bytes) -> Iterator[ServerEvent]:
         for line in self.framer.feed(data):
@@ -225,7 +224,7 @@ class ServerConnection:
                         yield ChatMessage(line)
                     else:
                         yield Refusal(INVALID_MESSAGE, False, "invalid bytes in chat line")
-                elif line == self._leave:
+                elif line == disconnect_line(self.name)[:-1]:
                     self.state = ServerState.CLOSED
                     yield LeaveRequest()
                     return
@@ -257,7 +256,6 @@ class ServerConnection:
         self.state = ServerState.REGISTERED
         self.name = name
         self._prefix = chat_prefix(name)
-        self._leave = b"DISCONNECT " + name.encode() + b" " + VERSION
         return REGISTERED
 
     def refuse_taken(self) -> bytes:

@@ -34,6 +34,8 @@ class Router:
     def add(self, conn: Connection, name: str) -> bool:
         """Register `conn` as `name`; False when the name (as username_key folds it) is taken."""
         key = username_key(name)
+        if key == name:
+            key = name  # one string object for both: an idle user costs less
         if key in self._users:
             return False
         # Lines routed earlier this turn were sent before this user joined.

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from chatroom import limits, protocol
-from chatroom.connection import Connection, Phase
+from chatroom.connection import Connection, Phase, peer_address
 from chatroom.protocol import ChatMessage, LeaveRequest, Refusal, RegisterRequest, ServerConnection
 from chatroom.router import Router
 from chatroom.signals import SignalPipe
@@ -63,14 +63,6 @@ class ServerConfig:
         self.registration_timeout = registration_timeout
         self.max_per_address = max_per_address
         self.delivery_interval = delivery_interval
-
-
-def _peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
-    """('127.0.0.1', 5000) also for IPv4 peers of a dual-stack socket (::ffff:127.0.0.1)."""
-    host = raw[0]
-    if host.startswith("::ffff:") and "." in host:
-        host = host[7:]
-    return (host, raw[1])
 
 
 def open_listener(host: str, port: int) -> socket.socket:
@@ -120,9 +112,10 @@ class Server:
         self._last_delivery = 0.0
         self._wants_write = self._watch_writable  # one bound method shared by every Connection
         self._to_close: list[tuple[Connection, str]] = []
-        self._registration_deadlines: deque[tuple[float, Connection]] = deque()
+        self._registration_deadlines: deque[Connection] = deque()  # in accept order
         self._linger_deadlines: deque[tuple[float, Connection]] = deque()
-        self._per_address: dict[str, int] = {}
+        self._per_address: dict[str, int] = {}  # host -> connections, when limited
+        self._host_of_fd: dict[int, str] = {}  # only when limited
         self._accept_paused_until = 0.0
         self._running = False
         self._signals: SignalPipe | None = None
@@ -171,7 +164,9 @@ class Server:
         self._close_all(self.router.deliver(), "could not take more output")
 
     def _next_timeout(self) -> float | None:
-        deadlines = [queue[0][0] for queue in (self._registration_deadlines, self._linger_deadlines) if queue]
+        deadlines = [self._registration_deadlines[0].deadline] if self._registration_deadlines else []
+        if self._linger_deadlines:
+            deadlines.append(self._linger_deadlines[0][0])
         if self.router.has_pending():
             deadlines.append(self._last_delivery + self.config.delivery_interval)
         if self._accept_paused_until:
@@ -193,13 +188,13 @@ class Server:
                     self._pause_accepting(error)
                 # ECONNABORTED and friends: that peer gave up; try the next.
                 return
-            self._admit(sock, _peer_address(raw_address))
+            self._admit(sock, peer_address(raw_address))
 
     def _admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(sock, address, ServerConnection(self.config.max_line), self._wants_write)
+        conn = Connection(sock, ServerConnection(self.config.max_line), self._wants_write)
         self.connections[conn.fd] = conn
         self.selector.register(sock, selectors.EVENT_READ, conn)
         log.info("Accepted connection from client address: %s", address)
@@ -207,12 +202,13 @@ class Server:
         if limit:
             count = self._per_address.get(address[0], 0) + 1
             self._per_address[address[0]] = count
+            self._host_of_fd[conn.fd] = address[0]
             if count > limit:
                 log.warning("Too many connections from %s (limit %d); closing", address[0], limit)
                 self._finish(conn, protocol.TOO_MANY_CONNECTIONS, "too many connections from one address")
                 return
         conn.deadline = time.monotonic() + self.config.registration_timeout
-        self._registration_deadlines.append((conn.deadline, conn))
+        self._registration_deadlines.append(conn)
 
     def _pause_accepting(self, error: OSError) -> None:
         log.warning("Cannot accept connections: %s; pausing accept for %.1f s", error, limits.ACCEPT_PAUSE_S)
@@ -308,8 +304,7 @@ class Server:
             self._close_later(conn, "peer gone")
             return
         conn.phase = Phase.LINGERING
-        conn.deadline = time.monotonic() + limits.LINGER_TIMEOUT_S
-        self._linger_deadlines.append((conn.deadline, conn))
+        self._linger_deadlines.append((time.monotonic() + limits.LINGER_TIMEOUT_S, conn))
 
     def _leave_router(self, conn: Connection, reason: str) -> None:
         if self.router.remove(conn):
@@ -344,8 +339,8 @@ class Server:
             self.selector.unregister(conn.sock)
             conn.sock.close()
             conn.out = None
-            if self.config.max_per_address:
-                host = conn.address[0]
+            host = self._host_of_fd.pop(conn.fd, None)
+            if host is not None:
                 remaining = self._per_address.get(host, 1) - 1
                 if remaining > 0:
                     self._per_address[host] = remaining
@@ -354,8 +349,8 @@ class Server:
 
     def _expire(self, now: float) -> None:
         registrations = self._registration_deadlines
-        while registrations and registrations[0][0] <= now:
-            _, conn = registrations.popleft()
+        while registrations and registrations[0].deadline <= now:
+            conn = registrations.popleft()
             if conn.phase is Phase.OPEN and conn.protocol.state is protocol.ServerState.AWAITING_REGISTER:
                 log.info("Registration timeout for %s", conn.address)
                 self._finish(conn, protocol.REGISTRATION_TIMEOUT, "registration timeout")
