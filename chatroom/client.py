@@ -271,7 +271,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
 def _make_frontend(args: argparse.Namespace) -> Frontend:
     if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return PlainFrontend()
-    from chatroom.terminal import TerminalFrontend, color_enabled
+    try:
+        from chatroom.terminal import TerminalFrontend, color_enabled
+    except ImportError:  # no termios (Windows): line mode still works
+        return PlainFrontend()
 
     return TerminalFrontend(
         username=args.username,

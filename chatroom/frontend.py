@@ -69,11 +69,23 @@ class Frontend(Protocol):
         """Clear the screen (!clear, Ctrl-L)."""
 
 
+# Joiners are invisible format characters, but emoji sequences need them; the
+# other format characters (bidi overrides above all) could disguise a line.
+_ALLOWED_INVISIBLE = frozenset("\t\u200c\u200d")
+
+
 def printable(text: str) -> str:
     """`text` with control characters made visible, so a line cannot drive the terminal."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() or ch == "\t" else f"\\x{ord(ch):02x}" for ch in text)
+    return "".join(
+        ch if ch.isprintable() or ch in _ALLOWED_INVISIBLE else _escape(ch) for ch in text
+    )
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class PlainFrontend:

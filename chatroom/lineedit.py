@@ -62,7 +62,7 @@ class Key(enum.Enum):
 
 @dataclass(frozen=True)
 class Text:
-    """Typed characters (already decoded; only printable ones)."""
+    """Typed characters, decoded (the editor keeps only the printable ones)."""
 
     text: str
 
@@ -144,6 +144,7 @@ class KeyDecoder:
         self._state = _State.GROUND
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._sequence = bytearray()
+        self._overlong = False  # the sequence outgrew MAX_SEQUENCE_BYTES: ignore it
         self._paste = bytearray()
         self._paste_matched = 0  # bytes of _PASTE_END seen so far
         self._events: list[KeyEvent] = []
@@ -194,6 +195,8 @@ class KeyDecoder:
         elif 0x20 <= byte <= 0x3F:  # parameter or intermediate byte of ESC [ / ESC O
             if len(self._sequence) < MAX_SEQUENCE_BYTES:
                 self._sequence.append(byte)
+            else:
+                self._overlong = True
         elif 0x40 <= byte <= 0x7E:
             self._state = _State.GROUND
             self._finish_sequence(state, byte)
@@ -210,16 +213,17 @@ class KeyDecoder:
     def _start_sequence(self, state: _State) -> None:
         self._state = state
         self._sequence.clear()
+        self._overlong = False
 
     def _finish_sequence(self, state: _State, final: int) -> None:
         params = self._sequence.decode("ascii")
-        if params[:1] in ("<", "=", ">", "?"):
-            return  # a private report (mouse, device attributes), not a key
+        if self._overlong or params[:1] in ("<", "=", ">", "?"):
+            return  # garbage, or a private report (mouse, device attributes): not a key
         first, _, modifier = params.partition(";")
         if final in _CURSOR_FINALS:
             key = _CURSOR_FINALS[final]
-            # xterm: 3 = Alt, 5 = Ctrl (with or without Shift, 4/6/7/8) on the arrows.
-            if modifier in ("3", "5", "6", "7", "8") and key in (Key.LEFT, Key.RIGHT):
+            # xterm modifiers: 2 Shift, 3 Alt, 5 Ctrl, and their sums 4, 6, 7, 8. Alt or Ctrl: by word.
+            if modifier in ("3", "4", "5", "6", "7", "8") and key in (Key.LEFT, Key.RIGHT):
                 key = Key.WORD_LEFT if key is Key.LEFT else Key.WORD_RIGHT
             self._emit(key)
         elif final == ord("~") and state is _State.CSI:
@@ -409,6 +413,9 @@ class LineEditor:
         if text:
             self.text = self.text[: self.cursor] + text + self.text[self.cursor :]
             self.cursor += len(text)
+            # Marks right after the cursor now belong to what was typed: stay after them.
+            while self.cursor < len(self.text) and char_width(self.text[self.cursor]) == 0:
+                self.cursor += 1
         return refused
 
     def backspace(self) -> None:
@@ -463,6 +470,8 @@ class LineEditor:
             index -= 1
         while index > 0 and not self.text[index - 1].isspace():
             index -= 1
+        while 0 < index < len(self.text) and char_width(self.text[index]) == 0:
+            index -= 1  # a mark on a space: keep it with its space
         return index
 
     def _kill(self, start: int, end: int) -> None:

@@ -78,7 +78,7 @@ def mentions(text: str, username: str) -> bool:
 
 
 def _stamped(stamp: str | None, line: str, style: Style) -> str:
-    if stamp is None:
+    if stamp is None or not line:
         return line
     prefix = f"[{stamp}] "
     return (sgr(_STAMP, prefix) if style.color else prefix) + line
@@ -118,14 +118,15 @@ def format_sent(text: str, style: Style, stamp: str | None = None) -> str:
     return format_chat(style.username, printable(text), style, own=True, stamp=stamp).text
 
 
-def format_notice(text: str, kind: NoticeKind, style: Style, stamp: str | None = None) -> str:
-    """A status line of the client ('Connecting ...') or of the server."""
+def format_notice(text: str, kind: NoticeKind, style: Style, stamp: str | None = None) -> list[str]:
+    """A status message of the client ('Connecting ...', the help) or of the server, line by line."""
     if kind is NoticeKind.SERVER:
-        return format_incoming(text, style, stamp).text
-    text = printable(text)
-    if not style.color:
-        return _stamped(stamp, text, style)
-    return _stamped(stamp, sgr(_ERROR if kind is NoticeKind.ERROR else _INFO, text), style)
+        return [format_incoming(line, style, stamp).text for line in text.split("\n")]
+    lines = [printable(line) for line in text.split("\n")]
+    if style.color:
+        params = _ERROR if kind is NoticeKind.ERROR else _INFO
+        lines = [sgr(params, line) if line else line for line in lines]
+    return [_stamped(stamp, line, style) for line in lines]
 
 
 # The input line ------------------------------------------------------------------------

@@ -247,6 +247,10 @@ class Server:
             elif isinstance(event, LeaveRequest):
                 self._drop(conn, "left")
             elif event.fatal:
+                if conn.protocol.framer.overflowed:
+                    log.warning("Closing %s: %s (limit --max-line)", conn.label(), event.reason)
+                else:
+                    log.info("Closing %s: %s", conn.label(), event.reason)
                 self._finish(conn, event.reply, event.reason)
             else:
                 self._refuse_line(conn, event)
