@@ -21,7 +21,7 @@ from typing import Literal
 from chatroom import commands
 from chatroom.address import AddressError, ChatAddress, parse_chat_address
 from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction
-from chatroom.limits import CONNECT_TIMEOUT_S
+from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
 from chatroom.protocol import (
     ClientConnection,
     ClientState,
@@ -47,22 +47,31 @@ class ClientError(Exception):
     """A failure the user is told about in one sentence (no traceback)."""
 
 
+def describe_connect_error(address: ChatAddress, error: BaseException, timeout: float) -> str:
+    """One sentence saying why connecting failed; every client frontend words it so."""
+    where = f"{address.host}:{address.port}"
+    if isinstance(error, socket.gaierror):
+        return f"Cannot connect to {where}: unknown host {address.host!r}."
+    if isinstance(error, ConnectionRefusedError):
+        return f"Cannot connect to {where}: connection refused (is the server running?)."
+    if isinstance(error, TimeoutError):  # asyncio.TimeoutError is TimeoutError from 3.11 on
+        return f"Cannot connect to {where}: no answer within {timeout:g} s."
+    return f"Cannot connect to {where}: {describe_os_error(error)}."
+
+
+def describe_os_error(error: BaseException) -> str:
+    """'connection reset by peer': the OS's words, for the end of a sentence."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return str(error).lower() or type(error).__name__
+
+
 def connect(address: ChatAddress, timeout: float = CONNECT_TIMEOUT_S) -> socket.socket:
     """A connected TCP socket, or ClientError saying in plain words why not."""
-    where = f"{address.host}:{address.port}"
     try:
         sock = socket.create_connection((address.host, address.port), timeout=timeout)
-    except socket.gaierror:
-        raise ClientError(f"Cannot connect to {where}: unknown host {address.host!r}.") from None
-    except ConnectionRefusedError:
-        raise ClientError(
-            f"Cannot connect to {where}: connection refused (is the server running?)."
-        ) from None
-    except TimeoutError:
-        raise ClientError(f"Cannot connect to {where}: no answer within {timeout:g} s.") from None
     except OSError as error:
-        reason = (error.strerror or str(error)).lower()
-        raise ClientError(f"Cannot connect to {where}: {reason}.") from None
+        raise ClientError(describe_connect_error(address, error, timeout)) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock
@@ -123,8 +132,7 @@ class ChatClient:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            reason = (error.strerror or str(error)).lower()
-            raise ClientError(f"Lost the connection to the server: {reason}.") from None
+            raise ClientError(f"Lost the connection to the server: {describe_os_error(error)}.") from None
         batch: list[str] = []
         for event in self.protocol.receive(data):
             if isinstance(event, Incoming):
@@ -184,7 +192,7 @@ class ChatClient:
         """Say DISCONNECT (if registered), write it out, and end the session with status 0."""
         if self.protocol.state is ClientState.REGISTERED:
             self._send(self.protocol.disconnect())
-            self._drain(timeout=2.0)
+            self._drain(timeout=FAREWELL_TIMEOUT_S)
         self._exit_code = EXIT_OK
 
     # -- bytes out -------------------------------------------------------------------
@@ -199,8 +207,7 @@ class ChatClient:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as error:
-                reason = (error.strerror or str(error)).lower()
-                raise ClientError(f"Lost the connection to the server: {reason}.") from None
+                raise ClientError(f"Lost the connection to the server: {describe_os_error(error)}.") from None
             del self._out[:sent]
         wants_write = bool(self._out)
         if wants_write != self._writing:

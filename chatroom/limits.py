@@ -63,3 +63,17 @@ ACCEPT_PAUSE_S = 0.1
 CONNECT_TIMEOUT_S = 10.0
 # How long the client waits for the TCP connection and for the registration
 # reply before giving up with one clear sentence.
+
+TUI_PANE_MAX_LINES = 10_000
+# Lines the message pane keeps; older ones scroll away for good. A busy room
+# at a line a second fills it in about three hours, and each kept line costs a
+# rendered strip (a few hundred bytes), so the pane stays within a few MiB.
+
+CLIENT_SENDQ_MAX_BYTES = 1024 * 1024
+# The full-screen client's own output the server has not read yet. A person types far less than
+# this; past it the server has stopped reading, so a line is refused locally
+# ("Not sent: ...") instead of piling up in memory.
+
+FAREWELL_TIMEOUT_S = 2.0
+# How long a client leaving waits for "DISCONNECT <name> CHAT/1.0" to be written
+# to a server that reads slowly, before it exits anyway.

@@ -1,0 +1,46 @@
+"""`chatroom-client --tui`: the full-screen client, if the optional Textual extra is installed.
+
+This module only checks for Textual and runs the app; the app itself lives in
+chatroom.tui_app, which imports Textual at the top. Keeping them apart means
+`import chatroom.tui` works on a bare Python, and a missing extra costs the
+user one sentence instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from chatroom.address import ChatAddress
+from chatroom.client import EXIT_FAILURE, EXIT_USAGE
+
+MISSING_TEXTUAL = "The full-screen mode needs Textual: pip install 'chatroom[tui]'"
+
+_TEXTUAL_PACKAGES = frozenset({"textual", "rich"})
+
+
+def textual_missing(error: ImportError) -> bool:
+    """Whether `error` says the Textual extra is absent (rather than a bug in our own import)."""
+    return (error.name or "").partition(".")[0] in _TEXTUAL_PACKAGES
+
+
+def run_tui(username: str, address: ChatAddress, stderr: TextIO | None = None) -> int:
+    """Chat as `username` on `address` full screen; returns the client's exit status.
+
+    0 when the user leaves or the server says DISCONNECT, 1 when the user quits
+    after the connection failed, was refused or was lost, 2 without Textual.
+    """
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        from chatroom.tui_app import ChatApp
+    except ImportError as error:
+        if not textual_missing(error):
+            raise
+        print(MISSING_TEXTUAL, file=err)
+        return EXIT_USAGE
+    app = ChatApp(username, address)
+    status = app.run()
+    # The screen is back to what it was; leave the last word where the user can read it.
+    if app.farewell is not None:
+        print(app.farewell.text, file=err if app.farewell.error else sys.stdout)
+    return status if status is not None else EXIT_FAILURE

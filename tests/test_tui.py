@@ -1,0 +1,622 @@
+"""The full-screen client (chatroom --tui), driven headless with Textual's pilot.
+
+Most tests talk to `FakeServer`, a few lines of CHAT/1.0 on a thread that
+records what it receives and sends what the test tells it to; one talks to
+the real server in a child process. Nothing sleeps for a fixed time: every
+wait is for a condition, with a deadline.
+
+Regenerate the snapshot with `pytest tests/test_tui.py --snapshot-update`, and
+the screenshot in the docs with
+`CHATROOM_TUI_SCREENSHOT=docs/images/tui.svg pytest tests/test_tui.py -k docs_screenshot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import pytest
+
+pytest.importorskip("textual")
+
+from helpers import ServerProcess, unused_port
+from rich.style import Style
+from rich.text import Text
+from textual.pilot import Pilot
+
+from chatroom import commands, render
+from chatroom.address import ChatAddress
+from chatroom.frontend import NoticeKind
+from chatroom.tui import MISSING_TEXTUAL, run_tui, textual_missing
+from chatroom.tui_app import (
+    ERROR_STYLE,
+    MENTION_STYLE,
+    OFFER_TEXT,
+    OWN_TEXT_STYLE,
+    SERVER_STYLE,
+    ChatApp,
+    ChatInput,
+    Farewell,
+    Phase,
+    Streams,
+    chat_text,
+    incoming_text,
+    name_style,
+    notice_texts,
+    status_text,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_S = 5.0  # deadline for any one condition; they normally hold within milliseconds
+P = ParamSpec("P")
+
+
+class FakeServer:
+    """Just enough of a CHAT/1.0 server: answers REGISTER with `reply` and records every line."""
+
+    def __init__(self, reply: bytes = b"200 Registration successful\n") -> None:
+        self.reply = reply
+        self.lines: list[str] = []
+        self.registrations = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._conn: socket.socket | None = None
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> ChatAddress:
+        return ChatAddress("127.0.0.1", self.port)
+
+    def send(self, data: bytes) -> None:
+        assert self._conn is not None, "no client connected"
+        self._conn.sendall(data)
+
+    def drop(self) -> None:
+        """Close the client's connection without a word."""
+        assert self._conn is not None, "no client connected"
+        self._conn.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._listener.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._conn = conn
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        pending = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    self.lines.append(line.decode())
+                    if line.startswith(b"REGISTER "):
+                        self.registrations += 1
+                        conn.sendall(self.reply)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async test function on a fresh event loop (no asyncio plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), 20))
+
+    return run
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until `condition()` holds; fail after WAIT_S seconds."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        await pilot.pause(0.01)
+
+
+def pane_has(app: ChatApp, text: str) -> Callable[[], bool]:
+    return lambda: any(text in line for line in app.pane_lines())
+
+
+async def registered(pilot: Pilot[int], app: ChatApp) -> None:
+    await until(pilot, lambda: app.phase is Phase.REGISTERED, "the app is registered")
+
+
+async def type_line(pilot: Pilot[Any], line: str) -> None:
+    """Put `line` into the input box (as a paste would; key by key is slow) and press Enter."""
+    pilot.app.query_one(ChatInput).insert_text_at_cursor(line)
+    await pilot.press("enter")
+
+
+# Sessions against the fake server -------------------------------------------------------
+
+
+@async_test
+async def test_registering_shows_registered_in_the_status_bar(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        assert fake.lines == ["REGISTER alice CHAT/1.0"]
+        assert pane_has(app, "Registration successful.  Ready for messaging!")()
+        status = app.export_screenshot()
+        assert "registered" in status and "alice" in status
+
+
+@async_test
+async def test_a_typed_line_is_sent_as_a_chat_line_and_shown_as_ones_own(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await pilot.press(*"hi [b]bob[/b]!", "enter")
+        await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
+        assert fake.lines[1] == "@alice: hi [b]bob[/b]!"
+        assert pane_has(app, "@alice: hi [b]bob[/b]!")()
+        assert app.query_one(ChatInput).value == ""
+
+
+@async_test
+async def test_incoming_lines_of_one_read_appear_in_order(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        fake.send(b"@bob: hi\n@carol: hello @alice\n403 Not your username\n")
+        await until(pilot, pane_has(app, "403 Not your username"), "the burst is shown")
+        lines = app.pane_lines()
+        bob, carol, notice = (
+            lines.index("@bob: hi"),
+            lines.index("@carol: hello @alice"),
+            lines.index("403 Not your username"),
+        )
+        assert bob < carol < notice
+
+
+@async_test
+async def test_new_lines_follow_the_end_but_leave_a_scrolled_back_view_alone(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test(size=(80, 20)) as pilot:
+        await registered(pilot, app)
+        pane = app.messages
+        for burst in range(5):  # reads faster than the screen refreshes
+            app.show([incoming_text(f"@bob: burst {burst} line {n}", "alice") for n in range(20)])
+        assert pane.max_scroll_y > 0 and pane.scroll_offset.y == pane.max_scroll_y
+        await pilot.pause()
+        assert pane.scroll_offset.y == pane.max_scroll_y
+        pane.scroll_home(animate=False)
+        await pilot.pause()
+        fake.send(b"@bob: while you read\n")
+        await until(pilot, pane_has(app, "while you read"), "the line arrives")
+        assert pane.scroll_offset.y == 0
+        await type_line(pilot, "back to the end")  # your own line brings you back
+        await pilot.pause()
+        assert pane.scroll_offset.y == pane.max_scroll_y
+
+
+@async_test
+async def test_help_is_shown_and_nothing_is_sent(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await type_line(pilot, "!help")
+        await until(pilot, pane_has(app, "Commands (never sent to the server):"), "the help is shown")
+        await type_line(pilot, "!nonsense")
+        await until(pilot, pane_has(app, "Unknown command !nonsense"), "the local error is shown")
+        await type_line(pilot, "after")  # the server sees this line, and nothing before it
+        await until(pilot, lambda: len(fake.lines) >= 2, "the server got a line")
+        assert fake.lines == ["REGISTER alice CHAT/1.0", "@alice: after"]
+
+
+@async_test
+async def test_double_bang_sends_a_line_starting_with_one_bang(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await type_line(pilot, "!!important")
+        await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
+        assert fake.lines[1] == "@alice: !important"
+
+
+@async_test
+async def test_clear_empties_the_pane(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await type_line(pilot, "!clear")
+        await until(pilot, lambda: app.pane_lines() == [], "the pane is empty")
+        assert fake.lines == ["REGISTER alice CHAT/1.0"]
+
+
+@async_test
+async def test_up_and_down_walk_through_the_lines_sent(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        entry = app.query_one(ChatInput)
+        await type_line(pilot, "one")
+        await type_line(pilot, "two")
+        await pilot.press(*"new")
+        seen = []
+        for key in ("up", "up", "up", "down", "down"):
+            await pilot.press(key)
+            seen.append(entry.value)
+        assert seen == ["two", "one", "one", "two", "new"]
+        assert entry.cursor_position == len("new")
+        assert entry.history == ["one", "two"]
+
+
+@async_test
+async def test_server_disconnect_is_shown_and_ends_the_session_with_status_0(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        pane = app.messages
+        fake.send(b"@bob: bye all\nDISCONNECT CHAT/1.0\n")
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 0
+    assert app.farewell is not None and not app.farewell.error
+    assert app.farewell.text == "Disconnected from server ... exiting!"
+    assert "@bob: bye all" in [strip.text for strip in pane.lines]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("ctrl+c",), ("ctrl+d",), ("ctrl+q",), (*"!exit", "enter")],
+    ids=["ctrl-c", "ctrl-d", "ctrl-q", "!exit"],
+)
+@async_test
+async def test_leaving_says_disconnect_and_exits_0(fake: FakeServer, keys: tuple[str, ...]) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await pilot.press(*keys)
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 0
+    assert app.farewell is None
+    deadline = time.monotonic() + WAIT_S
+    while "DISCONNECT alice CHAT/1.0" not in fake.lines and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.lines == ["REGISTER alice CHAT/1.0", "DISCONNECT alice CHAT/1.0"]
+
+
+@async_test
+async def test_ctrl_d_deletes_when_the_line_is_not_empty(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await pilot.press(*"abc", "home", "ctrl+d")
+        assert app.query_one(ChatInput).value == "bc"
+        assert app.return_value is None
+
+
+@async_test
+async def test_a_lost_connection_offers_reconnect_and_r_registers_again(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        fake.drop()
+        await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the app sees the loss")
+        assert pane_has(app, "Lost the connection: the server closed the connection.")()
+        assert pane_has(app, OFFER_TEXT)()
+        assert app.query_one(ChatInput).disabled
+        await until(pilot, lambda: "Reconnect" in app.export_screenshot(), "the footer offers it too")
+        await pilot.press("r")
+        await registered(pilot, app)
+        assert fake.registrations == 2
+        assert app.attempts == 2
+        await type_line(pilot, "back again")
+        await until(pilot, lambda: fake.lines[-1:] == ["@alice: back again"], "the new session chats")
+
+
+@async_test
+async def test_quitting_after_a_lost_connection_exits_1(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        fake.drop()
+        await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the app sees the loss")
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 1
+    assert app.farewell is not None and app.farewell.error
+    assert app.farewell.text == "Lost the connection: the server closed the connection."
+
+
+@async_test
+async def test_r_and_q_are_typed_as_text_while_connected(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await pilot.press("r", "q")
+        assert app.query_one(ChatInput).value == "rq"
+        assert app.attempts == 1 and app.return_value is None
+
+
+@async_test
+async def test_a_refused_registration_is_shown_and_quitting_exits_1() -> None:
+    server = FakeServer(reply=b"401 Client already registered\n")
+    try:
+        app = ChatApp("alice", server.address)
+        async with app.run_test() as pilot:
+            await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the refusal arrives")
+            assert pane_has(app, "Registration refused: 401 Client already registered")()
+            await pilot.press("ctrl+c")
+            await until(pilot, lambda: app.return_value is not None, "the app exits")
+        assert app.return_value == 1
+    finally:
+        server.close()
+
+
+@async_test
+async def test_a_refused_connection_says_so_in_one_sentence() -> None:
+    port = unused_port()
+    app = ChatApp("alice", ChatAddress("127.0.0.1", port))
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the connection fails")
+        assert pane_has(app, f"Cannot connect to 127.0.0.1:{port}: connection refused")()
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 1
+
+
+@async_test
+async def test_any_failure_to_connect_is_one_sentence_not_a_traceback() -> None:
+    async def broken(address: ChatAddress) -> Streams:
+        raise UnicodeError("label too long")
+
+    app = ChatApp("alice", ChatAddress("x" * 70 + ".example", 1), opener=broken)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the attempt fails")
+        assert pane_has(app, "label too long.")()
+
+
+# Against the real server ----------------------------------------------------------------
+
+
+@async_test
+async def test_chatting_with_another_user_through_the_real_server(server: ServerProcess) -> None:
+    bob = server.register("bob")
+    app = ChatApp("alice", ChatAddress("127.0.0.1", server.port))
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        bob.send_line("@bob: hi @alice")
+        await until(pilot, pane_has(app, "@bob: hi @alice"), "bob's line arrives")
+        await type_line(pilot, "hello bob")
+        assert await asyncio.to_thread(bob.recv_line) == b"@alice: hello bob"
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 0
+    server.wait_for_log("Disconnecting user alice")
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_the_client_command_runs_full_screen_in_a_terminal_and_restores_it(fake: FakeServer) -> None:
+    import fcntl  # POSIX only, like the pseudo-terminal
+    import struct
+    import termios
+
+    fd, child_end = os.openpty()
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    client = subprocess.Popen(
+        [sys.executable, "client.py", "--tui", "alice", str(fake.address)],
+        cwd=ROOT,
+        env={**os.environ, "TERM": "xterm-256color"},
+        stdin=child_end,
+        stdout=child_end,
+        stderr=child_end,
+        start_new_session=True,
+    )
+    os.close(child_end)
+    screen = bytearray()
+
+    def read_until(wanted: bytes) -> None:
+        deadline = time.monotonic() + WAIT_S * 2  # a cold start imports Textual
+        while wanted not in screen:
+            assert time.monotonic() < deadline, f"no {wanted!r} on the terminal: {bytes(screen[-500:])!r}"
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:  # EIO: the child is gone
+                    chunk = b""
+                assert chunk, f"the client ended before {wanted!r}: {bytes(screen[-500:])!r}"
+                screen.extend(chunk)
+
+    try:
+        read_until(b"registered")
+        os.write(fd, b"hello\r")
+        deadline = time.monotonic() + WAIT_S
+        while "@alice: hello" not in fake.lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake.lines == ["REGISTER alice CHAT/1.0", "@alice: hello"]
+        fake.send(b"DISCONNECT CHAT/1.0\n")
+        read_until(b"Disconnected from server ... exiting!")
+        assert client.wait(timeout=WAIT_S) == 0
+    finally:
+        if client.poll() is None:  # a failed check above: do not leave it running
+            client.kill()
+            client.wait()
+        os.close(fd)
+    # The alternate screen was left before the farewell was printed, so the farewell stays.
+    assert screen.rindex(b"\x1b[?1049l") < screen.index(b"Disconnected from server")
+
+
+def test_run_tui_prints_the_last_word_after_the_screen_is_restored(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def lost(self: ChatApp) -> int:
+        self.farewell = Farewell("Lost the connection: the server closed the connection.", error=True)
+        return 1
+
+    monkeypatch.setattr(ChatApp, "run", lost)
+    assert run_tui("alice", ChatAddress("localhost", 1)) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "Lost the connection: the server closed the connection.\n")
+
+
+# What lines look like -------------------------------------------------------------------
+
+
+def _style_of(text: Text, fragment: str) -> Style:
+    """The combined style over the first character of `fragment` in a Rich Text."""
+    start = text.plain.index(fragment)
+    style = text.style if isinstance(text.style, Style) else Style.parse(text.style)
+    for span in text.spans:
+        if span.start <= start < span.end:
+            style += span.style if isinstance(span.style, Style) else Style.parse(span.style)
+    return style
+
+
+def test_a_senders_colour_is_stable_and_is_the_line_clients_colour() -> None:
+    assert name_style("bob") == name_style("bob")
+    assert name_style("bob").color is not None
+    expected = render.name_color("bob")  # "38;5;N"
+    assert name_style("bob").color.number == int(expected.rsplit(";", 1)[1])  # type: ignore[union-attr]
+    assert _style_of(chat_text("bob", "hi", "alice"), "@bob").color == name_style("bob").color
+
+
+def test_a_line_mentioning_you_stands_out_but_your_own_does_not() -> None:
+    mention = chat_text("bob", "ping @Alice", "alice")
+    assert _style_of(mention, "ping") == MENTION_STYLE
+    plain = chat_text("bob", "ping @alicex", "alice")
+    assert _style_of(plain, "ping") == Style()
+    own = chat_text("alice", "hi @alice", "alice", own=True)
+    assert _style_of(own, "hi") == OWN_TEXT_STYLE
+    assert _style_of(own, "@alice").bold
+
+
+def test_server_notices_have_their_own_style() -> None:
+    assert _style_of(incoming_text("403 Not your username", "alice"), "403") == ERROR_STYLE
+    assert _style_of(incoming_text("Welcome to the room", "alice"), "Welcome") == SERVER_STYLE
+    assert [t.plain for t in notice_texts("a\nb", NoticeKind.INFO)] == ["a", "b"]
+
+
+def test_control_characters_from_the_network_are_shown_not_obeyed() -> None:
+    assert incoming_text("@bob: \x1b[2Jgone", "alice").plain == "@bob: \\x1b[2Jgone"
+    assert incoming_text("\x07ring", "alice").plain == "\\x07ring"
+
+
+def test_the_status_bar_shows_the_user_count_only_when_known() -> None:
+    address = ChatAddress("chat.example.org", 54307)
+    unknown = status_text(address, "alice", Phase.REGISTERED, None).plain
+    assert unknown == "chat://chat.example.org:54307  │  alice  │  ● registered"
+    assert status_text(address, "alice", Phase.REGISTERED, 3).plain.endswith("│  3 users")
+    assert status_text(address, "alice", Phase.CONNECTING, 1).plain.endswith("◌ connecting  │  1 user")
+
+
+# Without Textual --------------------------------------------------------------------------
+
+
+def test_without_textual_run_tui_says_how_to_install_it_and_returns_2() -> None:
+    # -S: no site-packages, so Textual cannot be imported; the project itself is on the path.
+    script = (
+        "import sys\n"
+        "from chatroom.address import ChatAddress\n"
+        "from chatroom.tui import run_tui\n"
+        "sys.exit(run_tui('alice', ChatAddress('localhost', 1)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr == MISSING_TEXTUAL + "\n"
+    assert result.stdout == ""
+
+
+def test_only_a_missing_textual_or_rich_counts_as_the_extra_missing() -> None:
+    assert textual_missing(ModuleNotFoundError("No module named 'textual'", name="textual"))
+    assert textual_missing(ImportError("cannot import name 'RichLog'", name="textual.widgets"))
+    assert textual_missing(ModuleNotFoundError("No module named 'rich'", name="rich.style"))
+    assert not textual_missing(ModuleNotFoundError("No module named 'chatroom.x'", name="chatroom.x"))
+    assert not textual_missing(ImportError("partially initialised module"))
+
+
+def test_help_text_mentions_every_command() -> None:
+    for command in commands.Command:
+        assert f"!{command.value}" in commands.HELP_TEXT
+
+
+# Pictures ---------------------------------------------------------------------------------
+
+DEMO_ADDRESS = ChatAddress("chat.example.org", 54307)
+
+
+def demo_app(fake: FakeServer) -> ChatApp:
+    """An app that shows DEMO_ADDRESS in its status bar but talks to `server`."""
+
+    async def opener(address: ChatAddress) -> Streams:
+        return await asyncio.open_connection("127.0.0.1", fake.port)
+
+    return ChatApp("alice", DEMO_ADDRESS, opener=opener)
+
+
+def demo_script(fake: FakeServer) -> Callable[[Pilot[int]], Awaitable[None]]:
+    """A short conversation: others' lines in their colours, a mention, one's own line, a notice."""
+
+    async def play(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, ChatApp)
+        app.query_one(ChatInput).cursor_blink = False
+        await registered(pilot, app)
+        fake.send(b"@bob: morning all\n@carol: has anyone seen the build logs?\n")
+        await until(pilot, pane_has(app, "build logs"), "the first lines arrive")
+        await type_line(pilot, "they are on the CI page")
+        await until(pilot, lambda: fake.lines[-1:] == ["@alice: they are on the CI page"], "it is sent")
+        fake.send(b"@carol: thanks @alice!\n@dave: @bob lunch at noon?\n403 Not your username\n")
+        await until(pilot, pane_has(app, "403 Not your username"), "the rest arrives")
+        await pilot.press(*"see you there")
+
+    return play
+
+
+def test_snapshot_of_a_conversation(snap_compare: Callable[..., bool], fake: FakeServer) -> None:
+    assert snap_compare(demo_app(fake), terminal_size=(80, 20), run_before=demo_script(fake))
+
+
+def test_docs_screenshot_shows_the_status_bar_and_the_conversation(fake: FakeServer) -> None:
+    app = demo_app(fake)
+    play = demo_script(fake)
+    svg: list[str] = []
+
+    async def scenario() -> None:
+        async with app.run_test(size=(90, 17)) as pilot:
+            await play(pilot)
+            await pilot.pause()
+            svg.append(app.export_screenshot(title="chatroom-client --tui alice"))
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    text = svg[0].replace("&#160;", " ")
+    for expected in ("chat://chat.example.org:54307", "alice", "registered", "morning all", "thanks"):
+        assert expected in text, expected
+    target = os.environ.get("CHATROOM_TUI_SCREENSHOT")
+    if target:
+        Path(ROOT, target).write_text(svg[0], encoding="utf-8")
