@@ -78,9 +78,7 @@ def printable(text: str) -> str:
     """`text` with control characters made visible, so a line cannot drive the terminal."""
     if text.isprintable():
         return text
-    return "".join(
-        ch if ch.isprintable() or ch in _ALLOWED_INVISIBLE else _escape(ch) for ch in text
-    )
+    return "".join(ch if ch.isprintable() or ch in _ALLOWED_INVISIBLE else _escape(ch) for ch in text)
 
 
 def _escape(ch: str) -> str:
