@@ -21,7 +21,7 @@ from typing import Literal
 from chatroom import commands
 from chatroom.address import AddressError, ChatAddress, parse_chat_address
 from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction
-from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
+from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
 from chatroom.protocol import (
     ClientConnection,
     ClientState,
@@ -176,7 +176,14 @@ class ChatClient:
     def _on_line(self, line: str) -> None:
         meaning = commands.interpret(line)
         if isinstance(meaning, commands.SendText):
-            self._send(self.protocol.chat(meaning.text))
+            data = self.protocol.chat(meaning.text)
+            if len(data) > MAX_LINE_BYTES + 1:  # the server would cut us off (413)
+                self.frontend.show_notice(
+                    f"Not sent: the line is longer than the protocol's {MAX_LINE_BYTES} bytes.",
+                    NoticeKind.ERROR,
+                )
+                return
+            self._send(data)
             self.frontend.show_sent(meaning.text)
         elif isinstance(meaning, commands.RunCommand):
             if meaning.command is commands.Command.EXIT:

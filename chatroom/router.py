@@ -60,8 +60,15 @@ class Router:
         """Relay `line` (without LF) to every registered user but `sender`, at the turn's end."""
         self._pending.append((sender, line))
 
-    def deliver(self) -> list[Connection]:
-        """Queue this turn's lines; return the recipients that went over their send-queue cap."""
+    def take_dropped(self) -> list[Connection]:
+        """The recipients that could not take their lines since the last call: drop them."""
+        if not self._dropped:
+            return []
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def deliver(self) -> None:
+        """Send the lines routed since the last delivery."""
         pending = self._pending
         if pending:
             self._pending = []
@@ -69,8 +76,6 @@ class Router:
                 self._fan_out(pending[0][1] + b"\n", {pending[0][0]})
             else:
                 self._fan_out_many(pending)
-        dropped, self._dropped = self._dropped, []
-        return dropped
 
     def _fan_out(self, payload: bytes, skip: set[Connection]) -> None:
         dropped = self._dropped

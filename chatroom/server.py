@@ -28,6 +28,7 @@ from chatroom.signals import SignalPipe
 
 log = logging.getLogger("chatroom.server")
 
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _ACCEPTS_PER_TURN = 512  # bounds the time one turn spends accepting during a connection storm
 _RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -123,9 +124,13 @@ class Server:
 
     # -- the loop --------------------------------------------------------------------
 
-    def serve_forever(self) -> None:
-        """Run until SIGINT or SIGTERM; then say goodbye to every client and return."""
-        self._signals = SignalPipe((signal.SIGINT, signal.SIGTERM))
+    def serve_forever(self, signals: SignalPipe | None = None) -> None:
+        """Run until SIGINT or SIGTERM; then say goodbye to every client and return.
+
+        Pass `signals` to catch them from earlier on (main() does, before it
+        prints the port, so a signal at any moment ends in a clean shutdown).
+        """
+        self._signals = signals if signals is not None else SignalPipe(SHUTDOWN_SIGNALS)
         signal_fd = self._signals.fileno()
         self.selector.register(signal_fd, selectors.EVENT_READ, signal_fd)
         self._running = True
@@ -156,12 +161,13 @@ class Server:
         now = time.monotonic()
         if self.router.has_pending() and now - self._last_delivery >= self.config.delivery_interval:
             self._deliver(now)
+        self._close_all(self.router.take_dropped(), "could not take more output")
         self._expire(now)
         self._reap()
 
     def _deliver(self, now: float) -> None:
         self._last_delivery = now
-        self._close_all(self.router.deliver(), "could not take more output")
+        self.router.deliver()
 
     def _next_timeout(self) -> float | None:
         deadlines = [self._registration_deadlines[0].deadline] if self._registration_deadlines else []
@@ -503,16 +509,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(config: ServerConfig, host: str, port: int) -> int:
+    signals = SignalPipe(SHUTDOWN_SIGNALS)
     try:
         server = Server(config)
     except OSError as error:
+        signals.close()
         where = f"{host or '*'}:{port}"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
     print(f"Will wait for client connections at port {server.port}", flush=True)
     print("Waiting for incoming client connections ...", flush=True)
-    server.serve_forever()
+    server.serve_forever(signals)
     return 0
 
 

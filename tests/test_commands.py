@@ -1,0 +1,73 @@
+"""What a typed line means: chat text to send, a client command, or a local error."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatroom.commands import (
+    HELP_TEXT,
+    Command,
+    Ignore,
+    Interpretation,
+    LocalError,
+    RunCommand,
+    SendText,
+    interpret,
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "meaning"),
+    [
+        ("hello", SendText("hello")),
+        ("  indented  ", SendText("  indented  ")),
+        ("tab\tinside", SendText("tab\tinside")),
+        ("ünïcödé 🎉", SendText("ünïcödé 🎉")),
+        ("@bob: looks like a chat line", SendText("@bob: looks like a chat line")),
+        (" !help", SendText(" !help")),
+        ("say !help", SendText("say !help")),
+    ],
+)
+def test_ordinary_line_is_sent_as_it_is(line: str, meaning: Interpretation) -> None:
+    assert interpret(line) == meaning
+
+
+@pytest.mark.parametrize("line", ["", " ", "\t", "   \t  "])
+def test_empty_or_blank_line_is_not_sent(line: str) -> None:
+    assert interpret(line) == Ignore()
+
+
+@pytest.mark.parametrize(
+    ("line", "command"),
+    [("!help", Command.HELP), ("!exit", Command.EXIT), ("!clear", Command.CLEAR), ("!exit ", Command.EXIT)],
+)
+def test_bang_word_runs_a_client_command(line: str, command: Command) -> None:
+    assert interpret(line) == RunCommand(command)
+
+
+@pytest.mark.parametrize(
+    ("line", "text"), [("!!text", "!text"), ("!!", "!"), ("!!!x", "!!x"), ("!!help", "!help")]
+)
+def test_double_bang_sends_the_line_with_one_bang(line: str, text: str) -> None:
+    assert interpret(line) == SendText(text)
+
+
+@pytest.mark.parametrize(("line", "word"), [("!foo", "!foo"), ("!foo bar baz", "!foo"), ("!HELP", "!HELP")])
+def test_unknown_command_is_a_local_error_naming_it_and_pointing_to_help(line: str, word: str) -> None:
+    meaning = interpret(line)
+    assert isinstance(meaning, LocalError)
+    assert word in meaning.message
+    assert "!help" in meaning.message
+
+
+@pytest.mark.parametrize(
+    "line", ["esc \x1b[2J", "bell \x07", "nul \x00", "del \x7f", "c1 \x85", "cr \r inside"]
+)
+def test_line_with_control_characters_is_a_local_error(line: str) -> None:
+    assert isinstance(interpret(line), LocalError)
+
+
+def test_help_text_lists_every_command_and_the_double_bang_escape() -> None:
+    for command in Command:
+        assert f"!{command.value}" in HELP_TEXT
+    assert "!!" in HELP_TEXT
