@@ -55,6 +55,10 @@ SHUTDOWN_FLUSH_TIMEOUT_S = 3.0
 # On SIGINT/SIGTERM, how long the server tries to write "DISCONNECT CHAT/1.0"
 # (and anything queued before it) to clients that read slowly, before exiting.
 
+SHUTDOWN_CLOSE_WAIT_S = 0.5
+# Once everything is written at shutdown, how long to wait for clients to
+# close their side (ours do at once) before closing ours.
+
 ACCEPT_PAUSE_S = 0.1
 # When accept() fails for lack of file descriptors the listening socket is
 # taken out of the selector this long, instead of spinning on a readable

@@ -146,8 +146,17 @@ class Server:
 
     def run_once(self, timeout: float | None) -> None:
         """One turn: read everything ready, deliver (at most once per interval), expire, reap."""
+        self._dispatch(self.selector.select(timeout))
+        now = time.monotonic()
+        if self.router.has_pending() and now - self._last_delivery >= self.config.delivery_interval:
+            self._deliver(now)
+        self._close_all(self.router.take_dropped(), "could not take more output")
+        self._expire(now)
+        self._reap()
+
+    def _dispatch(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
         connections = self.connections
-        for key, mask in self.selector.select(timeout):
+        for key, mask in ready:
             conn = key.data
             if conn is None:
                 self._accept()
@@ -158,12 +167,6 @@ class Server:
                     self._on_writable(conn)
             else:
                 self._on_signal()
-        now = time.monotonic()
-        if self.router.has_pending() and now - self._last_delivery >= self.config.delivery_interval:
-            self._deliver(now)
-        self._close_all(self.router.take_dropped(), "could not take more output")
-        self._expire(now)
-        self._reap()
 
     def _deliver(self, now: float) -> None:
         self._last_delivery = now
@@ -394,26 +397,21 @@ class Server:
         for conn in list(self.connections.values()):
             if conn.phase is Phase.OPEN:
                 self._finish(conn, protocol.SERVER_DISCONNECT, "server shutting down")
-        deadline = time.monotonic() + limits.SHUTDOWN_FLUSH_TIMEOUT_S
-        eof_deadline = None
+        flush_deadline = time.monotonic() + limits.SHUTDOWN_FLUSH_TIMEOUT_S
+        close_deadline: float | None = None
         while self.connections:
             self._reap()
             now = time.monotonic()
-            busy = any(conn.phase is Phase.DRAINING for conn in self.connections.values())
-            if not busy and eof_deadline is None:
+            if close_deadline is None and all(
+                conn.phase is not Phase.DRAINING for conn in self.connections.values()
+            ):
                 # Everything is written; give clients a moment to close first, so
                 # that our close cannot reset a connection with unread replies.
-                eof_deadline = min(deadline, now + 0.5)
-            if now >= (eof_deadline if eof_deadline is not None else deadline):
+                close_deadline = min(flush_deadline, now + limits.SHUTDOWN_CLOSE_WAIT_S)
+            until = close_deadline if close_deadline is not None else flush_deadline
+            if now >= until:
                 break
-            remaining = (eof_deadline if eof_deadline is not None else deadline) - now
-            for key, mask in self.selector.select(remaining):
-                conn = key.data
-                if isinstance(conn, Connection) and conn.fd in self.connections:
-                    if mask & selectors.EVENT_READ:
-                        self._on_readable(conn)
-                    if mask & selectors.EVENT_WRITE and conn.fd in self.connections:
-                        self._on_writable(conn)
+            self._dispatch(self.selector.select(until - now))
         for conn in list(self.connections.values()):
             self._close_later(conn, "server shutting down")
         self._reap()
