@@ -32,7 +32,7 @@ def parse_chat_address(text: str) -> ChatAddress:
         raise AddressError(f"invalid address {text!r} ({error}); expected {EXPECTED_FORM}") from None
     if parts.scheme != SCHEME or not parts.netloc:
         raise AddressError(f"invalid address {text!r}; expected {EXPECTED_FORM}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise AddressError(f"invalid address {text!r}; expected {EXPECTED_FORM}")
     if not parts.hostname:
         raise AddressError(f"address {text!r} has no host; expected {EXPECTED_FORM}")

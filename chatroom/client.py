@@ -20,8 +20,8 @@ from typing import Literal
 
 from chatroom import commands
 from chatroom.address import AddressError, ChatAddress, parse_chat_address
-from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction
-from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
+from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction, printable
+from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
 from chatroom.protocol import (
     ClientConnection,
     ClientState,
@@ -147,7 +147,7 @@ class ChatClient:
                 self.frontend.start()
                 self.frontend.set_ready(True)
             elif isinstance(event, RegistrationRefused):
-                self.frontend.show_notice(f"Registration refused: {event.reply}", NoticeKind.ERROR)
+                self.frontend.show_notice(f"Registration refused: {printable(event.reply)}", NoticeKind.ERROR)
                 self._exit_code = EXIT_FAILURE
             elif isinstance(event, ServerClosing):
                 self.frontend.show_notice("Disconnected from server ... exiting!")
@@ -236,7 +236,11 @@ class ChatClient:
 
     def _sync_input(self) -> None:
         """Watch the user's input only once registered, and only while it is open."""
-        wanted = self.frontend.input_fileno() if self.protocol.state is ClientState.REGISTERED else None
+        # While the server is not reading what we sent, stop reading the user (backpressure).
+        open_for_input = (
+            self.protocol.state is ClientState.REGISTERED and len(self._out) < CLIENT_SENDQ_MAX_BYTES
+        )
+        wanted = self.frontend.input_fileno() if open_for_input else None
         if wanted == self._input_fd:
             return
         if self._input_fd is not None:

@@ -52,6 +52,8 @@ def interpret(line: str) -> Interpretation:
     """Decide what the typed `line` is; it never contains a line break."""
     if not line.strip():
         return Ignore()
+    if any(ch != "\t" and unicodedata.category(ch) == "Cc" for ch in line):
+        return LocalError("Not sent: the line contains control characters.")
     if line.startswith("!!"):
         return SendText(line[1:])
     if line.startswith("!"):
@@ -59,7 +61,5 @@ def interpret(line: str) -> Interpretation:
         try:
             return RunCommand(Command(word))
         except ValueError:
-            return LocalError(f"Unknown command !{word.split(' ')[0]}; type !help for the list.")
-    if any(ch != "\t" and unicodedata.category(ch) == "Cc" for ch in line):
-        return LocalError("Not sent: the line contains control characters.")
+            return LocalError(f"Unknown command !{word}; type !help for the list.")
     return SendText(line)

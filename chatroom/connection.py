@@ -63,9 +63,10 @@ class Connection:
     def address(self) -> tuple[str, int] | str:
         """The peer's (host, port), asked of the kernel: not stored, it would cost every idle user."""
         try:
-            return peer_address(self.sock.getpeername())
+            raw = self.sock.getpeername()
         except OSError:
             return "(disconnected peer)"
+        return peer_address(raw) if isinstance(raw, tuple) else repr(raw)  # a Unix socket: a path
 
     @property
     def name(self) -> str:
@@ -99,6 +100,16 @@ class Connection:
                 self.out = bytearray(data[sent:] if sent else data)
                 self._wants_write(self)
             return True
+        if len(out) + len(data) > SENDQ_MAX_BYTES:
+            # A fast reader can be behind by one turn's worth: write what the
+            # kernel takes before deciding that this reader is too slow.
+            try:
+                self.flush()
+            except OSError:
+                return False
+            out = self.out
+            if out is None:
+                return self.queue(data)
         if len(out) + len(data) > SENDQ_MAX_BYTES:
             log.warning(
                 "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",

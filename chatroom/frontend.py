@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from chatroom.limits import MAX_LINE_BYTES
+
 
 @dataclass(frozen=True)
 class Submit:
@@ -94,18 +96,15 @@ class PlainFrontend:
         self._out = stdout if stdout is not None else sys.stdout
         self._err = stderr if stderr is not None else sys.stderr
         self._pending = b""
-        self._blocking = True
+        self._skipping = False  # inside a line too long to send, until its end
 
     def start(self) -> None:
-        if self._fd is not None:
-            self._blocking = os.get_blocking(self._fd)
-            os.set_blocking(self._fd, False)
+        """Nothing to set up. (stdin stays blocking: it may share its file with stdout,
+        and the loop reads only when select() said there is something to read.)"""
 
     def close(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.set_blocking(self._fd, self._blocking)
-        self._out.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self._out.flush()
 
     def input_fileno(self) -> int | None:
         return self._fd
@@ -114,16 +113,24 @@ class PlainFrontend:
         assert self._fd is not None
         try:
             chunk = os.read(self._fd, 65536)
-        except BlockingIOError:
+        except (BlockingIOError, InterruptedError):
             return []
+        except OSError:  # the terminal went away: same as end of input
+            chunk = b""
         if not chunk:
             self._fd = None
             actions: list[UserAction] = []
-            if self._pending:
+            if self._pending and not self._skipping:
                 actions.append(Submit(self._pending.decode("utf-8", errors="replace")))
             return [*actions, Quit()]
-        data = self._pending + chunk
-        *lines, self._pending = data.split(b"\n")
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        if self._skipping and lines:
+            lines.pop(0)  # the rest of the over-long line
+            self._skipping = False
+        if len(self._pending) > MAX_LINE_BYTES:
+            self.show_notice(f"Not sent: a line longer than {MAX_LINE_BYTES} bytes.", NoticeKind.ERROR)
+            self._pending = b""
+            self._skipping = True
         return [Submit(line.rstrip(b"\r").decode("utf-8", errors="replace")) for line in lines]
 
     def handle_signal(self, signum: int) -> list[UserAction]:
@@ -142,7 +149,7 @@ class PlainFrontend:
 
     def show_notice(self, text: str, kind: NoticeKind = NoticeKind.INFO) -> None:
         stream = self._err if kind is NoticeKind.ERROR else self._out
-        stream.write(text + "\n")
+        stream.write("\n".join(printable(line) for line in text.split("\n")) + "\n")
         stream.flush()
 
     def set_ready(self, ready: bool) -> None:

@@ -46,8 +46,9 @@ WRITE_BUDGET_PER_TURN = 256 * 1024
 # client with a deep queue cannot make a turn slow for everyone.
 
 LINGER_TIMEOUT_S = 2.0
-# After a final reply (400, 401, 413, shutdown) the server stops writing and
-# waits this long for the peer to close, so that the reply is read before the
+# After a final reply (400, 401, 408, 413, 429, shutdown) the server stops
+# writing and waits this long for the peer to close (a peer that does not even
+# read the reply is closed this long after it was queued), so that the reply is read before the
 # socket is torn down (closing with unread input would send a reset that can
 # destroy the reply in flight).
 
@@ -74,9 +75,10 @@ TUI_PANE_MAX_LINES = 10_000
 # rendered strip (a few hundred bytes), so the pane stays within a few MiB.
 
 CLIENT_SENDQ_MAX_BYTES = 1024 * 1024
-# The full-screen client's own output the server has not read yet. A person types far less than
-# this; past it the server has stopped reading, so a line is refused locally
-# ("Not sent: ...") instead of piling up in memory.
+# A client's own output the server has not read yet. A person types far less than
+# this; past it the server has stopped reading, so the client stops reading
+# input (line mode) or refuses the line ("Not sent: ...", full screen)
+# instead of piling it up in memory.
 
 FAREWELL_TIMEOUT_S = 2.0
 # How long a client leaving waits for "DISCONNECT <name> CHAT/1.0" to be written

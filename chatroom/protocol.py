@@ -35,10 +35,6 @@ _FORBIDDEN_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl"
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]|\xc2[\x80-\x9f]")
 
 
-class RemoteProtocolError(Exception):
-    """The peer broke CHAT/1.0 in a way that ends the conversation."""
-
-
 class LocalProtocolError(Exception):
     """Our own code asked for something the protocol forbids in this state."""
 
@@ -92,6 +88,12 @@ def parse_register(line: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     return name if is_valid_username(name) else None
+
+
+def _is_disconnect_line(line: bytes) -> bool:
+    """DISCONNECT <any name> CHAT/1.0, well formed."""
+    parts = line.split(b" ")
+    return len(parts) == 3 and parts[0] == b"DISCONNECT" and parts[2] == VERSION and parts[1] != b""
 
 
 def is_clean_text(line: bytes) -> bool:
@@ -153,6 +155,10 @@ class LineFramer:
         if b"\r" not in data:
             return lines
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+    def discard(self) -> None:
+        """Forget any unfinished line (the connection is over; free its memory now)."""
+        self._tail = b""
 
     def _overflow(self) -> None:
         self.overflowed = True
@@ -228,7 +234,7 @@ class ServerConnection:
                     self.state = ServerState.CLOSED
                     yield LeaveRequest()
                     return
-                elif line.startswith(b"@") or line.startswith(b"DISCONNECT "):
+                elif line.startswith(b"@") or _is_disconnect_line(line):
                     yield Refusal(NOT_YOUR_NAME, False, "line speaks for another user")
                 else:
                     yield Refusal(INVALID_MESSAGE, False, "not a chat line")
@@ -265,7 +271,9 @@ class ServerConnection:
         return ALREADY_REGISTERED
 
     def close(self) -> None:
+        """The connection is over: no more events, and no partial line kept in memory."""
         self.state = ServerState.CLOSED
+        self.framer.discard()
 
     def _require(self, state: ServerState) -> None:
         if self.state is not state:

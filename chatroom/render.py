@@ -157,8 +157,8 @@ def layout_input(prompt: str, text: str, cursor: int, width: int, scroll: int = 
     width = max(width, 1)
     cursor = max(0, min(cursor, len(text)))
     prompt_width = display_width(prompt)
-    if prompt_width + 2 > width:
-        prompt, prompt_width = "", 0  # too narrow for a prompt and a character
+    if prompt_width + 3 > width:
+        prompt, prompt_width = "", 0  # too narrow for a prompt and a wide character
     room = max(width - prompt_width - 1, 0)
 
     scroll = previous_boundary(text, next_boundary(text, max(0, min(scroll, cursor))))

@@ -1,9 +1,10 @@
 """Who receives a line: the one place that knows the registered users.
 
 Transports (today the TCP server; later TLS, WebSocket, IRC) hand the router
-events; the router appends bytes to connections' queues. Chat lines are
-collected during a loop turn and delivered once at its end, so a turn's lines
-are joined into one payload that every recipient shares.
+events; the router hands bytes to connections. Chat lines are collected until
+the server calls deliver() (at the end of a loop turn, at most once per
+delivery interval, and before a new user joins), and the lines collected are
+joined into one payload that every recipient shares.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ class Router:
 
     def __contains__(self, name: str) -> bool:
         return username_key(name) in self._users
-
-    def users(self) -> list[Connection]:
-        return list(self._users.values())
 
     def add(self, conn: Connection, name: str) -> bool:
         """Register `conn` as `name`; False when the name (as username_key folds it) is taken."""

@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chatroom import limits, protocol
 from chatroom.connection import Connection, Phase, peer_address
@@ -195,7 +195,7 @@ class Server:
             except OSError as error:
                 if error.errno in _RESOURCE_ERRNOS:
                     self._pause_accepting(error)
-                # ECONNABORTED and friends: that peer gave up; try the next.
+                # ECONNABORTED and friends: that peer gave up; the next turn accepts the rest.
                 return
             self._admit(sock, peer_address(raw_address))
 
@@ -241,6 +241,7 @@ class Server:
         if not data:
             self._drop(conn, "connection closed by client")
             return
+        refusals: list[Refusal] = []
         for event in conn.protocol.receive(data):
             if isinstance(event, ChatMessage):
                 self.router.broadcast(conn, event.line)
@@ -262,9 +263,11 @@ class Server:
                     log.info("Closing %s: %s", conn.label(), event.reason)
                 self._finish(conn, event.reply, event.reason)
             else:
-                self._refuse_line(conn, event)
+                refusals.append(event)
             if conn.phase is not Phase.OPEN:
                 break
+        if refusals and conn.phase is Phase.OPEN:
+            self._refuse_lines(conn, refusals)
 
     def _register(self, conn: Connection, name: str) -> None:
         if not self.router.add(conn, name):
@@ -276,10 +279,12 @@ class Server:
             return
         log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
 
-    def _refuse_line(self, conn: Connection, refusal: Refusal) -> None:
-        log.info("Refused a line from %s: %s", conn.label(), refusal.reason)
-        if not conn.queue(refusal.reply):
-            self._close_later(conn, "send queue limit exceeded")
+    def _refuse_lines(self, conn: Connection, refusals: list[Refusal]) -> None:
+        """One reply per refused line, sent together, and one log line per read (not per line)."""
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        log.info("Refused a line from %s: %s%s", conn.label(), refusals[0].reason, more)
+        if not conn.queue(b"".join(refusal.reply for refusal in refusals)):
+            self._close_later(conn, "could not take more output")
 
     # -- writing ---------------------------------------------------------------------
 
@@ -309,6 +314,8 @@ class Server:
             self._close_later(conn, reason)
         elif conn.out is None:
             self._start_lingering(conn)
+        else:  # a peer that does not read its final reply is closed all the same
+            self._linger_deadlines.append((time.monotonic() + limits.LINGER_TIMEOUT_S, conn))
 
     def _start_lingering(self, conn: Connection) -> None:
         try:
@@ -370,8 +377,8 @@ class Server:
         lingering = self._linger_deadlines
         while lingering and lingering[0][0] <= now:
             _, conn = lingering.popleft()
-            if conn.phase is Phase.LINGERING:
-                self._close_later(conn, "peer did not close after final reply")
+            if conn.phase is Phase.LINGERING or conn.phase is Phase.DRAINING:
+                self._close_later(conn, "peer did not read or close after its final reply")
         if self._accept_paused_until and now >= self._accept_paused_until:
             self._accept_paused_until = 0.0
             self.selector.register(self.listener, selectors.EVENT_READ, None)
@@ -417,6 +424,21 @@ class Server:
         self._reap()
 
 
+def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` no smaller than `minimum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is below the minimum {minimum:g}")
+        return value
+
+    return parse
+
+
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatroom-server",
@@ -443,14 +465,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-line",
-        type=int,
+        type=_at_least(64, int),
         default=limits.MAX_LINE_BYTES,
         metavar="BYTES",
         help=f"longest line a client may send, without its LF (default: {limits.MAX_LINE_BYTES})",
     )
     parser.add_argument(
         "--registration-timeout",
-        type=float,
+        type=_at_least(0.01, float),
         default=limits.REGISTRATION_TIMEOUT_S,
         metavar="SECONDS",
         help="close connections that have not registered by then "
@@ -458,7 +480,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--delivery-interval",
-        type=float,
+        type=_at_least(0, float),
         default=limits.DELIVERY_INTERVAL_S * 1000,
         metavar="MS",
         help="under load, gather chat lines for at most this long and send each recipient them "
@@ -466,7 +488,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-per-address",
-        type=int,
+        type=_at_least(0, int),
         default=limits.MAX_CONNECTIONS_PER_ADDRESS,
         metavar="N",
         help="most connections at once from one IP address; 0 means no limit (default: 0)",

@@ -38,6 +38,8 @@ def test_valid_address_is_parsed(text: str, address: ChatAddress) -> None:
         "chat://localhost:port",
         "chat://localhost:54307/room",
         "chat://localhost:54307?x=1",
+        "chat://:secret@localhost:54307",
+        "chat://user@localhost:54307",
         "chat://localhost:54307#frag",
         "chat://user@localhost:54307",
         "chat://[::1:54307",

@@ -392,3 +392,15 @@ def test_an_unknown_host_is_one_sentence_and_exit_1(start_client: ClientFactory)
     client = start_client("alice", "chat://no-such-host.invalid:5000")
     assert client.wait(STARTUP_DEADLINE_S) == 1
     assert "no-such-host.invalid" in assert_one_sentence_on_stderr(client)
+
+
+def test_a_typed_line_longer_than_the_protocol_allows_is_not_sent(
+    start_client: ClientFactory, stub: StubServer
+) -> None:
+    client, peer = chatting(start_client, stub)
+    client.type_text(b"x" * 70000 + b"\n")  # longer than one read, and than the line limit
+    client.type_line("y" * 8190)  # fits in a read, but not in a line with its prefix
+    client.type_line("after")
+    assert peer.recv_line() == b"@alice: after"
+    client.stderr.wait_for("Not sent")
+    assert client.proc.poll() is None

@@ -71,3 +71,13 @@ def test_help_text_lists_every_command_and_the_double_bang_escape() -> None:
     for command in Command:
         assert f"!{command.value}" in HELP_TEXT
     assert "!!" in HELP_TEXT
+
+
+def test_control_characters_are_refused_even_after_a_double_bang() -> None:
+    assert isinstance(interpret("!!x\x1b[2J"), LocalError)
+
+
+def test_an_unknown_command_is_named_whole_in_the_error() -> None:
+    meaning = interpret("!exit now")
+    assert isinstance(meaning, LocalError)
+    assert "!exit now" in meaning.message

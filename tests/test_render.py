@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chatroom.frontend import NoticeKind
@@ -192,6 +192,7 @@ def test_a_terminal_too_narrow_for_the_prompt_shows_just_the_text() -> None:
 
 
 @settings(max_examples=300)
+@example(chars=["a", "a", "a", "a", "漢"], width=4, cursor=4, scroll=0)  # once kept the prompt, hid 漢
 @given(
     st.lists(st.sampled_from(["a", "b", " ", "漢", "😀", "e\u0301", "ｶ"]), max_size=60),
     st.integers(1, 40),

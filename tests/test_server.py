@@ -276,12 +276,26 @@ def test_random_bytes_from_a_registered_user_get_one_reply_per_line_and_nothing_
     for line in lines:  # the protocol's rules, written out again independently of the server
         if line.endswith(b"\r"):
             line = line[:-1]
-        speaks_for_other = line.startswith(b"@") or line.startswith(b"DISCONNECT ")
+        words = line.split(b" ")
+        leave_for_someone = len(words) == 3 and words[0] == b"DISCONNECT" and words[2] == b"CHAT/1.0"
+        speaks_for_other = line.startswith(b"@") or (leave_for_someone and words[1] != b"")
         expected.append(b"403 Not your username" if speaks_for_other else b"400 Invalid message")
     alice.send(b"".join(line + b"\n" for line in lines))
     assert alice.recv_lines(len(lines)) == expected
     alice.send_line("@alice: survived")
     assert bob.recv_line() == b"@alice: survived"
+
+
+def test_a_burst_of_bad_lines_gets_every_reply_in_order_and_one_log_line_per_read(
+    server: ServerProcess,
+) -> None:
+    alice, bob = users(server, "alice", "bob")
+    mark = server.log_mark()
+    alice.send(b"\n" * 2000 + b"@bob: not me\n" + b"@alice: fine\n")
+    assert alice.recv_lines(2001) == [b"400 Invalid message"] * 2000 + [b"403 Not your username"]
+    assert bob.recv_line() == b"@alice: fine"
+    refusals = [line for line in server.stdout.lines[mark:] if line.startswith("Refused")]
+    assert 1 <= len(refusals) <= 10, refusals  # not one console line per bad line
 
 
 # -- leaving ----------------------------------------------------------------------------------
@@ -294,6 +308,26 @@ def test_disconnect_closes_without_reply_and_the_name_is_free_at_once(server: Se
     again = server.register("alice")
     again.send_line("@alice: back")
     assert bob.recv_line() == b"@alice: back", "others are not told anything when a user leaves"
+
+
+@pytest.mark.parametrize(
+    ("line", "reply"),
+    [
+        (b"DISCONNECT bob CHAT/1.0", b"403 Not your username"),
+        (b"DISCONNECT alice", b"400 Invalid message"),
+        (b"DISCONNECT alice CHAT/2.0", b"400 Invalid message"),
+        (b"DISCONNECT  alice CHAT/1.0", b"400 Invalid message"),
+        (b"DISCONNECT alice CHAT/1.0 now", b"400 Invalid message"),
+    ],
+)
+def test_a_disconnect_for_another_user_is_403_and_a_malformed_one_400_and_neither_closes(
+    server: ServerProcess, line: bytes, reply: bytes
+) -> None:
+    alice, bob = users(server, "alice", "bob")
+    alice.send(line + b"\n")
+    assert alice.recv_line() == reply
+    alice.send_line("@alice: still here")
+    assert bob.recv_line() == b"@alice: still here"
 
 
 def test_disconnect_with_crlf_is_accepted(server: ServerProcess) -> None:
