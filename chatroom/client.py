@@ -20,6 +20,7 @@ from typing import Literal
 
 from chatroom import commands
 from chatroom.address import AddressError, ChatAddress, parse_chat_address
+from chatroom.console import discard_output
 from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction, printable
 from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
 from chatroom.protocol import (
@@ -329,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while connecting, before signals reach the loop
         return EXIT_OK
     except BrokenPipeError:  # our output was closed (e.g. piped into head)
-        _silence_stdout()
+        discard_output(sys.stdout.fileno())
         return EXIT_OK
     except Exception as error:  # a user never sees a traceback
         if os.environ.get("CHATROOM_DEBUG"):
@@ -338,13 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     finally:
         frontend.close()
-
-
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so the interpreter's final flush stays quiet."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 if __name__ == "__main__":

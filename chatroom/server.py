@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from chatroom import limits, protocol
 from chatroom.connection import Connection, Phase, peer_address
+from chatroom.console import ConsoleHandler, say
 from chatroom.protocol import ChatMessage, LeaveRequest, Refusal, RegisterRequest, ServerConnection
 from chatroom.router import Router
 from chatroom.signals import SignalPipe
@@ -498,10 +499,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("chatroom")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [ConsoleHandler(sys.stdout)]
     root.setLevel(level.upper())
     root.propagate = False
 
@@ -538,8 +537,8 @@ def _run(config: ServerConfig, host: str, port: int) -> int:
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
-    print(f"Will wait for client connections at port {server.port}", flush=True)
-    print("Waiting for incoming client connections ...", flush=True)
+    say(f"Will wait for client connections at port {server.port}")
+    say("Waiting for incoming client connections ...")
     server.serve_forever(signals)
     return 0
 

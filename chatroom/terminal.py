@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from chatroom import render
+from chatroom.console import discard_output
 from chatroom.frontend import NoticeKind, Quit, Submit, UserAction
 from chatroom.limits import MAX_LINE_BYTES
 from chatroom.lineedit import (
@@ -259,14 +260,8 @@ class TerminalFrontend:
         """Point our dead output at /dev/null, so the text still buffered in it cannot make
         the interpreter's last flush fail (which turns exit status 0 into 120)."""
         fd = self._out_fileno()
-        if fd is None:
-            return
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, fd)
-            finally:
-                os.close(devnull)
+        if fd is not None:
+            discard_output(fd)
 
     def _out_fileno(self) -> int | None:
         try:

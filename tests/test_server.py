@@ -680,6 +680,38 @@ def test_a_signal_while_the_server_prints_its_port_still_exits_0(signum: int) ->
 # -- what the console shows ---------------------------------------------------------------------
 
 
+def test_a_server_whose_console_reader_went_away_keeps_serving_without_a_traceback() -> None:
+    # python3 server.py | head -2: after the banner nobody reads the console.
+    proc = subprocess.Popen(
+        [sys.executable, "server.py", "--port", "0"],
+        cwd=REPO_ROOT,
+        env=child_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        port = int(proc.stdout.readline().split()[-1])
+        proc.stdout.close()
+        alice, bob = Peer.connect(port), Peer.connect(port)
+        alice.register("alice")
+        bob.register("bob")
+        for number in range(50):  # each one a console line the server cannot write
+            alice.send_line(f"@alice: {number}")
+            assert bob.recv_line() == f"@alice: {number}".encode()
+        alice.close()
+        bob.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(DEADLINE_S) == 0
+        errors = proc.stderr.read().decode()
+        assert errors == "", errors
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 def test_console_shows_connections_registrations_messages_and_departures(server: ServerProcess) -> None:
     mark = server.log_mark()
     alice = server.connect()
