@@ -86,7 +86,7 @@ def open_listener(host: str, port: int) -> socket.socket:
 
 
 def raise_fd_limit() -> int:
-    """Raise the soft descriptor limit to the hard one; returns the limit in force."""
+    """Raise the soft descriptor limit to the hard one; returns the limit in force (-1: unknown)."""
     try:
         import resource
     except ImportError:  # not on every platform
@@ -98,7 +98,7 @@ def raise_fd_limit() -> int:
             soft = hard
         except (ValueError, OSError):
             pass
-    return soft
+    return -1 if soft == resource.RLIM_INFINITY else soft
 
 
 class Server:

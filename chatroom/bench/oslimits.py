@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatroom import server
+
 FD_RESERVE = 64
 # Descriptors a load-generator worker needs besides its clients: stdio, the
 # pipe to the coordinator, the epoll instance, and what imports open. Measured
@@ -22,20 +24,7 @@ PORT_RESERVE = 100
 # Local ports left for everything else on the machine.
 
 
-def raise_fd_limit() -> int:
-    """Raise this process's soft descriptor limit to the hard one; the limit now in force (-1: unknown)."""
-    try:
-        import resource
-    except ImportError:  # not on every platform
-        return -1
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return -1 if soft == resource.RLIM_INFINITY else soft
+raise_fd_limit = server.raise_fd_limit  # the load generator raises its limit as the server does
 
 
 def ephemeral_ports() -> int | None:
