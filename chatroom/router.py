@@ -23,9 +23,6 @@ class Router:
         self._pending: list[tuple[Connection, bytes]] = []
         self._dropped: list[Connection] = []
 
-    def __len__(self) -> int:
-        return len(self._users)
-
     def __contains__(self, name: str) -> bool:
         return username_key(name) in self._users
 

@@ -391,10 +391,6 @@ class Server:
         if any(signum in (signal.SIGINT, signal.SIGTERM) for signum in self._signals.read()):
             self._running = False
 
-    def stop(self) -> None:
-        """Ask serve_forever() to return after the current turn (for embedding and tests)."""
-        self._running = False
-
     def shutdown(self) -> None:
         """Tell every client DISCONNECT CHAT/1.0, make sure it is written, close everything."""
         log.info("Interrupt received, shutting down ...")
