@@ -260,13 +260,39 @@ class Peer:
 # -- the real server ------------------------------------------------------------------------
 
 
-class ServerProcess:
+class ChildProcess:
+    """What the server and the client children share: their output, waiting, killing."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], name: str) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.stdout = OutputLines(proc.stdout, f"{name} stdout")
+        self.stderr = OutputLines(proc.stderr, f"{name} stderr")
+
+    def _wait_exit(self, timeout: float, still_running: Callable[[], str]) -> int:
+        """The exit status once the child exited and closed its output; killed after `timeout`."""
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(still_running()) from None
+        self.stdout.wait_closed()
+        self.stderr.wait_closed()
+        return status
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class ServerProcess(ChildProcess):
     """`python server.py ARGS` as a child process, with its output collected line by line."""
 
     BANNER = "Will wait for client connections at port "
 
     def __init__(self, args: Sequence[str], preexec_fn: Callable[[], None] | None = None) -> None:
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "server.py", *args],
             cwd=REPO_ROOT,
             env=child_env(),
@@ -275,9 +301,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             preexec_fn=preexec_fn,
         )
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.stdout = OutputLines(self.proc.stdout, "server stdout")
-        self.stderr = OutputLines(self.proc.stderr, "server stderr")
+        super().__init__(proc, "server")
         self.peers: list[Peer] = []
         try:
             banner = self.stdout.wait_for(self.BANNER, timeout=STARTUP_DEADLINE_S)
@@ -322,20 +346,9 @@ class ServerProcess:
         return self.wait(timeout)
 
     def wait(self, timeout: float = DEADLINE_S) -> int:
-        try:
-            status = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"server still running {timeout:g} s after it was asked to stop") from None
-        self.stdout.wait_closed()
-        self.stderr.wait_closed()
-        return status
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        return self._wait_exit(
+            timeout, lambda: f"server still running {timeout:g} s after it was asked to stop"
+        )
 
 
 class ServerFactory:
@@ -372,11 +385,11 @@ class ServerFactory:
 # -- the real client ------------------------------------------------------------------------
 
 
-class ClientProcess:
+class ClientProcess(ChildProcess):
     """`python client.py ARGS` with stdin, stdout and stderr pipes (so: plain mode)."""
 
     def __init__(self, args: Sequence[str]) -> None:
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "client.py", *args],
             cwd=REPO_ROOT,
             env=child_env(),
@@ -384,10 +397,9 @@ class ClientProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
-        self._stdin: IO[bytes] | None = self.proc.stdin
-        self.stdout = OutputLines(self.proc.stdout, "client stdout")
-        self.stderr = OutputLines(self.proc.stderr, "client stderr")
+        super().__init__(proc, "client")
+        assert proc.stdin is not None
+        self._stdin: IO[bytes] | None = proc.stdin
 
     def type_text(self, text: str | bytes) -> None:
         """Write `text` to the client's standard input as it is (add the LF yourself)."""
@@ -412,27 +424,18 @@ class ClientProcess:
 
     def wait(self, timeout: float = DEADLINE_S) -> int:
         """The exit status, once the client has exited and closed its output."""
-        try:
-            status = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(
+        status = self._wait_exit(
+            timeout,
+            lambda: (
                 f"client still running after {timeout:g} s;\nstdout:\n{self.stdout.text}"
                 f"stderr:\n{self.stderr.text}"
-            ) from None
-        self.stdout.wait_closed()
-        self.stderr.wait_closed()
+            ),
+        )
         if self._stdin is not None:
             with contextlib.suppress(BrokenPipeError):
                 self._stdin.close()
             self._stdin = None
         return status
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
 
 
 class ClientFactory:
