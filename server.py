@@ -3,7 +3,7 @@
 
 import sys
 
-from chatroom.server import main
+from chatroom.server.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

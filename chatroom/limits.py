@@ -65,6 +65,11 @@ ACCEPT_PAUSE_S = 0.1
 # taken out of the selector this long, instead of spinning on a readable
 # listener that cannot be served.
 
+CLIENT_MAX_LINE_BYTES = 64 * 1024
+# The longest line the client accepts from a server. A server notice may be
+# longer than our own line limit; the client is lenient in what it reads but
+# still bounded: past this it reports the connection as lost.
+
 CONNECT_TIMEOUT_S = 10.0
 # How long the client waits for the TCP connection and for the registration
 # reply before giving up with one clear sentence.

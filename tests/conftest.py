@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from helpers import REPO_ROOT, ClientFactory, ServerFactory, ServerProcess
+from support.processes import REPO_ROOT, ClientFactory, ServerFactory, ServerProcess
 
 # The tests import chatroom from this checkout, installed or not.
 if str(REPO_ROOT) not in sys.path:

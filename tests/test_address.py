@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatroom.address import EXPECTED_FORM, AddressError, ChatAddress, parse_chat_address
+from chatroom.protocol.address import EXPECTED_FORM, AddressError, ChatAddress, parse_chat_address
 
 
 @pytest.mark.parametrize(

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import REPO_ROOT, ServerProcess, child_env, unused_port
 from hypothesis import given
 from hypothesis import strategies as st
+from support.processes import REPO_ROOT, ServerProcess, child_env
+from support.procfs import unused_port
 
 from chatroom.bench.body import LineKind, LineSpec, body, client_name, header, run_tag
 from chatroom.bench.cli import build_parser, options_from

@@ -15,15 +15,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from helpers import (
-    READY_LINE,
-    STARTUP_DEADLINE_S,
-    ClientFactory,
-    ClientProcess,
-    Peer,
-    ServerProcess,
-    unused_port,
-)
+from support.peer import Peer
+from support.processes import READY_LINE, STARTUP_DEADLINE_S, ClientFactory, ClientProcess, ServerProcess
+from support.procfs import unused_port
 
 GREETING = [
     "Connecting to server ...",

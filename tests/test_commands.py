@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatroom.commands import (
+from chatroom.client.commands import (
     HELP_TEXT,
     Command,
     Ignore,

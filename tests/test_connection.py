@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from chatroom import protocol
-from chatroom.connection import Connection, Phase
 from chatroom.limits import LINGER_TIMEOUT_S, SENDQ_MAX_BYTES
+from chatroom.net.connection import Connection, Phase
 from chatroom.protocol import ServerConnection
-from chatroom.server import Server, ServerConfig
+from chatroom.server.app import Server, ServerConfig
 
 
 def phase(conn: Connection) -> Phase:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatroom.lineedit import (
+from chatroom.client.lineedit import (
     MAX_PASTE_BYTES,
     ClearRequested,
     Key,

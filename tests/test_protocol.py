@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatroom.limits import MAX_LINE_BYTES
+from chatroom.limits import CLIENT_MAX_LINE_BYTES, MAX_LINE_BYTES
 from chatroom.protocol import (
     ALREADY_REGISTERED,
-    CLIENT_MAX_LINE_BYTES,
     INVALID_MESSAGE,
     INVALID_REGISTRATION,
     LINE_TOO_LONG,

@@ -9,9 +9,9 @@ import sys
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chatroom.frontend import NoticeKind
-from chatroom.lineedit import display_width, next_boundary
-from chatroom.render import (
+from chatroom.client.frontend import NoticeKind
+from chatroom.client.lineedit import display_width, next_boundary
+from chatroom.client.render import (
     EMPTY_VIEW,
     PALETTE_16,
     PALETTE_256,
@@ -49,7 +49,7 @@ def test_a_chat_line_shows_the_sender_in_its_colour() -> None:
 
 
 def test_a_sender_has_the_same_colour_in_every_process_whatever_the_hash_seed() -> None:
-    code = "from chatroom.render import name_color; print(name_color('bob'), name_color('Zoë', False))"
+    code = "from chatroom.client.render import name_color; print(name_color('bob'), name_color('Zoë', False))"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],

@@ -20,18 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import (
-    DEADLINE_S,
-    REPO_ROOT,
-    STARTUP_DEADLINE_S,
-    Peer,
-    ServerFactory,
-    ServerProcess,
-    child_env,
-    cpu_seconds,
-    listening_addresses,
-    resident_bytes,
-)
+from support.peer import DEADLINE_S, Peer
+from support.processes import REPO_ROOT, STARTUP_DEADLINE_S, ServerFactory, ServerProcess, child_env
+from support.procfs import cpu_seconds, listening_addresses, resident_bytes
 
 from chatroom.limits import SENDQ_MAX_BYTES
 

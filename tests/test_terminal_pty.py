@@ -26,11 +26,12 @@ from typing import Any
 
 import pyte
 import pytest
-from helpers import DEADLINE_S, REPO_ROOT, ClientFactory, Peer, ServerProcess, child_env
+from support.peer import DEADLINE_S, Peer
+from support.processes import REPO_ROOT, ClientFactory, ServerProcess, child_env
 
-from chatroom.frontend import Quit, Submit
-from chatroom.lineedit import display_width
-from chatroom.terminal import TerminalFrontend, color_enabled
+from chatroom.client.frontend import Quit, Submit
+from chatroom.client.lineedit import display_width
+from chatroom.client.terminal import TerminalFrontend, color_enabled
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pseudo-terminals")
 

@@ -29,16 +29,16 @@ import pytest
 
 pytest.importorskip("textual")
 
-from helpers import ServerProcess, unused_port
 from rich.style import Style
 from rich.text import Text
+from support.processes import ServerProcess
+from support.procfs import unused_port
 from textual.pilot import Pilot
 
-from chatroom import commands, render
-from chatroom.address import ChatAddress
-from chatroom.frontend import NoticeKind
-from chatroom.tui import MISSING_TEXTUAL, run_tui, textual_missing
-from chatroom.tui_app import (
+from chatroom.client import commands, render
+from chatroom.client.frontend import NoticeKind
+from chatroom.client.tui import MISSING_TEXTUAL, run_tui, textual_missing
+from chatroom.client.tui_app import (
     ERROR_STYLE,
     MENTION_STYLE,
     OFFER_TEXT,
@@ -55,6 +55,7 @@ from chatroom.tui_app import (
     notice_texts,
     status_text,
 )
+from chatroom.protocol.address import ChatAddress
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_S = 5.0  # deadline for any one condition; they normally hold within milliseconds
@@ -540,8 +541,8 @@ def test_without_textual_run_tui_says_how_to_install_it_and_returns_2() -> None:
     # -S: no site-packages, so Textual cannot be imported; the project itself is on the path.
     script = (
         "import sys\n"
-        "from chatroom.address import ChatAddress\n"
-        "from chatroom.tui import run_tui\n"
+        "from chatroom.protocol.address import ChatAddress\n"
+        "from chatroom.client.tui import run_tui\n"
         "sys.exit(run_tui('alice', ChatAddress('localhost', 1)))\n"
     )
     result = subprocess.run(

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from chatroom.address import EXPECTED_FORM, AddressError, parse_chat_address
 from chatroom.bench import options as defaults
 from chatroom.bench.body import DEFAULT_BODY_BYTES, header
 from chatroom.bench.errors import BenchError
@@ -25,6 +24,7 @@ from chatroom.bench.report import Report, command_line, machine, now_text, text,
 from chatroom.bench.runner import Bench
 from chatroom.bench.scale import run_scale
 from chatroom.bench.soak import run_soak
+from chatroom.protocol.address import EXPECTED_FORM, AddressError, parse_chat_address
 
 PROG = "chatroom-bench"
 MAX_SENDERS = 9999  # sender names carry 4 digits

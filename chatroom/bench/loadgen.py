@@ -22,14 +22,10 @@ import os
 import random
 import select
 import selectors
-import signal
 import socket
 import struct
 import time
-import traceback
-from multiprocessing.connection import Connection
 
-from chatroom.bench import oslimits
 from chatroom.bench.body import LineKind, LineSpec
 from chatroom.bench.orders import (
     Close,
@@ -38,8 +34,6 @@ from chatroom.bench.orders import (
     PhaseReport,
     Ramp,
     RampReport,
-    Soak,
-    WorkerFailure,
 )
 from chatroom.bench.procstat import own_cpu_seconds
 from chatroom.bench.target import Endpoint
@@ -768,42 +762,3 @@ class Worker:
         self.by_name = {}
         self.closed.clear()
         return CloseReport(closed=len(alive), server_closed=server_closed, cpu_s=own_cpu_seconds() - cpu0)
-
-
-def worker_main(pipe: Connection, index: int, cpus: frozenset[int] | None) -> None:
-    """A worker process: serve orders from the coordinator until it sends None or goes away."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
-    if cpus:
-        with contextlib.suppress(OSError, AttributeError):
-            os.sched_setaffinity(0, cpus)
-    oslimits.raise_fd_limit()
-    worker = Worker(index)
-    from chatroom.bench.churn import soak  # here, so that loadgen does not import churn at module level
-
-    while True:
-        try:
-            order = pipe.recv()
-        except (EOFError, OSError):
-            break
-        if order is None:
-            break
-        reply: object
-        try:
-            if isinstance(order, Ramp):
-                reply = worker.ramp(order)
-            elif isinstance(order, Phase):
-                reply = worker.phase(order)
-            elif isinstance(order, Soak):
-                reply = soak(worker, order)
-            elif isinstance(order, Close):
-                reply = worker.close(order)
-            else:
-                reply = WorkerFailure(f"unknown order {order!r}")
-        except Exception as error:  # reported to the coordinator, never a hang
-            reply = WorkerFailure(f"{type(error).__name__}: {error}", traceback.format_exc()[-3000:])
-        try:
-            pipe.send(reply)
-        except (BrokenPipeError, OSError):
-            break
-    for client in worker.clients:
-        worker.drop(client, count=False)

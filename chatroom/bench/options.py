@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from chatroom.address import ChatAddress
 from chatroom.bench.body import DEFAULT_BODY_BYTES
+from chatroom.protocol.address import ChatAddress
 
 WORKLOADS = ("fanout", "scale", "soak")
 

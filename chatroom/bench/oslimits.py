@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatroom import server
-
 FD_RESERVE = 64
 # Descriptors a load-generator worker needs besides its clients: stdio, the
 # pipe to the coordinator, the epoll instance, and what imports open. Measured
@@ -22,9 +20,6 @@ SERVER_FD_RESERVE = 16
 
 PORT_RESERVE = 100
 # Local ports left for everything else on the machine.
-
-
-raise_fd_limit = server.raise_fd_limit  # the load generator raises its limit as the server does
 
 
 def ephemeral_ports() -> int | None:

@@ -18,8 +18,8 @@ from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 from chatroom.bench.errors import BenchError
-from chatroom.bench.loadgen import worker_main
 from chatroom.bench.orders import WorkerFailure
+from chatroom.bench.worker import worker_main
 
 R = TypeVar("R")
 

@@ -24,6 +24,7 @@ from chatroom.bench.pool import WorkerPool
 from chatroom.bench.progress import Progress
 from chatroom.bench.results import BUSY_PERCENT, ServerRun
 from chatroom.bench.target import ExternalServer, LocalServer, Server, probe
+from chatroom.fdlimit import raise_fd_limit
 
 BACKGROUND_PROBE_S = 0.3
 BACKGROUND_WARN_PCT = 25.0
@@ -132,7 +133,7 @@ class Bench:
         self.notes: list[str] = options.notes
         self._pool: WorkerPool | None = None
         self._external: ExternalServer | None = None
-        self.fd_limit = oslimits.raise_fd_limit()
+        self.fd_limit = raise_fd_limit()
         if options.address is not None:
             self._external = ExternalServer(options.address, options.server_pid)
             probe(self._external, f"{self.tag}probe")

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import chatroom
-from chatroom.address import ChatAddress
 from chatroom.bench import procstat
 from chatroom.bench.errors import BenchError
+from chatroom.protocol.address import ChatAddress
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 15.0

@@ -25,10 +25,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, RichLog, Static
 
-from chatroom import commands, render
-from chatroom.address import ChatAddress
-from chatroom.client import EXIT_FAILURE, EXIT_OK, describe_connect_error, describe_os_error
-from chatroom.frontend import NoticeKind, printable
+from chatroom.client import commands, render
+from chatroom.client.frontend import NoticeKind
+from chatroom.client.line import EXIT_FAILURE, EXIT_OK, describe_connect_error, describe_os_error
+from chatroom.client.lineedit import HISTORY_LINES, LineEditor
 from chatroom.limits import (
     CLIENT_SENDQ_MAX_BYTES,
     CONNECT_TIMEOUT_S,
@@ -37,7 +37,6 @@ from chatroom.limits import (
     RECV_BYTES,
     TUI_PANE_MAX_LINES,
 )
-from chatroom.lineedit import HISTORY_LINES, LineEditor
 from chatroom.protocol import (
     ClientConnection,
     ClientState,
@@ -49,6 +48,8 @@ from chatroom.protocol import (
     chat_prefix,
     split_chat_line,
 )
+from chatroom.protocol.address import ChatAddress
+from chatroom.text import printable
 
 NAME_STYLE_CACHE = 1024
 # Distinct sender names whose colour is remembered; a room rarely has more talkers.

@@ -8,23 +8,20 @@ connections. Nothing here blocks; signals arrive as bytes on a socket.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import logging
 import selectors
 import signal
 import socket
-import sys
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from chatroom import limits, protocol
-from chatroom.connection import Connection, Phase, peer_address
-from chatroom.console import ConsoleHandler, say
+from chatroom.hub.router import Router
+from chatroom.net.connection import Connection, Phase, peer_address
 from chatroom.protocol import ChatMessage, LeaveRequest, Refusal, RegisterRequest, ServerConnection
-from chatroom.router import Router
 from chatroom.signals import SignalPipe
 
 log = logging.getLogger("chatroom.server")
@@ -83,22 +80,6 @@ def open_listener(host: str, port: int) -> socket.socket:
         sock = socket.create_server(address[:2], family=family, backlog=backlog)
     sock.setblocking(False)
     return sock
-
-
-def raise_fd_limit() -> int:
-    """Raise the soft descriptor limit to the hard one; returns the limit in force (-1: unknown)."""
-    try:
-        import resource
-    except ImportError:  # not on every platform
-        return -1
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
-    return -1 if soft == resource.RLIM_INFINITY else soft
 
 
 class Server:
@@ -419,125 +400,3 @@ class Server:
         for conn in list(self.connections.values()):
             self._close_later(conn, "server shutting down")
         self._reap()
-
-
-def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` no smaller than `minimum`."""
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text} is below the minimum {minimum:g}")
-        return value
-
-    return parse
-
-
-def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="chatroom-server",
-        description=(
-            "A CHAT/1.0 chat room server. With no arguments it listens on every interface on a "
-            "port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): every "
-            "client is sent 'DISCONNECT CHAT/1.0' first."
-        ),
-    )
-    parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, the OS picks)")
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="console detail: info shows connections and messages, warning only problems (default: info)",
-    )
-    parser.add_argument(
-        "--no-log-messages",
-        "-q",
-        dest="log_messages",
-        action="store_false",
-        help="do not log every chat line (they cost time under load; benchmarks use this)",
-    )
-    parser.add_argument(
-        "--max-line",
-        type=_at_least(64, int),
-        default=limits.MAX_LINE_BYTES,
-        metavar="BYTES",
-        help=f"longest line a client may send, without its LF (default: {limits.MAX_LINE_BYTES})",
-    )
-    parser.add_argument(
-        "--registration-timeout",
-        type=_at_least(0.01, float),
-        default=limits.REGISTRATION_TIMEOUT_S,
-        metavar="SECONDS",
-        help="close connections that have not registered by then "
-        f"(default: {limits.REGISTRATION_TIMEOUT_S:g})",
-    )
-    parser.add_argument(
-        "--delivery-interval",
-        type=_at_least(0, float),
-        default=limits.DELIVERY_INTERVAL_S * 1000,
-        metavar="MS",
-        help="under load, gather chat lines for at most this long and send each recipient them "
-        f"together; 0 sends every line at once (default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
-    )
-    parser.add_argument(
-        "--max-per-address",
-        type=_at_least(0, int),
-        default=limits.MAX_CONNECTIONS_PER_ADDRESS,
-        metavar="N",
-        help="most connections at once from one IP address; 0 means no limit (default: 0)",
-    )
-    return parser
-
-
-def configure_logging(level: str) -> None:
-    """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
-    root = logging.getLogger("chatroom")
-    root.handlers[:] = [ConsoleHandler(sys.stdout)]
-    root.setLevel(level.upper())
-    root.propagate = False
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_arg_parser().parse_args(argv)
-    configure_logging(args.log_level)
-    if not 0 <= args.port <= 65535:
-        print(f"chatroom-server: port {args.port} is out of range 0-65535", file=sys.stderr)
-        return 2
-    config = ServerConfig(
-        args.host,
-        args.port,
-        log_messages=args.log_messages,
-        max_line=args.max_line,
-        registration_timeout=args.registration_timeout,
-        max_per_address=args.max_per_address,
-        delivery_interval=args.delivery_interval / 1000,
-    )
-    raise_fd_limit()
-    try:
-        return _run(config, args.host, args.port)
-    except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
-        return 0
-
-
-def _run(config: ServerConfig, host: str, port: int) -> int:
-    signals = SignalPipe(SHUTDOWN_SIGNALS)
-    try:
-        server = Server(config)
-    except OSError as error:
-        signals.close()
-        where = f"{host or '*'}:{port}"
-        print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
-        return 1
-    # Printed (not only logged) so that the port line appears whatever the log level.
-    say(f"Will wait for client connections at port {server.port}")
-    say("Waiting for incoming client connections ...")
-    server.serve_forever(signals)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

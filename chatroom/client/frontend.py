@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from chatroom.limits import MAX_LINE_BYTES
+from chatroom.text import printable
 
 
 @dataclass(frozen=True)
@@ -69,23 +70,6 @@ class Frontend(Protocol):
 
     def clear(self) -> None:
         """Clear the screen (!clear, Ctrl-L)."""
-
-
-# Joiners are invisible format characters, but emoji sequences need them; the
-# other format characters (bidi overrides above all) could disguise a line.
-_ALLOWED_INVISIBLE = frozenset("\t\u200c\u200d")
-
-
-def printable(text: str) -> str:
-    """`text` with control characters made visible, so a line cannot drive the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch in _ALLOWED_INVISIBLE else _escape(ch) for ch in text)
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class PlainFrontend:

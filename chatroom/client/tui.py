@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from chatroom.address import ChatAddress
-from chatroom.client import EXIT_FAILURE, EXIT_USAGE
+from chatroom.client.line import EXIT_FAILURE, EXIT_USAGE
+from chatroom.protocol.address import ChatAddress
 
 MISSING_TEXTUAL = "The full-screen mode needs Textual: pip install 'chatroom[tui]'"
 
@@ -32,7 +32,7 @@ def run_tui(username: str, address: ChatAddress, stderr: TextIO | None = None) -
     """
     err = stderr if stderr is not None else sys.stderr
     try:
-        from chatroom.tui_app import ChatApp
+        from chatroom.client.tui_app import ChatApp
     except ImportError as error:
         if not textual_missing(error):
             raise

@@ -18,10 +18,9 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
-from chatroom import commands
-from chatroom.address import AddressError, ChatAddress, parse_chat_address
+from chatroom.client import commands
+from chatroom.client.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction
 from chatroom.console import discard_output
-from chatroom.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction, printable
 from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
 from chatroom.protocol import (
     ClientConnection,
@@ -33,7 +32,9 @@ from chatroom.protocol import (
     ServerClosing,
     is_valid_username,
 )
+from chatroom.protocol.address import AddressError, ChatAddress, parse_chat_address
 from chatroom.signals import SignalPipe
+from chatroom.text import printable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -291,7 +292,7 @@ def _make_frontend(args: argparse.Namespace) -> Frontend:
     if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return PlainFrontend()
     try:
-        from chatroom.terminal import TerminalFrontend, color_enabled
+        from chatroom.client.terminal import TerminalFrontend, color_enabled
     except ImportError:  # no termios (Windows): line mode still works
         return PlainFrontend()
 
@@ -315,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatroom-client: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.tui:
-        from chatroom.tui import run_tui
+        from chatroom.client.tui import run_tui
 
         return run_tui(args.username, address)
     frontend = _make_frontend(args)

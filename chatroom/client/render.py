@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from chatroom.frontend import NoticeKind, printable
-from chatroom.lineedit import display_width, next_boundary, previous_boundary
+from chatroom.client.frontend import NoticeKind
+from chatroom.client.lineedit import display_width, next_boundary, previous_boundary
 from chatroom.protocol import split_chat_line, username_key
+from chatroom.text import printable
 
 PROMPT = "> "
 CLEAR_LINE = "\r\x1b[K"

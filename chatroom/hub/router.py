@@ -9,7 +9,7 @@ joined into one payload that every recipient shares.
 
 from __future__ import annotations
 
-from chatroom.connection import Connection
+from chatroom.net.connection import Connection
 from chatroom.protocol import username_key
 
 

@@ -1,19 +1,10 @@
-"""Test helpers: the real server and client as child processes, and a raw CHAT/1.0 peer.
-
-`Peer` speaks CHAT/1.0 over a plain socket and imports nothing from chatroom,
-so the server is checked against an independent implementation of the
-protocol, not against its own code. Nothing here sleeps for a fixed time:
-every wait is for an event (a line, a log line, a closed socket) with a
-deadline that is only reached when a test fails.
-"""
+"""The real server and client as child processes, their output collected line by line."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -22,11 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from support.peer import DEADLINE_S, Peer
 
-DEADLINE_S = 5.0
-# How long to wait for something that normally takes milliseconds. Only a
-# failing (or badly overloaded) run ever waits this long.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 STARTUP_DEADLINE_S = 15.0
 # Starting a Python interpreter on a loaded CI machine can take seconds.
@@ -117,144 +106,6 @@ class OutputLines:
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise AssertionError(f"{self.name} still open after {timeout:g} s")
-
-
-# -- a raw CHAT/1.0 peer ------------------------------------------------------------------
-
-
-class Peer:
-    """One end of a CHAT/1.0 conversation on a plain blocking socket, with a line buffer."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self._buffer = bytearray()
-
-    @classmethod
-    def connect(cls, port: int, host: str = "127.0.0.1", *, rcvbuf: int | None = None) -> Peer:
-        """Connect to host:port; `rcvbuf` shrinks the receive buffer (set before connecting)."""
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.settimeout(DEADLINE_S)
-        try:
-            sock.connect((host, port))
-        except OSError:
-            sock.close()
-            raise
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(sock)
-
-    @property
-    def local_port(self) -> int:
-        port: int = self.sock.getsockname()[1]
-        return port
-
-    def send(self, data: bytes) -> None:
-        self.sock.settimeout(DEADLINE_S)
-        self.sock.sendall(data)
-
-    def send_line(self, line: str | bytes) -> None:
-        """Send `line` and an LF."""
-        self.send((line.encode() if isinstance(line, str) else line) + b"\n")
-
-    def register(self, name: str) -> None:
-        """REGISTER `name` and insist on 200."""
-        self.send_line(f"REGISTER {name} CHAT/1.0")
-        reply = self.recv_line()
-        assert reply == b"200 Registration successful", f"registering {name!r}: {reply!r}"
-
-    def recv_line(self, timeout: float = DEADLINE_S) -> bytes:
-        """The next line, without its LF (a CR before it is kept: the test sees every byte)."""
-        deadline = time.monotonic() + timeout
-        while (end := self._buffer.find(b"\n")) < 0:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"no complete line within {timeout:g} s; buffered: {bytes(self._buffer[:200])!r}"
-                )
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(256 * 1024)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                raise AssertionError(
-                    f"connection reset before a complete line; buffered: {bytes(self._buffer[:200])!r}"
-                ) from None
-            if not chunk:
-                raise AssertionError(
-                    f"connection closed before a complete line; buffered: {bytes(self._buffer[:200])!r}"
-                )
-            self._buffer += chunk
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        return line
-
-    def recv_lines(self, count: int, timeout: float = DEADLINE_S) -> list[bytes]:
-        deadline = time.monotonic() + timeout
-        return [self.recv_line(max(0.0, deadline - time.monotonic())) for _ in range(count)]
-
-    def has_nothing_to_read(self) -> bool:
-        """True when no byte has arrived (yet) and the connection is still open; does not wait."""
-        if self._buffer:
-            return False
-        self.sock.setblocking(False)
-        try:
-            self.sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            self.sock.setblocking(True)
-        return False
-
-    def expect_closed(self, timeout: float = DEADLINE_S) -> None:
-        """Assert that the other side closes (EOF or reset) without sending anything more."""
-        assert not self._buffer, f"unread bytes before the close: {bytes(self._buffer[:200])!r}"
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"connection still open after {timeout:g} s")
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                return
-            if not chunk:
-                return
-            raise AssertionError(f"expected the connection to close, received {chunk[:200]!r}")
-
-    def drain_until_closed(self, timeout: float = DEADLINE_S) -> int:
-        """Read and discard until EOF or reset; returns the byte count. Fails if still open."""
-        total = len(self._buffer)
-        self._buffer.clear()
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"connection still open after {timeout:g} s ({total} bytes read)")
-            self.sock.settimeout(remaining)
-            try:
-                chunk = self.sock.recv(1024 * 1024)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:
-                return total
-            if not chunk:
-                return total
-            total += len(chunk)
-
-    def reset(self) -> None:
-        """Close abruptly: SO_LINGER 0 makes the kernel send RST instead of FIN."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 # -- the real server ------------------------------------------------------------------------
@@ -459,45 +310,3 @@ class ClientFactory:
             if "Traceback" in client.stderr.text or "Traceback" in client.stdout.text:
                 problems.append(f"client printed a traceback:\n{client.stderr.text}")
         assert not problems, "\n".join(problems)
-
-
-# -- facts about processes and sockets (Linux /proc) ------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def resident_bytes(pid: int) -> int:
-    """VmRSS of the process."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Hex local addresses of TCP sockets listening on `port` (from /proc/net/tcp and tcp6)."""
-    found: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            address, _, hex_port = fields[1].partition(":")
-            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: TCP_LISTEN
-                found.add(address)
-    return found
-
-
-def unused_port() -> int:
-    """A port nothing listens on (bound and released; nobody else is expected to grab it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

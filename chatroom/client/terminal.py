@@ -20,11 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from chatroom import render
-from chatroom.console import discard_output
-from chatroom.frontend import NoticeKind, Quit, Submit, UserAction
-from chatroom.limits import MAX_LINE_BYTES
-from chatroom.lineedit import (
+from chatroom.client import render
+from chatroom.client.frontend import NoticeKind, Quit, Submit, UserAction
+from chatroom.client.lineedit import (
     ClearRequested,
     KeyDecoder,
     LineEditor,
@@ -32,6 +30,8 @@ from chatroom.lineedit import (
     Refused,
     Submitted,
 )
+from chatroom.console import discard_output
+from chatroom.limits import MAX_LINE_BYTES
 from chatroom.protocol import chat_prefix
 
 READ_BYTES = 64 * 1024

@@ -1,0 +1,1 @@
+"""Who hears what: users, rooms and the routing of messages, with no sockets and no wire bytes."""

@@ -1,0 +1,136 @@
+"""The server's side of a CHAT/1.0 connection, without I/O: bytes in, events out."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from chatroom.limits import MAX_LINE_BYTES
+from chatroom.protocol.framing import LineFramer
+from chatroom.protocol.lines import (
+    ALREADY_REGISTERED,
+    INVALID_MESSAGE,
+    INVALID_REGISTRATION,
+    LINE_TOO_LONG,
+    NOT_YOUR_NAME,
+    REGISTERED,
+    LocalProtocolError,
+    chat_prefix,
+    disconnect_line,
+    is_clean_text,
+    is_disconnect_line,
+    parse_register,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRequest:
+    """A well-formed REGISTER; the server decides whether the name is free."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A chat line from the registered sender, without its LF, to relay as it is."""
+
+    line: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRequest:
+    """DISCONNECT <own name> CHAT/1.0."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Send `reply`; when `fatal`, then close the connection."""
+
+    reply: bytes
+    fatal: bool
+    reason: str
+
+
+ServerEvent = RegisterRequest | ChatMessage | LeaveRequest | Refusal
+
+
+class ServerState(enum.Enum):
+    AWAITING_REGISTER = "awaiting register"
+    DECIDING = "deciding on registration"
+    REGISTERED = "registered"
+    CLOSED = "closed"
+
+
+class ServerConnection:
+    """The server's view of one client connection.
+
+    `receive` parses lazily, one line per event, so a line that follows
+    REGISTER in the same packet is judged only after the server has accepted
+    or refused the registration.
+    """
+
+    __slots__ = ("state", "name", "framer", "_prefix")
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self.state = ServerState.AWAITING_REGISTER
+        self.name = ""
+        self.framer = LineFramer(max_line)
+        self._prefix = b""
+
+    def receive(self, data: bytes) -> Iterator[ServerEvent]:
+        for line in self.framer.feed(data):
+            if self.state is ServerState.REGISTERED:
+                if line.startswith(self._prefix):
+                    if is_clean_text(line):
+                        yield ChatMessage(line)
+                    else:
+                        yield Refusal(INVALID_MESSAGE, False, "invalid bytes in chat line")
+                elif line == disconnect_line(self.name)[:-1]:
+                    self.state = ServerState.CLOSED
+                    yield LeaveRequest()
+                    return
+                elif line.startswith(b"@") or is_disconnect_line(line):
+                    yield Refusal(NOT_YOUR_NAME, False, "line speaks for another user")
+                else:
+                    yield Refusal(INVALID_MESSAGE, False, "not a chat line")
+            elif self.state is ServerState.AWAITING_REGISTER:
+                name = parse_register(line)
+                if name is None:
+                    self.state = ServerState.CLOSED
+                    yield Refusal(INVALID_REGISTRATION, True, "invalid registration")
+                    return
+                self.state = ServerState.DECIDING
+                yield RegisterRequest(name)
+                if self.state is not ServerState.REGISTERED:
+                    return
+            else:
+                raise LocalProtocolError(f"input after the connection was {self.state.value}")
+        if self.framer.overflowed and self.state is not ServerState.CLOSED:
+            registered = self.state is ServerState.REGISTERED
+            self.state = ServerState.CLOSED
+            reply = LINE_TOO_LONG if registered else INVALID_REGISTRATION
+            yield Refusal(reply, True, f"line longer than {self.framer.max_line} bytes")
+
+    def accept(self, name: str) -> bytes:
+        """The name is free: the user is in. Returns the reply to send."""
+        self._require(ServerState.DECIDING)
+        self.state = ServerState.REGISTERED
+        self.name = name
+        self._prefix = chat_prefix(name)
+        return REGISTERED
+
+    def refuse_taken(self) -> bytes:
+        """The name is in use: reply 401; the connection is over."""
+        self._require(ServerState.DECIDING)
+        self.state = ServerState.CLOSED
+        return ALREADY_REGISTERED
+
+    def close(self) -> None:
+        """The connection is over: no more events, and no partial line kept in memory."""
+        self.state = ServerState.CLOSED
+        self.framer.discard()
+
+    def _require(self, state: ServerState) -> None:
+        if self.state is not state:
+            raise LocalProtocolError(f"expected state {state.value}, not {self.state.value}")

@@ -1,0 +1,136 @@
+"""`chatroom-server` / `python3 server.py`: the command line, the console, and the start."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from chatroom import limits
+from chatroom.console import ConsoleHandler, say
+from chatroom.fdlimit import raise_fd_limit
+from chatroom.server.app import SHUTDOWN_SIGNALS, Server, ServerConfig
+from chatroom.signals import SignalPipe
+
+
+def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` no smaller than `minimum`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is below the minimum {minimum:g}")
+        return value
+
+    return parse
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatroom-server",
+        description=(
+            "A CHAT/1.0 chat room server. With no arguments it listens on every interface on a "
+            "port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): every "
+            "client is sent 'DISCONNECT CHAT/1.0' first."
+        ),
+    )
+    parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, the OS picks)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="console detail: info shows connections and messages, warning only problems (default: info)",
+    )
+    parser.add_argument(
+        "--no-log-messages",
+        "-q",
+        dest="log_messages",
+        action="store_false",
+        help="do not log every chat line (they cost time under load; benchmarks use this)",
+    )
+    parser.add_argument(
+        "--max-line",
+        type=_at_least(64, int),
+        default=limits.MAX_LINE_BYTES,
+        metavar="BYTES",
+        help=f"longest line a client may send, without its LF (default: {limits.MAX_LINE_BYTES})",
+    )
+    parser.add_argument(
+        "--registration-timeout",
+        type=_at_least(0.01, float),
+        default=limits.REGISTRATION_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close connections that have not registered by then "
+        f"(default: {limits.REGISTRATION_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--delivery-interval",
+        type=_at_least(0, float),
+        default=limits.DELIVERY_INTERVAL_S * 1000,
+        metavar="MS",
+        help="under load, gather chat lines for at most this long and send each recipient them "
+        f"together; 0 sends every line at once (default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
+    )
+    parser.add_argument(
+        "--max-per-address",
+        type=_at_least(0, int),
+        default=limits.MAX_CONNECTIONS_PER_ADDRESS,
+        metavar="N",
+        help="most connections at once from one IP address; 0 means no limit (default: 0)",
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
+    root = logging.getLogger("chatroom")
+    root.handlers[:] = [ConsoleHandler(sys.stdout)]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_arg_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if not 0 <= args.port <= 65535:
+        print(f"chatroom-server: port {args.port} is out of range 0-65535", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        args.host,
+        args.port,
+        log_messages=args.log_messages,
+        max_line=args.max_line,
+        registration_timeout=args.registration_timeout,
+        max_per_address=args.max_per_address,
+        delivery_interval=args.delivery_interval / 1000,
+    )
+    raise_fd_limit()
+    try:
+        return _run(config, args.host, args.port)
+    except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
+        return 0
+
+
+def _run(config: ServerConfig, host: str, port: int) -> int:
+    signals = SignalPipe(SHUTDOWN_SIGNALS)
+    try:
+        server = Server(config)
+    except OSError as error:
+        signals.close()
+        where = f"{host or '*'}:{port}"
+        print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    # Printed (not only logged) so that the port line appears whatever the log level.
+    say(f"Will wait for client connections at port {server.port}")
+    say("Waiting for incoming client connections ...")
+    server.serve_forever(signals)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
