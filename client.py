@@ -3,7 +3,7 @@
 
 import sys
 
-from chatroom.client.line import main
+from chatroom.client.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,6 +2,6 @@
 
 import sys
 
-from chatroom.client.line import main
+from chatroom.client.cli import main
 
 sys.exit(main())

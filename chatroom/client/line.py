@@ -1,26 +1,24 @@
-"""The CHAT/1.0 terminal client: one thread, `selectors` over the socket, input and signals.
+"""The line client: one thread, `selectors` over the socket, the user's input and signals.
 
 The protocol lives in chatroom.protocol, the user interface in a frontend
-(chatroom.frontend for pipes, chatroom.terminal for a terminal); this module
-connects them: it owns the socket and decides what happens next.
+(chatroom.client.frontend for pipes, chatroom.client.terminal for a terminal);
+`ChatClient` connects them: it owns the socket and decides what happens next.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 import selectors
 import signal
 import socket
-import sys
 import time
 from collections.abc import Sequence
 from typing import Literal
 
 from chatroom.client import commands
-from chatroom.client.frontend import Frontend, NoticeKind, PlainFrontend, Quit, Submit, UserAction
-from chatroom.console import discard_output
+from chatroom.client.connect import ClientError, describe_os_error
+from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
+from chatroom.client.frontend import Frontend, NoticeKind, Quit, Submit, UserAction
 from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
 from chatroom.protocol import (
     ClientConnection,
@@ -30,53 +28,11 @@ from chatroom.protocol import (
     Registered,
     RegistrationRefused,
     ServerClosing,
-    is_valid_username,
 )
-from chatroom.protocol.address import AddressError, ChatAddress, parse_chat_address
 from chatroom.signals import SignalPipe
 from chatroom.text import printable
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-
-USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
-
 _Source = Literal["socket", "input", "signal"]
-
-
-class ClientError(Exception):
-    """A failure the user is told about in one sentence (no traceback)."""
-
-
-def describe_connect_error(address: ChatAddress, error: BaseException, timeout: float) -> str:
-    """One sentence saying why connecting failed; every client frontend words it so."""
-    where = f"{address.host}:{address.port}"
-    if isinstance(error, socket.gaierror):
-        return f"Cannot connect to {where}: unknown host {address.host!r}."
-    if isinstance(error, ConnectionRefusedError):
-        return f"Cannot connect to {where}: connection refused (is the server running?)."
-    if isinstance(error, TimeoutError):  # asyncio.TimeoutError is TimeoutError from 3.11 on
-        return f"Cannot connect to {where}: no answer within {timeout:g} s."
-    return f"Cannot connect to {where}: {describe_os_error(error)}."
-
-
-def describe_os_error(error: BaseException) -> str:
-    """'connection reset by peer': the OS's words, for the end of a sentence."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror.lower()
-    return str(error).lower() or type(error).__name__
-
-
-def connect(address: ChatAddress, timeout: float = CONNECT_TIMEOUT_S) -> socket.socket:
-    """A connected TCP socket, or ClientError saying in plain words why not."""
-    try:
-        sock = socket.create_connection((address.host, address.port), timeout=timeout)
-    except OSError as error:
-        raise ClientError(describe_connect_error(address, error, timeout)) from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setblocking(False)
-    return sock
 
 
 class ChatClient:
@@ -257,90 +213,3 @@ def _client_signals() -> tuple[int, ...]:
     if hasattr(signal, "SIGWINCH"):
         wanted.append(signal.SIGWINCH)
     return tuple(wanted)
-
-
-def build_arg_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="chatroom-client",
-        description=(
-            "Chat with everyone on a CHAT/1.0 server. Type a line and press Enter to send it; "
-            "!help lists the client's commands; Ctrl-D, Ctrl-C or !exit leaves."
-        ),
-        epilog="Example: chatroom-client alice chat://localhost:54307",
-    )
-    parser.add_argument("username", help=f"your name in the chat ({USERNAME_RULES})")
-    parser.add_argument("address", help="the server, as chat://<host>:<port>")
-    parser.add_argument(
-        "--plain",
-        action="store_true",
-        help="line mode: no colours, no line editing, no escape codes (automatic when not on a terminal)",
-    )
-    parser.add_argument(
-        "--no-color", action="store_true", help="no colours (also when the NO_COLOR variable is set)"
-    )
-    parser.add_argument("--bell", action="store_true", help="ring the terminal bell when a line mentions you")
-    parser.add_argument("--timestamps", action="store_true", help="show the time before each line")
-    parser.add_argument(
-        "--tui",
-        action="store_true",
-        help="full-screen mode (needs the optional extra: pip install 'chatroom[tui]')",
-    )
-    return parser
-
-
-def _make_frontend(args: argparse.Namespace) -> Frontend:
-    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return PlainFrontend()
-    try:
-        from chatroom.client.terminal import TerminalFrontend, color_enabled
-    except ImportError:  # no termios (Windows): line mode still works
-        return PlainFrontend()
-
-    return TerminalFrontend(
-        username=args.username,
-        color=color_enabled(sys.stdout, args.no_color),
-        bell=args.bell,
-        timestamps=args.timestamps,
-    )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_arg_parser()
-    args = parser.parse_args(argv)
-    if not is_valid_username(args.username):
-        print(f"chatroom-client: invalid username {args.username!r}: {USERNAME_RULES}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        address = parse_chat_address(args.address)
-    except AddressError as error:
-        print(f"chatroom-client: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.tui:
-        from chatroom.client.tui import run_tui
-
-        return run_tui(args.username, address)
-    frontend = _make_frontend(args)
-    try:
-        frontend.show_notice("Connecting to server ...")
-        sock = connect(address)
-        frontend.show_notice("Connection to server established. Sending intro message...")
-        return ChatClient(sock, args.username, frontend).run()
-    except ClientError as error:
-        frontend.show_notice(str(error), NoticeKind.ERROR)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:  # Ctrl-C while connecting, before signals reach the loop
-        return EXIT_OK
-    except BrokenPipeError:  # our output was closed (e.g. piped into head)
-        discard_output(sys.stdout.fileno())
-        return EXIT_OK
-    except Exception as error:  # a user never sees a traceback
-        if os.environ.get("CHATROOM_DEBUG"):
-            raise
-        frontend.show_notice(f"chatroom-client: unexpected error: {error!r}", NoticeKind.ERROR)
-        return EXIT_FAILURE
-    finally:
-        frontend.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """`chatroom-client --tui`: the full-screen client, if the optional Textual extra is installed.
 
 This module only checks for Textual and runs the app; the app itself lives in
-chatroom.tui_app, which imports Textual at the top. Keeping them apart means
-`import chatroom.tui` works on a bare Python, and a missing extra costs the
+chatroom.client.tui_app, which imports Textual at the top. Keeping them apart means
+`import chatroom.client.tui` works on a bare Python, and a missing extra costs the
 user one sentence instead of a traceback.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from chatroom.client.line import EXIT_FAILURE, EXIT_USAGE
+from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_USAGE
 from chatroom.protocol.address import ChatAddress
 
 MISSING_TEXTUAL = "The full-screen mode needs Textual: pip install 'chatroom[tui]'"

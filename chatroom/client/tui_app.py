@@ -26,8 +26,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Input, RichLog, Static
 
 from chatroom.client import commands, render
+from chatroom.client.connect import describe_connect_error, describe_os_error
+from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
 from chatroom.client.frontend import NoticeKind
-from chatroom.client.line import EXIT_FAILURE, EXIT_OK, describe_connect_error, describe_os_error
 from chatroom.client.lineedit import HISTORY_LINES, LineEditor
 from chatroom.limits import (
     CLIENT_SENDQ_MAX_BYTES,

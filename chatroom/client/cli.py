@@ -1,0 +1,110 @@
+"""`chatroom-client`: the command line, and the choice of user interface.
+
+Plain lines when input or output is not a terminal (or with --plain), the line
+editor on a terminal (chatroom.client.terminal), full screen with --tui
+(chatroom.client.tui); the first two are driven by chatroom.client.line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from chatroom.client.connect import ClientError, connect
+from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from chatroom.client.frontend import Frontend, NoticeKind, PlainFrontend
+from chatroom.client.line import ChatClient
+from chatroom.console import discard_output
+from chatroom.protocol import is_valid_username
+from chatroom.protocol.address import AddressError, parse_chat_address
+
+USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatroom-client",
+        description=(
+            "Chat with everyone on a CHAT/1.0 server. Type a line and press Enter to send it; "
+            "!help lists the client's commands; Ctrl-D, Ctrl-C or !exit leaves."
+        ),
+        epilog="Example: chatroom-client alice chat://localhost:54307",
+    )
+    parser.add_argument("username", help=f"your name in the chat ({USERNAME_RULES})")
+    parser.add_argument("address", help="the server, as chat://<host>:<port>")
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="line mode: no colours, no line editing, no escape codes (automatic when not on a terminal)",
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", help="no colours (also when the NO_COLOR variable is set)"
+    )
+    parser.add_argument("--bell", action="store_true", help="ring the terminal bell when a line mentions you")
+    parser.add_argument("--timestamps", action="store_true", help="show the time before each line")
+    parser.add_argument(
+        "--tui",
+        action="store_true",
+        help="full-screen mode (needs the optional extra: pip install 'chatroom[tui]')",
+    )
+    return parser
+
+
+def make_frontend(args: argparse.Namespace) -> Frontend:
+    if args.plain or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return PlainFrontend()
+    try:
+        from chatroom.client.terminal import TerminalFrontend, color_enabled
+    except ImportError:  # no termios (Windows): line mode still works
+        return PlainFrontend()
+
+    return TerminalFrontend(
+        username=args.username,
+        color=color_enabled(sys.stdout, args.no_color),
+        bell=args.bell,
+        timestamps=args.timestamps,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    if not is_valid_username(args.username):
+        print(f"chatroom-client: invalid username {args.username!r}: {USERNAME_RULES}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        address = parse_chat_address(args.address)
+    except AddressError as error:
+        print(f"chatroom-client: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.tui:
+        from chatroom.client.tui import run_tui
+
+        return run_tui(args.username, address)
+    frontend = make_frontend(args)
+    try:
+        frontend.show_notice("Connecting to server ...")
+        sock = connect(address)
+        frontend.show_notice("Connection to server established. Sending intro message...")
+        return ChatClient(sock, args.username, frontend).run()
+    except ClientError as error:
+        frontend.show_notice(str(error), NoticeKind.ERROR)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:  # Ctrl-C while connecting, before signals reach the loop
+        return EXIT_OK
+    except BrokenPipeError:  # our output was closed (e.g. piped into head)
+        discard_output(sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as error:  # a user never sees a traceback
+        if os.environ.get("CHATROOM_DEBUG"):
+            raise
+        frontend.show_notice(f"chatroom-client: unexpected error: {error!r}", NoticeKind.ERROR)
+        return EXIT_FAILURE
+    finally:
+        frontend.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
