@@ -9,7 +9,6 @@ import sys
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chatroom.client.frontend import NoticeKind
 from chatroom.client.lineedit import display_width, next_boundary
 from chatroom.client.render import (
     EMPTY_VIEW,
@@ -26,6 +25,7 @@ from chatroom.client.render import (
     name_color,
     print_above,
 )
+from chatroom.client.session import NoticeKind
 
 ESC = "\x1b"
 SGR = re.compile(r"\x1b\[[0-9;]*m")

@@ -36,7 +36,7 @@ from support.procfs import unused_port
 from textual.pilot import Pilot
 
 from chatroom.client import commands, render
-from chatroom.client.frontend import NoticeKind
+from chatroom.client.session import NoticeKind
 from chatroom.client.tui import MISSING_TEXTUAL, run_tui, textual_missing
 from chatroom.client.tui_app import (
     ERROR_STYLE,

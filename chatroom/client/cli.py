@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from chatroom.client.connect import ClientError, connect
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from chatroom.client.frontend import Frontend, NoticeKind, PlainFrontend
+from chatroom.client.frontend import Frontend, PlainFrontend
 from chatroom.client.line import ChatClient
+from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
 from chatroom.protocol import is_valid_username
 from chatroom.protocol.address import AddressError, parse_chat_address

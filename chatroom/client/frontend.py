@@ -1,20 +1,21 @@
-"""What the client's event loop needs from a user interface, and the plain line one.
+"""What the line client's loop needs from a user interface, and the plain line one.
 
-The loop (chatroom.client) owns the socket and the protocol; a frontend owns
-standard input and output. The terminal line editor (chatroom.terminal), the
-plain line mode below and the full-screen mode (chatroom.tui) all fit here.
+The loop (chatroom.client.line) owns the socket and the session; a frontend
+owns standard input and output. The terminal line editor
+(chatroom.client.terminal) and the plain line mode below fit here; the full
+screen (chatroom.client.tui_app) drives the same session from Textual instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from chatroom.client.session import NoticeKind
 from chatroom.limits import MAX_LINE_BYTES
 from chatroom.text import printable
 
@@ -32,12 +33,6 @@ class Quit:
 
 
 UserAction = Submit | Quit
-
-
-class NoticeKind(enum.Enum):
-    INFO = "info"  # the client's own status lines ("Connecting to server ...")
-    ERROR = "error"  # one clear sentence when something went wrong
-    SERVER = "server"  # a line from the server that is not a chat line (a 4xx notice)
 
 
 class Frontend(Protocol):

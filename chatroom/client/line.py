@@ -12,59 +12,70 @@ import selectors
 import signal
 import socket
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Literal
 
-from chatroom.client import commands
-from chatroom.client.connect import ClientError, describe_os_error
-from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
-from chatroom.client.frontend import Frontend, NoticeKind, Quit, Submit, UserAction
-from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S, MAX_LINE_BYTES
-from chatroom.protocol import (
-    ClientConnection,
-    ClientState,
-    ConnectionLost,
-    Incoming,
-    Registered,
-    RegistrationRefused,
-    ServerClosing,
+from chatroom.client.connect import describe_os_error
+from chatroom.client.frontend import Frontend, Quit, Submit, UserAction
+from chatroom.client.session import (
+    ClearScreen,
+    Effect,
+    Ended,
+    LeaveRequested,
+    NoticeKind,
+    Ready,
+    Send,
+    Session,
+    SessionState,
+    ShowIncoming,
+    ShowNotice,
+    ShowSent,
 )
+from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
 from chatroom.signals import SignalPipe
-from chatroom.text import printable
 
 _Source = Literal["socket", "input", "signal"]
 
 
 class ChatClient:
-    """Runs one session: register, then relay between the user and the server until one leaves."""
+    """Runs one session: register, then relay between the user and the server until one leaves.
+
+    What the lines mean is the `Session`'s business; this class moves bytes
+    between it, the socket and the frontend.
+    """
 
     def __init__(self, sock: socket.socket, username: str, frontend: Frontend) -> None:
         self.sock = sock
-        self.protocol = ClientConnection(username)
+        self.session = Session(username)
         self.frontend = frontend
         self.selector = selectors.DefaultSelector()
         self._out = bytearray()
         self._exit_code: int | None = None
         self._input_fd: int | None = None
         self._writing = False
+        # Actions read but not carried out yet: lines wait here while the send queue is full.
+        self._pending: deque[UserAction] = deque()
 
     def run(self, registration_timeout: float = CONNECT_TIMEOUT_S) -> int:
         signals = SignalPipe(_client_signals())
         try:
             self.selector.register(self.sock, selectors.EVENT_READ, "socket")
             self.selector.register(signals.fileno(), selectors.EVENT_READ, "signal")
-            self._send(self.protocol.register())
+            self._apply(self.session.start())
             deadline = time.monotonic() + registration_timeout
             while self._exit_code is None:
+                self._take_pending()
                 self._sync_input()
                 self._flush()
+                if self._exit_code is not None:
+                    break
                 timeout = None
-                if self.protocol.state is ClientState.AWAITING_REPLY:
+                if self.session.state is SessionState.REGISTERING:
                     timeout = deadline - time.monotonic()
                     if timeout <= 0:
-                        raise ClientError(
-                            f"The server did not answer the registration within {registration_timeout:g} s."
-                        )
+                        self._apply(self.session.registration_timed_out(registration_timeout))
+                        break
                 for key, _ in self.selector.select(timeout):
                     source: _Source = key.data
                     if source == "socket":
@@ -73,14 +84,42 @@ class ChatClient:
                         self._on_actions(self.frontend.read_input())
                     else:
                         for signum in signals.read():
-                            self._on_actions(self._on_signal(signum))
+                            self._on_signal(signum)
                     if self._exit_code is not None:
                         break
+            assert self._exit_code is not None
             return self._exit_code
         finally:
             signals.close()
             self.selector.close()
             self.sock.close()
+
+    # -- what the session asks for -----------------------------------------------------
+
+    def _apply(self, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._out += effect.data
+            elif isinstance(effect, ShowIncoming):
+                self.frontend.show_incoming(effect.lines)
+            elif isinstance(effect, ShowSent):
+                self.frontend.show_sent(effect.text)
+            elif isinstance(effect, ShowNotice):
+                self.frontend.show_notice(effect.text, effect.kind)
+            elif isinstance(effect, Ready):
+                self.frontend.show_notice("")
+                self.frontend.show_notice(effect.greeting)
+                self.frontend.start()
+                self.frontend.set_ready(True)
+            elif isinstance(effect, ClearScreen):
+                self.frontend.clear()
+            elif isinstance(effect, LeaveRequested):
+                self._leave()
+            elif isinstance(effect, Ended):
+                if effect.message is not None:
+                    kind = NoticeKind.ERROR if effect.failed else NoticeKind.INFO
+                    self.frontend.show_notice(effect.message, kind)
+                self._exit_code = effect.status
 
     # -- from the server -------------------------------------------------------------
 
@@ -90,80 +129,46 @@ class ChatClient:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            raise ClientError(f"Lost the connection to the server: {describe_os_error(error)}.") from None
-        batch: list[str] = []
-        for event in self.protocol.receive(data):
-            if isinstance(event, Incoming):
-                batch.append(event.line)
-                continue
-            if batch:
-                self.frontend.show_incoming(batch)
-                batch = []
-            if isinstance(event, Registered):
-                self.frontend.show_notice("")
-                self.frontend.show_notice("Registration successful.  Ready for messaging!")
-                self.frontend.start()
-                self.frontend.set_ready(True)
-            elif isinstance(event, RegistrationRefused):
-                self.frontend.show_notice(f"Registration refused: {printable(event.reply)}", NoticeKind.ERROR)
-                self._exit_code = EXIT_FAILURE
-            elif isinstance(event, ServerClosing):
-                self.frontend.show_notice("Disconnected from server ... exiting!")
-                self._exit_code = EXIT_OK
-            elif isinstance(event, ConnectionLost):
-                raise ClientError(f"Lost the connection: {event.reason}.")
-        if batch:
-            self.frontend.show_incoming(batch)
+            self._apply(self.session.connection_error(describe_os_error(error)))
+            return
+        self._apply(self.session.receive(data))
 
     # -- from the user ---------------------------------------------------------------
 
-    def _on_signal(self, signum: int) -> list[UserAction]:
-        if self.protocol.state is not ClientState.REGISTERED and signum in (signal.SIGINT, signal.SIGTERM):
-            return [Quit()]  # the frontend is not started yet; leave at once
-        return self.frontend.handle_signal(signum)
+    def _on_signal(self, signum: int) -> None:
+        """Signals act at once, ahead of any lines still waiting to be sent."""
+        if self.session.state is not SessionState.CHATTING and signum in (signal.SIGINT, signal.SIGTERM):
+            actions: list[UserAction] = [Quit()]  # the frontend is not started yet; leave at once
+        else:
+            actions = self.frontend.handle_signal(signum)
+        for action in actions:
+            if self._exit_code is None:
+                self._do(action)
 
     def _on_actions(self, actions: Sequence[UserAction]) -> None:
-        for action in actions:
-            if self._exit_code is not None:
-                return
-            if isinstance(action, Quit):
-                self._leave()
-            elif isinstance(action, Submit):
-                self._on_line(action.text)
+        self._pending.extend(actions)
+        self._take_pending()
 
-    def _on_line(self, line: str) -> None:
-        meaning = commands.interpret(line)
-        if isinstance(meaning, commands.SendText):
-            data = self.protocol.chat(meaning.text)
-            if len(data) > MAX_LINE_BYTES + 1:  # the server would cut us off (413)
-                self.frontend.show_notice(
-                    f"Not sent: the line is longer than the protocol's {MAX_LINE_BYTES} bytes.",
-                    NoticeKind.ERROR,
-                )
+    def _take_pending(self) -> None:
+        """Carry out what the user did, in order; a line waits while the send queue has no room for it."""
+        while self._pending and self._exit_code is None:
+            if isinstance(self._pending[0], Submit) and not self.session.has_room(len(self._out)):
                 return
-            self._send(data)
-            self.frontend.show_sent(meaning.text)
-        elif isinstance(meaning, commands.RunCommand):
-            if meaning.command is commands.Command.EXIT:
-                self._leave()
-            elif meaning.command is commands.Command.CLEAR:
-                self.frontend.clear()
-            else:
-                self.frontend.show_notice(commands.HELP_TEXT)
-        elif isinstance(meaning, commands.LocalError):
-            self.frontend.show_notice(meaning.message, NoticeKind.ERROR)
+            self._do(self._pending.popleft())
+
+    def _do(self, action: UserAction) -> None:
+        if isinstance(action, Quit):
+            self._leave()
+        elif isinstance(action, Submit):
+            self._apply(self.session.type_line(action.text, len(self._out)))
 
     def _leave(self) -> None:
-        """Say DISCONNECT (if registered), write it out, and end the session with status 0."""
-        if self.protocol.state is ClientState.REGISTERED:
-            self._send(self.protocol.disconnect())
+        """Say DISCONNECT (if registered), write it out, and end the session."""
+        self._apply(self.session.leave())
+        if self._out:
             self._drain(timeout=FAREWELL_TIMEOUT_S)
-        self._exit_code = EXIT_OK
 
     # -- bytes out -------------------------------------------------------------------
-
-    def _send(self, data: bytes) -> None:
-        self._out += data
 
     def _flush(self) -> None:
         if self._out:
@@ -172,7 +177,9 @@ class ChatClient:
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError as error:
-                raise ClientError(f"Lost the connection to the server: {describe_os_error(error)}.") from None
+                self._out.clear()
+                self._apply(self.session.connection_error(describe_os_error(error)))
+                return
             del self._out[:sent]
         wants_write = bool(self._out)
         if wants_write != self._writing:
@@ -196,7 +203,9 @@ class ChatClient:
         """Watch the user's input only once registered, and only while it is open."""
         # While the server is not reading what we sent, stop reading the user (backpressure).
         open_for_input = (
-            self.protocol.state is ClientState.REGISTERED and len(self._out) < CLIENT_SENDQ_MAX_BYTES
+            self.session.state is SessionState.CHATTING
+            and not self._pending
+            and self.session.has_room(len(self._out))
         )
         wanted = self.frontend.input_fileno() if open_for_input else None
         if wanted == self._input_fd:

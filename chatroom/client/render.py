@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from chatroom.client.frontend import NoticeKind
 from chatroom.client.lineedit import display_width, next_boundary, previous_boundary
+from chatroom.client.session import NoticeKind
 from chatroom.protocol import split_chat_line, username_key
 from chatroom.text import printable
 

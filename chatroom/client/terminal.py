@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from chatroom.client import render
-from chatroom.client.frontend import NoticeKind, Quit, Submit, UserAction
+from chatroom.client.frontend import Quit, Submit, UserAction
 from chatroom.client.lineedit import (
     ClearRequested,
     KeyDecoder,
@@ -30,6 +30,7 @@ from chatroom.client.lineedit import (
     Refused,
     Submitted,
 )
+from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
 from chatroom.limits import MAX_LINE_BYTES
 from chatroom.protocol import chat_prefix

@@ -1,10 +1,11 @@
 """The full-screen client on Textual: a message pane, an input box and a status bar.
 
-It speaks CHAT/1.0 through the same sans-I/O `ClientConnection` as the line
-client; only the I/O differs: asyncio streams inside Textual's event loop, one
-worker per connection attempt, and every attempt gets a fresh
-`ClientConnection`. Needs the optional extra (pip install 'chatroom[tui]');
-chatroom.tui checks for it before importing this module.
+It drives the same sans-I/O `Session` as the line client (chatroom.client.session),
+so the words, the commands and the exit status are the same; only the I/O
+differs: asyncio streams inside Textual's event loop, one worker per
+connection attempt, and every attempt gets a fresh `Session`. Needs the
+optional extra (pip install 'chatroom[tui]'); chatroom.client.tui checks for it
+before importing this module.
 """
 
 from __future__ import annotations
@@ -27,28 +28,30 @@ from textual.widgets import Footer, Input, RichLog, Static
 
 from chatroom.client import commands, render
 from chatroom.client.connect import describe_connect_error, describe_os_error
-from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
-from chatroom.client.frontend import NoticeKind
+from chatroom.client.exitcodes import EXIT_OK
 from chatroom.client.lineedit import HISTORY_LINES, LineEditor
+from chatroom.client.session import (
+    ClearScreen,
+    Effect,
+    Ended,
+    LeaveRequested,
+    NoticeKind,
+    Ready,
+    Send,
+    Session,
+    SessionState,
+    ShowIncoming,
+    ShowNotice,
+    ShowSent,
+)
 from chatroom.limits import (
-    CLIENT_SENDQ_MAX_BYTES,
     CONNECT_TIMEOUT_S,
     FAREWELL_TIMEOUT_S,
     MAX_LINE_BYTES,
     RECV_BYTES,
     TUI_PANE_MAX_LINES,
 )
-from chatroom.protocol import (
-    ClientConnection,
-    ClientState,
-    ConnectionLost,
-    Incoming,
-    Registered,
-    RegistrationRefused,
-    ServerClosing,
-    chat_prefix,
-    split_chat_line,
-)
+from chatroom.protocol import chat_prefix, split_chat_line
 from chatroom.protocol.address import ChatAddress
 from chatroom.text import printable
 
@@ -58,6 +61,9 @@ NAME_STYLE_CACHE = 1024
 TUI_HELP = """\
 Keys: Up/Down bring back earlier lines; PageUp/PageDown or the mouse wheel scroll the messages;
 Ctrl-L clears them; Ctrl-C, Ctrl-Q or Ctrl-D on an empty line leave."""
+
+HELP_TEXT = commands.HELP_TEXT + "\n" + TUI_HELP
+# What !help shows here: the commands every client has, then the keys of the full screen.
 
 OFFER_TEXT = "Press r to reconnect, or q to quit."
 
@@ -256,9 +262,8 @@ class ChatApp(App[int]):
         self.farewell: Farewell | None = None
         self.attempts = 0  # connection attempts so far, the first one included
         self._opener = opener
-        self._protocol: ClientConnection | None = None
+        self.session: Session | None = None  # the current (or the last) connection attempt
         self._writer: asyncio.StreamWriter | None = None
-        self._failure: str | None = None  # why the last attempt ended, while disconnected
         self._leaving = False
 
     # -- layout ------------------------------------------------------------------------
@@ -314,12 +319,12 @@ class ChatApp(App[int]):
 
     def _connect(self) -> None:
         self.attempts += 1
-        self.run_worker(self._session(), name="connection", group="connection", exclusive=True)
+        self.run_worker(self._attempt(), name="connection", group="connection", exclusive=True)
 
-    async def _session(self) -> None:
+    async def _attempt(self) -> None:
         """One connection attempt: connect, register, then relay until it ends."""
-        protocol = ClientConnection(self.username)
-        self._protocol, self._writer, self._failure = protocol, None, None
+        session = Session(self.username, help_text=HELP_TEXT)
+        self.session, self._writer = session, None
         self._set_phase(Phase.CONNECTING)
         self.show_notice(f"Connecting to {self.address} ...")
         try:
@@ -327,57 +332,59 @@ class ChatApp(App[int]):
         except Exception as error:  # a user never sees a traceback
             if os.environ.get("CHATROOM_DEBUG") and not isinstance(error, OSError | asyncio.TimeoutError):
                 raise
-            self._connection_ended(connect_error(self.address, error))
+            self._apply(session.fail(connect_error(self.address, error)))
             return
         self._writer = writer
         try:
             self.show_notice("Connection to server established. Sending intro message...")
-            writer.write(protocol.register())
+            self._apply(session.start())
             deadline = asyncio.get_running_loop().time() + CONNECT_TIMEOUT_S
-            while protocol.state is not ClientState.CLOSED:
-                if protocol.state is ClientState.AWAITING_REPLY:
+            while session.state is not SessionState.ENDED:
+                if session.state is SessionState.REGISTERING:
                     remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
                     data = await asyncio.wait_for(reader.read(RECV_BYTES), remaining)
                 else:
                     data = await reader.read(RECV_BYTES)
-                self._on_data(protocol, data)
+                self._apply(session.receive(data))
         except asyncio.TimeoutError:
-            self._connection_ended(
-                f"The server did not answer the registration within {CONNECT_TIMEOUT_S:g} s."
-            )
+            self._apply(session.registration_timed_out(CONNECT_TIMEOUT_S))
         except OSError as error:
-            self._connection_ended(f"Lost the connection to the server: {describe_os_error(error)}.")
+            self._apply(session.connection_error(describe_os_error(error)))
         except Exception as error:  # a user never sees a traceback
             if os.environ.get("CHATROOM_DEBUG"):
                 raise
-            self._connection_ended(f"chatroom-client: unexpected error: {error!r}")
+            self._apply(session.fail(f"chatroom-client: unexpected error: {error!r}"))
         finally:
             writer.close()
 
-    def _on_data(self, protocol: ClientConnection, data: bytes) -> None:
-        """Bytes from the server (b"" at its end); the lines of one read are shown as one batch."""
-        batch: list[Text] = []
-        for event in protocol.receive(data):
-            if isinstance(event, Incoming):
-                batch.append(incoming_text(event.line, self.username))
-                continue
-            self.show(batch)
-            batch = []
-            if isinstance(event, Registered):
+    def _apply(self, effects: Sequence[Effect]) -> None:
+        """Show what the session says; the lines of one read arrive as one batch."""
+        for effect in effects:
+            if isinstance(effect, Send):
+                if self._writer is not None:
+                    self._writer.write(effect.data)
+            elif isinstance(effect, ShowIncoming):
+                self.show([incoming_text(line, self.username) for line in effect.lines])
+            elif isinstance(effect, ShowSent):
+                self.show([chat_text(self.username, effect.text, self.username, own=True)], follow=True)
+            elif isinstance(effect, ShowNotice):
+                self.show_notice(effect.text, effect.kind)
+            elif isinstance(effect, Ready):
                 self._set_phase(Phase.REGISTERED)
-                self.show_notice("Registration successful.  Ready for messaging!")
-            elif isinstance(event, RegistrationRefused):
-                self._connection_ended(f"Registration refused: {printable(event.reply)}")
-            elif isinstance(event, ServerClosing):
-                self._finish(EXIT_OK, Farewell("Disconnected from server ... exiting!", error=False))
-            elif isinstance(event, ConnectionLost):
-                self._connection_ended(f"Lost the connection: {event.reason}.")
-        self.show(batch)
+                self.show_notice(effect.greeting)
+            elif isinstance(effect, ClearScreen):
+                self.action_clear()
+            elif isinstance(effect, LeaveRequested):
+                self.call_later(self.action_leave)
+            elif isinstance(effect, Ended):
+                if effect.failed:
+                    self._connection_ended(effect.message or "")
+                else:
+                    self._finish(effect.status, _farewell(effect))
 
     def _connection_ended(self, reason: str) -> None:
         """The attempt failed or the connection is gone: say why and offer to reconnect."""
-        self._protocol, self._writer = None, None  # nothing more goes out on this connection
-        self._failure = reason
+        self._writer = None  # nothing more goes out on this connection
         self._set_phase(Phase.DISCONNECTED)
         self.show([*notice_texts(reason, NoticeKind.ERROR), *notice_texts(OFFER_TEXT, NoticeKind.INFO)])
 
@@ -403,58 +410,33 @@ class ChatApp(App[int]):
 
     # -- the user ----------------------------------------------------------------------
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: Input.Submitted) -> None:
         entry = self.query_one(ChatInput)
         line = event.value
         entry.value = ""
         entry.remember(line)
-        meaning = commands.interpret(line)
-        if isinstance(meaning, commands.SendText):
-            self._send_chat(meaning.text)
-        elif isinstance(meaning, commands.RunCommand):
-            if meaning.command is commands.Command.EXIT:
-                await self.action_leave()
-            elif meaning.command is commands.Command.CLEAR:
-                self.action_clear()
-            else:
-                self.show_notice(commands.HELP_TEXT + "\n" + TUI_HELP)
-        elif isinstance(meaning, commands.LocalError):
-            self.show_notice(meaning.message, NoticeKind.ERROR)
-
-    def _send_chat(self, text: str) -> None:
-        protocol, writer = self._protocol, self._writer
-        if self.phase is not Phase.REGISTERED or protocol is None or writer is None:
-            self.show_notice("Not sent: not registered with the server yet.", NoticeKind.ERROR)
+        if self.session is None:
             return
-        data = protocol.chat(text)
-        if len(data) - 1 > MAX_LINE_BYTES:
-            self.show_notice(
-                f"Not sent: a line may be at most {MAX_LINE_BYTES} bytes, this one is {len(data) - 1}.",
-                NoticeKind.ERROR,
-            )
-            return
-        if writer.transport.get_write_buffer_size() + len(data) > CLIENT_SENDQ_MAX_BYTES:
-            self.show_notice("Not sent: the server is not reading what we send.", NoticeKind.ERROR)
-            return
-        writer.write(data)
-        self.show([chat_text(self.username, text, self.username, own=True)], follow=True)
+        writer = self._writer
+        queued = writer.transport.get_write_buffer_size() if writer is not None else 0
+        self._apply(self.session.type_line(line, queued))
 
     async def action_leave(self) -> None:
         """Ctrl-C, Ctrl-D, Ctrl-Q, !exit: say DISCONNECT if registered, then end the session."""
         if self._leaving:
             return
         self._leaving = True
-        protocol, writer = self._protocol, self._writer
-        if protocol is not None and writer is not None and protocol.state is ClientState.REGISTERED:
-            writer.write(protocol.disconnect())
-            with contextlib.suppress(OSError, asyncio.TimeoutError):
-                await asyncio.wait_for(writer.drain(), FAREWELL_TIMEOUT_S)
-                if writer.can_write_eof():
-                    writer.write_eof()
-        if self.phase is Phase.DISCONNECTED and self._failure is not None:
-            self._finish(EXIT_FAILURE, Farewell(self._failure, error=True))
-        else:
-            self._finish(EXIT_OK, None)
+        effects = self.session.leave() if self.session is not None else [Ended(EXIT_OK)]
+        writer = self._writer
+        for effect in effects:
+            if isinstance(effect, Send) and writer is not None:
+                writer.write(effect.data)
+                with contextlib.suppress(OSError, asyncio.TimeoutError):
+                    await asyncio.wait_for(writer.drain(), FAREWELL_TIMEOUT_S)
+                    if writer.can_write_eof():
+                        writer.write_eof()
+            elif isinstance(effect, Ended):
+                self._finish(effect.status, _farewell(effect))
 
     async def action_quit(self) -> None:
         """q, offered once disconnected."""
@@ -478,3 +460,8 @@ class ChatApp(App[int]):
         if action in ("reconnect", "quit"):
             return self.phase is Phase.DISCONNECTED
         return True
+
+
+def _farewell(ended: Ended) -> Farewell | None:
+    """The session's last word, printed once the screen is restored."""
+    return Farewell(ended.message, error=ended.failed) if ended.message is not None else None
