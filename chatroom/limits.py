@@ -65,6 +65,8 @@ ACCEPT_PAUSE_S = 0.1
 # taken out of the selector this long, instead of spinning on a readable
 # listener that cannot be served.
 
+# -- the client ---------------------------------------------------------------------------------------------
+
 CLIENT_MAX_LINE_BYTES = 64 * 1024
 # The longest line the client accepts from a server. A server notice may be
 # longer than our own line limit; the client is lenient in what it reads but
@@ -88,3 +90,33 @@ CLIENT_SENDQ_MAX_BYTES = 1024 * 1024
 FAREWELL_TIMEOUT_S = 2.0
 # How long a client leaving waits for "DISCONNECT <name> CHAT/1.0" to be written
 # to a server that reads slowly, before it exits anyway.
+
+CLIENT_RECV_BYTES = 64 * 1024
+# Bytes the client asks of one recv() from the server. A busy room's backlog
+# is read in a few calls and shown as one batch (one write to the terminal).
+
+INPUT_READ_BYTES = 64 * 1024
+# Bytes of the user's input taken per read (a pipe, or the terminal in raw
+# mode): a whole paste in one go, typing a byte at a time. The lines of one
+# read wait while the send queue is full, so this also bounds what waits.
+
+MAX_PASTE_BYTES = 64 * 1024
+# A bracketed paste is held until its end marker arrives. A chat line is at
+# most 8 KiB (MAX_LINE_BYTES), so 64 KiB keeps any paste a person would send;
+# the rest of a bigger one is dropped rather than held in memory.
+
+MAX_SEQUENCE_BYTES = 32
+# An escape sequence from a keyboard is a few bytes (ESC [ 1 ; 5 C). Longer
+# parameter runs are still consumed up to their final byte, but not stored.
+
+HISTORY_LINES = 500
+# Lines of this session that Up/Down can bring back; older ones are forgotten.
+# At most 8 KiB each, so the history stays within 4 MiB.
+
+CHAR_WIDTH_CACHE = 4096
+# Characters whose terminal width is remembered: a whole alphabet or two and
+# the emoji in use. Looking a width up is slow only for characters past Latin.
+
+NAME_STYLE_CACHE = 1024
+# Sender names whose colour the full screen remembers; a room rarely has more
+# talkers, and a forgotten colour is only computed again.

@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatroom.client.lineedit import (
-    MAX_PASTE_BYTES,
     ClearRequested,
     Key,
     KeyDecoder,
@@ -21,6 +20,7 @@ from chatroom.client.lineedit import (
     next_boundary,
     previous_boundary,
 )
+from chatroom.limits import MAX_PASTE_BYTES
 
 
 def merged(events: list[KeyEvent]) -> list[KeyEvent]:

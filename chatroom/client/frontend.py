@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from chatroom.client.session import NoticeKind
-from chatroom.limits import MAX_LINE_BYTES
+from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.text import printable
 
 
@@ -91,7 +91,7 @@ class PlainFrontend:
     def read_input(self) -> list[UserAction]:
         assert self._fd is not None
         try:
-            chunk = os.read(self._fd, 65536)
+            chunk = os.read(self._fd, INPUT_READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:  # the terminal went away: same as end of input

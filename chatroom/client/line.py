@@ -32,7 +32,7 @@ from chatroom.client.session import (
     ShowNotice,
     ShowSent,
 )
-from chatroom.limits import CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
+from chatroom.limits import CLIENT_RECV_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
 from chatroom.signals import SignalPipe
 
 _Source = Literal["socket", "input", "signal"]
@@ -54,7 +54,8 @@ class ChatClient:
         self._exit_code: int | None = None
         self._input_fd: int | None = None
         self._writing = False
-        # Actions read but not carried out yet: lines wait here while the send queue is full.
+        # Actions read but not carried out yet: lines wait here while the send queue is full
+        # (input is not read meanwhile, so this holds at most one read, INPUT_READ_BYTES).
         self._pending: deque[UserAction] = deque()
 
     def run(self, registration_timeout: float = CONNECT_TIMEOUT_S) -> int:
@@ -125,7 +126,7 @@ class ChatClient:
 
     def _on_socket(self) -> None:
         try:
-            data = self.sock.recv(65536)
+            data = self.sock.recv(CLIENT_RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:

@@ -17,17 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MAX_PASTE_BYTES = 64 * 1024
-# A bracketed paste is held until its end marker arrives. A chat line is at
-# most 8 KiB (limits.MAX_LINE_BYTES), so 64 KiB keeps any paste a person would
-# send; the rest of a bigger one is dropped rather than held in memory.
-
-MAX_SEQUENCE_BYTES = 32
-# An escape sequence from a keyboard is a few bytes (ESC [ 1 ; 5 C). Longer
-# parameter runs are still consumed up to their final byte, but not stored.
-
-HISTORY_LINES = 500
-# Lines of this session that Up/Down can bring back; older ones are forgotten.
+from chatroom.limits import CHAR_WIDTH_CACHE, HISTORY_LINES, MAX_PASTE_BYTES, MAX_SEQUENCE_BYTES
 
 
 class Key(enum.Enum):
@@ -295,7 +285,7 @@ class KeyDecoder:
 # Display width -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=CHAR_WIDTH_CACHE)
 def char_width(ch: str) -> int:
     """Terminal columns one code point takes: 2 for wide (CJK, most emoji), 0 for marks."""
     if ch < "\u0300":  # Latin and ASCII: the common case, no table look-up

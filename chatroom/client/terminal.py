@@ -32,11 +32,8 @@ from chatroom.client.lineedit import (
 )
 from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
-from chatroom.limits import MAX_LINE_BYTES
+from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.protocol import chat_prefix
-
-READ_BYTES = 64 * 1024
-# Bytes taken from the terminal per read: a whole paste in one go, typing in one byte.
 
 DEFAULT_WIDTH = 80
 # Used when the terminal will not say how wide it is (0 columns, or not a terminal).
@@ -162,7 +159,7 @@ class TerminalFrontend:
         if self._poller is not None and not self._poller.select(0):
             return []
         try:
-            data = os.read(self._fd, READ_BYTES)
+            data = os.read(self._fd, INPUT_READ_BYTES)
         except (BlockingIOError, InterruptedError):
             return []
         except OSError:  # EIO: the terminal hung up

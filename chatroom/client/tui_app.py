@@ -29,7 +29,7 @@ from textual.widgets import Footer, Input, RichLog, Static
 from chatroom.client import commands, render
 from chatroom.client.connect import describe_connect_error, describe_os_error
 from chatroom.client.exitcodes import EXIT_OK
-from chatroom.client.lineedit import HISTORY_LINES, LineEditor
+from chatroom.client.lineedit import LineEditor
 from chatroom.client.session import (
     ClearScreen,
     Effect,
@@ -45,18 +45,17 @@ from chatroom.client.session import (
     ShowSent,
 )
 from chatroom.limits import (
+    CLIENT_RECV_BYTES,
     CONNECT_TIMEOUT_S,
     FAREWELL_TIMEOUT_S,
+    HISTORY_LINES,
     MAX_LINE_BYTES,
-    RECV_BYTES,
+    NAME_STYLE_CACHE,
     TUI_PANE_MAX_LINES,
 )
 from chatroom.protocol import chat_prefix, split_chat_line
 from chatroom.protocol.address import ChatAddress
 from chatroom.text import printable
-
-NAME_STYLE_CACHE = 1024
-# Distinct sender names whose colour is remembered; a room rarely has more talkers.
 
 TUI_HELP = """\
 Keys: Up/Down bring back earlier lines; PageUp/PageDown or the mouse wheel scroll the messages;
@@ -342,9 +341,9 @@ class ChatApp(App[int]):
             while session.state is not SessionState.ENDED:
                 if session.state is SessionState.REGISTERING:
                     remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
-                    data = await asyncio.wait_for(reader.read(RECV_BYTES), remaining)
+                    data = await asyncio.wait_for(reader.read(CLIENT_RECV_BYTES), remaining)
                 else:
-                    data = await reader.read(RECV_BYTES)
+                    data = await reader.read(CLIENT_RECV_BYTES)
                 self._apply(session.receive(data))
         except asyncio.TimeoutError:
             self._apply(session.registration_timed_out(CONNECT_TIMEOUT_S))
