@@ -398,3 +398,35 @@ def test_a_typed_line_longer_than_the_protocol_allows_is_not_sent(
     assert peer.recv_line() == b"@alice: after"
     client.stderr.wait_for("Not sent")
     assert client.proc.poll() is None
+
+
+# -- an output that is not UTF-8 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "shown"),
+    [("ascii", "@bob: caf? ?? still here"), ("latin-1", "@bob: caf\ufffd ?? still here")],
+    ids=["ascii", "latin-1"],
+)
+def test_text_the_output_cannot_encode_is_replaced_and_the_client_keeps_running(
+    server: ServerProcess,
+    start_client: ClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    shown: str,
+) -> None:
+    # The child's stdout speaks `encoding`; our reader decodes UTF-8, so Latin-1's é arrives as U+FFFD.
+    monkeypatch.setenv("PYTHONIOENCODING", encoding)
+    bob = server.register("bob")
+    client = start_client("alice", f"chat://127.0.0.1:{server.port}")
+    client.wait_ready()
+    bob.send_line("@bob: café 日本 still here")
+    bob.send_line("@bob: plain ascii after")
+    client.stdout.wait_for("plain ascii after")
+    assert shown in client.stdout.lines
+    client.type_line("alive")
+    assert bob.recv_line() == b"@alice: alive"
+    assert client.proc.poll() is None
+    client.close_input()
+    assert client.wait() == 0
+    assert client.stderr.text == ""

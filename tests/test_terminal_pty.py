@@ -342,6 +342,21 @@ def test_no_color_means_no_colour_on_screen(server: ServerProcess) -> None:
         assert b"\x1b[38;5" not in alice.raw and b"\x1b[1;" not in alice.raw
 
 
+def test_a_terminal_that_cannot_show_some_text_gets_replacements_not_a_dead_client(
+    server: ServerProcess,
+) -> None:
+    env = {**terminal_env(), "PYTHONIOENCODING": "ascii"}
+    with alice_and_bob(server, "--no-color", env=env) as (alice, bob):
+        alice.type("draft")
+        alice.wait_for_input_line("draft")
+        bob.send_line("@bob: café 日本")
+        alice.wait_for(lambda: alice.row(-1) == "@bob: caf? ??", "the line with replacements")
+        assert alice.row() == "> draft"
+        alice.type(b"\r")
+        assert bob.recv_line() == b"@alice: draft"
+        assert alice.proc.poll() is None
+
+
 # Leaving, and the terminal afterwards ----------------------------------------------------
 
 

@@ -8,9 +8,11 @@ editor on a terminal (chatroom.client.terminal), full screen with --tui
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from chatroom.client.connect import ClientError, connect
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
@@ -69,7 +71,19 @@ def make_frontend(args: argparse.Namespace) -> Frontend:
     )
 
 
+def replace_what_cannot_be_shown(*streams: TextIO) -> None:
+    """Write '?' for what the output's encoding cannot carry, instead of dying on it.
+
+    A terminal or pipe set to ASCII or Latin-1 (PYTHONIOENCODING, an old
+    locale) would otherwise end the client at the first 'café' from the room.
+    """
+    for stream in streams:
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    replace_what_cannot_be_shown(sys.stdout, sys.stderr)
     parser = build_arg_parser()
     args = parser.parse_args(argv)
     if not is_valid_username(args.username):
