@@ -508,6 +508,19 @@ def test_start_takes_raw_mode_and_close_gives_it_back_once(pty_pair: tuple[int, 
     assert termios.tcgetattr(slave) == raw
 
 
+def test_a_notice_after_close_is_a_plain_line_without_the_prompt(pty_pair: tuple[int, int]) -> None:
+    _, slave = pty_pair
+    out = CountingOutput()
+    frontend = frontend_on(slave, out, color=False)
+    frontend.start()
+    frontend.set_ready(True)
+    frontend.close()
+    out.seek(0)
+    out.truncate()
+    frontend.show_notice("chatroom-client: unexpected error")
+    assert out.getvalue() == "\r\x1b[Kchatroom-client: unexpected error\r\n\r\x1b[K\r"
+
+
 def test_close_without_start_leaves_the_terminal_alone(pty_pair: tuple[int, int]) -> None:
     _, slave = pty_pair
     before = termios.tcgetattr(slave)

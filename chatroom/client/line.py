@@ -59,41 +59,53 @@ class ChatClient:
         self._pending: deque[UserAction] = deque()
 
     def run(self, registration_timeout: float = CONNECT_TIMEOUT_S) -> int:
+        """Chat until one side leaves; returns the exit status.
+
+        Unwinds in reverse order of setup: the signals are caught before the
+        frontend takes the terminal (at registration) and released only after it
+        has given the terminal back, so no signal can leave it in raw mode.
+        """
         signals = SignalPipe(_client_signals())
         try:
-            self.selector.register(self.sock, selectors.EVENT_READ, "socket")
-            self.selector.register(signals.fileno(), selectors.EVENT_READ, "signal")
-            self._apply(self.session.start())
-            deadline = time.monotonic() + registration_timeout
-            while self._exit_code is None:
-                self._take_pending()
-                self._sync_input()
-                self._flush()
-                if self._exit_code is not None:
-                    break
-                timeout = None
-                if self.session.state is SessionState.REGISTERING:
-                    timeout = deadline - time.monotonic()
-                    if timeout <= 0:
-                        self._apply(self.session.registration_timed_out(registration_timeout))
-                        break
-                for key, _ in self.selector.select(timeout):
-                    source: _Source = key.data
-                    if source == "socket":
-                        self._on_socket()
-                    elif source == "input":
-                        self._on_actions(self.frontend.read_input())
-                    else:
-                        for signum in signals.read():
-                            self._on_signal(signum)
-                    if self._exit_code is not None:
-                        break
-            assert self._exit_code is not None
-            return self._exit_code
+            try:
+                return self._loop(signals, registration_timeout)
+            finally:
+                self.frontend.close()
+                self.selector.close()
+                self.sock.close()
         finally:
             signals.close()
-            self.selector.close()
-            self.sock.close()
+
+    def _loop(self, signals: SignalPipe, registration_timeout: float) -> int:
+        self.selector.register(self.sock, selectors.EVENT_READ, "socket")
+        self.selector.register(signals.fileno(), selectors.EVENT_READ, "signal")
+        self._apply(self.session.start())
+        deadline = time.monotonic() + registration_timeout
+        while self._exit_code is None:
+            self._take_pending()
+            self._sync_input()
+            self._flush()
+            if self._exit_code is not None:
+                break
+            timeout = None
+            if self.session.state is SessionState.REGISTERING:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    self._apply(self.session.registration_timed_out(registration_timeout))
+                    break
+            for key, _ in self.selector.select(timeout):
+                source: _Source = key.data
+                if source == "socket":
+                    self._on_socket()
+                elif source == "input":
+                    self._on_actions(self.frontend.read_input())
+                else:
+                    for signum in signals.read():
+                        self._on_signal(signum)
+                if self._exit_code is not None:
+                    break
+        assert self._exit_code is not None
+        return self._exit_code
 
     # -- what the session asks for -----------------------------------------------------
 

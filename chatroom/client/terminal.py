@@ -225,8 +225,8 @@ class TerminalFrontend:
     def _view(self) -> render.InputView:
         """The input line as it should look now: the prompt only once registered."""
         text, cursor = self._editor.text, self._editor.cursor
-        if not self._ready and not text:
-            return render.EMPTY_VIEW
+        if self._state is _State.CLOSED or (not self._ready and not text):
+            return render.EMPTY_VIEW  # after close() a notice is a plain line for the shell
         prompt = self._prompt if self._ready else ""
         view = render.layout_input(prompt, text, cursor, self._width, self._scroll)
         self._scroll = view.scroll

@@ -1,0 +1,96 @@
+"""The line client's loop in this process: a socket pair for the server, a recording frontend.
+
+The child-process tests (test_client.py, test_terminal_pty.py) show what the
+user sees; these look at what only shows from inside: the order in which the
+terminal and the signal handlers are given back.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from chatroom.client import cli
+from chatroom.client.frontend import UserAction
+from chatroom.client.session import NoticeKind
+
+# The signals the client catches while it runs (the ones every platform here has).
+CAUGHT = (signal.SIGINT, signal.SIGTERM)
+
+
+class RecordingFrontend:
+    """A frontend without a terminal that notes which signal handlers are in place when it is closed."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.closed = False
+        self.handlers_at_close: dict[int, object] = {}
+        self.notices: list[str] = []
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.handlers_at_close = {signum: signal.getsignal(signum) for signum in CAUGHT}
+
+    def input_fileno(self) -> int | None:
+        return None
+
+    def read_input(self) -> list[UserAction]:
+        return []
+
+    def handle_signal(self, signum: int) -> list[UserAction]:
+        return []
+
+    def show_incoming(self, lines: Sequence[str]) -> None:
+        pass
+
+    def show_sent(self, text: str) -> None:
+        pass
+
+    def show_notice(self, text: str, kind: NoticeKind = NoticeKind.INFO) -> None:
+        self.notices.append(text)
+
+    def set_ready(self, ready: bool) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+@pytest.fixture
+def server_end(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """The server's end of the connection `cli.main` gets instead of connecting."""
+    client_end, server = socket.socketpair()
+    client_end.setblocking(False)
+    monkeypatch.setattr(cli, "connect", lambda address: client_end)
+    yield server
+    server.close()
+    client_end.close()
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, frontend: RecordingFrontend) -> int:
+    monkeypatch.setattr(cli, "make_frontend", lambda args: frontend)
+    return cli.main(["alice", "chat://localhost:1"])
+
+
+def test_the_terminal_is_given_back_before_the_signal_handlers_are_released(
+    monkeypatch: pytest.MonkeyPatch, server_end: socket.socket
+) -> None:
+    before: dict[int, object] = {signum: signal.getsignal(signum) for signum in CAUGHT}
+    server_end.sendall(b"200 Registration successful\nDISCONNECT CHAT/1.0\n")
+    frontend = RecordingFrontend()
+    assert run_main(monkeypatch, frontend) == 0
+    assert frontend.started and frontend.closed
+    still_caught = {
+        signal.Signals(signum).name: handler not in (before[signum], signal.SIG_DFL)
+        for signum, handler in frontend.handlers_at_close.items()
+    }
+    assert all(still_caught.values()), f"released before the terminal was restored: {still_caught}"
+    assert {signum: signal.getsignal(signum) for signum in CAUGHT} == before, "released afterwards"
+    assert server_end.recv(1024) == b"REGISTER alice CHAT/1.0\n"
