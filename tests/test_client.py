@@ -177,8 +177,12 @@ def test_empty_lines_are_not_sent(start_client: ClientFactory, stub: StubServer,
     assert peer.recv_line() == b"@alice: next"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_on_sigint_or_sigterm_the_client_sends_disconnect_and_exits_0(
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+    ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"],
+)
+def test_on_a_leave_signal_the_client_sends_disconnect_and_exits_0(
     start_client: ClientFactory, stub: StubServer, signum: int
 ) -> None:
     client, peer = chatting(start_client, stub)

@@ -29,6 +29,7 @@ import pytest
 from support.peer import DEADLINE_S, Peer
 from support.processes import REPO_ROOT, ClientFactory, ServerProcess, child_env
 
+from chatroom.client import render
 from chatroom.client.frontend import Quit, Submit
 from chatroom.client.lineedit import display_width
 from chatroom.client.terminal import TerminalFrontend, color_enabled
@@ -50,6 +51,12 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLI
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of a process from /proc/<pid>/stat: R, S, T (stopped), Z ..."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
 
 
 def address(server: ServerProcess) -> str:
@@ -387,6 +394,44 @@ def test_every_way_out_restores_the_terminal(server: ServerProcess, keys: bytes)
         assert alice.wait_exit() == 0
         assert alice.mode_now() == alice.mode_before
         assert alice.row() == ""  # the prompt line was cleaned up for the shell
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT], ids=["SIGHUP", "SIGQUIT"])
+def test_sighup_or_sigquit_says_disconnect_and_exits_0_with_the_terminal_restored(
+    fake_server: FakeServer, signum: int
+) -> None:
+    with client_in_pty("alice", fake_server.address) as alice:
+        fake_server.accept_and_register()
+        alice.wait_for_prompt()
+        alice.type("half typed")
+        alice.wait_for_input_line("half typed")
+        assert alice.mode_now() != alice.mode_before  # raw mode while chatting
+        alice.proc.send_signal(signum)
+        assert (
+            fake_server.read_until(b"DISCONNECT") == b"REGISTER alice CHAT/1.0\nDISCONNECT alice CHAT/1.0\n"
+        )
+        assert alice.wait_exit() == 0
+        assert alice.mode_now() == alice.mode_before
+        assert alice.raw.rindex(render.BRACKETED_PASTE_OFF.encode()) > alice.raw.rindex(
+            render.BRACKETED_PASTE_ON.encode()
+        )
+        assert b"Traceback" not in alice.raw
+
+
+def test_a_hangup_with_the_terminal_gone_still_says_disconnect_and_exits_0(fake_server: FakeServer) -> None:
+    with client_in_pty("alice", fake_server.address) as alice:
+        fake_server.accept_and_register()
+        alice.wait_for_prompt()
+        # As when a window closes: the hangup signal and a dead terminal are both there when the client
+        # next runs (stopped meanwhile, so it cannot leave on end of input before the signal arrives).
+        alice.proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: process_state(alice.proc.pid) == "T", "the client is stopped")
+        os.close(alice.master)
+        alice.master = os.open(os.devnull, os.O_RDONLY)  # so that close() has something to close
+        alice.proc.send_signal(signal.SIGHUP)
+        alice.proc.send_signal(signal.SIGCONT)
+        assert fake_server.read_until(b"DISCONNECT").endswith(b"DISCONNECT alice CHAT/1.0\n")
+        assert alice.proc.wait(timeout=DEADLINE_S) == 0
 
 
 def test_server_shutdown_restores_the_terminal(server: ServerProcess) -> None:

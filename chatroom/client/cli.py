@@ -25,15 +25,29 @@ from chatroom.protocol.address import AddressError, parse_chat_address
 
 USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
 
+EPILOG = f"""\
+signals:
+  SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT leave the way
+  Ctrl-D does: DISCONNECT is sent, the terminal is restored, exit status 0.
+
+exit status:
+  {EXIT_OK}  you left, or the server said DISCONNECT
+  {EXIT_FAILURE}  connecting failed, registration was refused or timed out, or the
+     connection was lost
+  {EXIT_USAGE}  a bad command line (or --tui without Textual)
+
+example: chatroom-client alice chat://localhost:54307"""
+
 
 def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatroom-client",
         description=(
-            "Chat with everyone on a CHAT/1.0 server. Type a line and press Enter to send it; "
+            "Chat with everyone on a CHAT/1.0 server. Type a line and press Enter to send it;\n"
             "!help lists the client's commands; Ctrl-D, Ctrl-C or !exit leaves."
         ),
-        epilog="Example: chatroom-client alice chat://localhost:54307",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("username", help=f"your name in the chat ({USERNAME_RULES})")
     parser.add_argument("address", help="the server, as chat://<host>:<port>")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,13 @@ from typing import Protocol, TextIO
 from chatroom.client.session import NoticeKind
 from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.text import printable
+
+LEAVE_SIGNALS = frozenset(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+# The ways of being asked to leave from outside: Ctrl-C (a byte in raw mode, a
+# signal otherwise), kill, the terminal going away (SIGHUP) and kill -QUIT.
+# Each leaves politely, like Ctrl-D: DISCONNECT, the terminal restored, status 0.
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class Frontend(Protocol):
         """Called when input_fileno() is readable; must not block."""
 
     def handle_signal(self, signum: int) -> list[UserAction]:
-        """A caught signal (SIGINT, SIGTERM, SIGWINCH) reached the loop."""
+        """A caught signal (one of LEAVE_SIGNALS, or SIGWINCH) reached the loop."""
 
     def show_incoming(self, lines: Sequence[str]) -> None:
         """Lines from the server, shown as one batch (one write, one flush)."""
@@ -113,9 +121,7 @@ class PlainFrontend:
         return [Submit(line.rstrip(b"\r").decode("utf-8", errors="replace")) for line in lines]
 
     def handle_signal(self, signum: int) -> list[UserAction]:
-        import signal
-
-        if signum in (signal.SIGINT, signal.SIGTERM):
+        if signum in LEAVE_SIGNALS:
             return [Quit()]
         return []
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from chatroom.client.connect import describe_os_error
-from chatroom.client.frontend import Frontend, Quit, Submit, UserAction
+from chatroom.client.frontend import LEAVE_SIGNALS, Frontend, Quit, Submit, UserAction
 from chatroom.client.session import (
     ClearScreen,
     Effect,
@@ -150,7 +150,7 @@ class ChatClient:
 
     def _on_signal(self, signum: int) -> None:
         """Signals act at once, ahead of any lines still waiting to be sent."""
-        if self.session.state is not SessionState.CHATTING and signum in (signal.SIGINT, signal.SIGTERM):
+        if self.session.state is not SessionState.CHATTING and signum in LEAVE_SIGNALS:
             actions: list[UserAction] = [Quit()]  # the frontend is not started yet; leave at once
         else:
             actions = self.frontend.handle_signal(signum)
@@ -231,7 +231,7 @@ class ChatClient:
 
 
 def _client_signals() -> tuple[int, ...]:
-    wanted = [signal.SIGINT, signal.SIGTERM]
+    wanted = sorted(LEAVE_SIGNALS)
     if hasattr(signal, "SIGWINCH"):
         wanted.append(signal.SIGWINCH)
     return tuple(wanted)

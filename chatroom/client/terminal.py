@@ -4,7 +4,7 @@
 chatroom.lineedit and draws with chatroom.render: incoming lines are printed
 above the input line, which is then drawn again with what you were typing and
 the cursor where it was. It never installs signal handlers (the client's loop
-owns them and passes SIGINT, SIGTERM and SIGWINCH in) and never blocks on input.
+owns them and passes the leave signals and SIGWINCH in) and never blocks on input.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from chatroom.client import render
-from chatroom.client.frontend import Quit, Submit, UserAction
+from chatroom.client.frontend import LEAVE_SIGNALS, Quit, Submit, UserAction
 from chatroom.client.lineedit import (
     ClearRequested,
     KeyDecoder,
@@ -189,7 +189,7 @@ class TerminalFrontend:
         return actions
 
     def handle_signal(self, signum: int) -> list[UserAction]:
-        if signum in (signal.SIGINT, signal.SIGTERM):
+        if signum in LEAVE_SIGNALS:
             return [Quit()]
         if signum == getattr(signal, "SIGWINCH", None):
             self._width = self._get_width()
