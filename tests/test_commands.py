@@ -73,6 +73,10 @@ def test_help_text_lists_every_command_and_the_double_bang_escape() -> None:
     assert "!!" in HELP_TEXT
 
 
+def test_help_text_says_ctrl_z_suspends_and_fg_resumes() -> None:
+    assert "Ctrl-Z suspends" in HELP_TEXT and "fg" in HELP_TEXT
+
+
 def test_control_characters_are_refused_even_after_a_double_bang() -> None:
     assert isinstance(interpret("!!x\x1b[2J"), LocalError)
 

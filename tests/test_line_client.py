@@ -14,11 +14,11 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from chatroom.client import cli
-from chatroom.client.frontend import UserAction
+from chatroom.client.frontend import PlainFrontend, Quit, Suspend, UserAction
 from chatroom.client.session import NoticeKind
 
-# The signals the client catches while it runs (the ones every platform here has).
-CAUGHT = (signal.SIGINT, signal.SIGTERM)
+# The signals the client catches while it runs: leave, suspend and resume.
+CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP, signal.SIGCONT)
 
 
 class RecordingFrontend:
@@ -37,6 +37,12 @@ class RecordingFrontend:
         if not self.closed:
             self.closed = True
             self.handlers_at_close = {signum: signal.getsignal(signum) for signum in CAUGHT}
+
+    def suspend(self) -> None:
+        pass
+
+    def resume(self) -> None:
+        pass
 
     def input_fileno(self) -> int | None:
         return None
@@ -94,3 +100,22 @@ def test_the_terminal_is_given_back_before_the_signal_handlers_are_released(
     assert all(still_caught.values()), f"released before the terminal was restored: {still_caught}"
     assert {signum: signal.getsignal(signum) for signum in CAUGHT} == before, "released afterwards"
     assert server_end.recv(1024) == b"REGISTER alice CHAT/1.0\n"
+
+
+@pytest.mark.parametrize(
+    ("signum", "actions"),
+    [
+        (signal.SIGINT, [Quit()]),
+        (signal.SIGTERM, [Quit()]),
+        (signal.SIGHUP, [Quit()]),
+        (signal.SIGQUIT, [Quit()]),
+        (signal.SIGTSTP, [Suspend()]),
+        (signal.SIGCONT, []),
+        (signal.SIGWINCH, []),
+    ],
+    ids=lambda value: signal.Signals(value).name if isinstance(value, int) else "",
+)
+def test_plain_mode_leaves_on_a_leave_signal_and_suspends_on_sigtstp(
+    signum: int, actions: list[UserAction]
+) -> None:
+    assert PlainFrontend().handle_signal(signum) == actions

@@ -15,6 +15,7 @@ from chatroom.client.lineedit import (
     QuitRequested,
     Refused,
     Submitted,
+    SuspendRequested,
     Text,
     display_width,
     next_boundary,
@@ -324,6 +325,13 @@ def test_ctrl_c_quits_and_ctrl_l_clears_keeping_the_line() -> None:
     assert type_keys(editor, b"half\x0c") == [ClearRequested()]
     assert editor.text == "half"
     assert type_keys(editor, b"\x03") == [QuitRequested()]
+
+
+def test_ctrl_z_asks_to_suspend_and_keeps_the_line() -> None:
+    editor = LineEditor()
+    assert decode(b"\x1a") == [Key.CTRL_Z]
+    assert type_keys(editor, b"half\x1a") == [SuspendRequested()]
+    assert (editor.text, editor.cursor) == ("half", 4)
 
 
 def test_wide_characters_are_edited_as_one_character() -> None:

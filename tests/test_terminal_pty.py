@@ -30,7 +30,7 @@ from support.peer import DEADLINE_S, Peer
 from support.processes import REPO_ROOT, ClientFactory, ServerProcess, child_env
 
 from chatroom.client import render
-from chatroom.client.frontend import Quit, Submit
+from chatroom.client.frontend import Quit, Submit, Suspend
 from chatroom.client.lineedit import display_width
 from chatroom.client.terminal import TerminalFrontend, color_enabled
 
@@ -104,9 +104,22 @@ def set_window_size(fd: int, rows: int, cols: int) -> None:
 
 
 class PtyClient:
-    """client.py with a pseudo-terminal as its stdin, stdout and stderr, and pyte as the screen."""
+    """client.py with a pseudo-terminal as its stdin, stdout and stderr, and pyte as the screen.
 
-    def __init__(self, *args: str, rows: int = 24, cols: int = 80, env: dict[str, str] | None = None) -> None:
+    The client runs in a session of its own, unless `job_control`: then, as a
+    shell starts a job, in a process group of its own within ours, so that
+    SIGTSTP can stop it (in an orphaned group, which a new session is, the
+    kernel discards a stop signal).
+    """
+
+    def __init__(
+        self,
+        *args: str,
+        rows: int = 24,
+        cols: int = 80,
+        env: dict[str, str] | None = None,
+        job_control: bool = False,
+    ) -> None:
         self.master, self.slave = os.openpty()
         set_window_size(self.slave, rows, cols)
         self.mode_before = termios.tcgetattr(self.slave)
@@ -120,7 +133,8 @@ class PtyClient:
             stderr=self.slave,
             env=env if env is not None else terminal_env(),
             cwd=REPO_ROOT,
-            start_new_session=True,
+            start_new_session=not job_control,
+            preexec_fn=os.setpgrp if job_control else None,
         )
 
     # -- reading the screen ------------------------------------------------------------
@@ -434,6 +448,40 @@ def test_a_hangup_with_the_terminal_gone_still_says_disconnect_and_exits_0(fake_
         assert alice.proc.wait(timeout=DEADLINE_S) == 0
 
 
+@pytest.mark.parametrize("how", ["ctrl-z", "kill-tstp"])
+def test_suspending_restores_the_terminal_and_resuming_brings_back_raw_mode_and_the_line(
+    fake_server: FakeServer, how: str
+) -> None:
+    paste_on, paste_off = render.BRACKETED_PASTE_ON.encode(), render.BRACKETED_PASTE_OFF.encode()
+    with client_in_pty("alice", fake_server.address, job_control=True) as alice:
+        fake_server.accept_and_register()
+        alice.wait_for_prompt()
+        alice.type("half typed" + "\x1b[D" * 2)
+        alice.wait_for_input_line("half typed", cursor_col=10)
+        raw_mode = alice.mode_now()
+        assert raw_mode != alice.mode_before
+        if how == "ctrl-z":
+            alice.type(b"\x1a")
+        else:
+            alice.proc.send_signal(signal.SIGTSTP)
+        wait_until(lambda: process_state(alice.proc.pid) == "T", "the client is stopped")
+        assert alice.mode_now() == alice.mode_before
+        alice.pump()
+        assert alice.raw.rindex(paste_off) > alice.raw.rindex(paste_on)
+        assert alice.row() == "" and alice.screen.cursor.x == 0  # a clean line for the shell
+        suspended_at = len(alice.raw)
+
+        alice.proc.send_signal(signal.SIGCONT)
+        alice.wait_for(lambda: paste_on in alice.raw[suspended_at:], "bracketed paste on again")
+        alice.wait_for_input_line("half typed", cursor_col=10)
+        wait_until(lambda: alice.mode_now() == raw_mode, "raw mode again")
+        alice.type(b"!\r")
+        assert fake_server.read_until(b"!ed\n").endswith(b"@alice: half typ!ed\n")
+        alice.type(b"\x04")
+        assert alice.wait_exit() == 0
+        assert alice.mode_now() == alice.mode_before
+
+
 def test_server_shutdown_restores_the_terminal(server: ServerProcess) -> None:
     with alice_and_bob(server) as (alice, _bob):
         alice.type("typing")
@@ -642,6 +690,57 @@ def test_a_closed_terminal_is_end_of_input(pty_pair: tuple[int, int]) -> None:
         os.close(master)
         assert frontend.read_input() == [Quit()]
         assert frontend.input_fileno() is None
+    finally:
+        frontend.close()
+
+
+def test_suspend_gives_the_terminal_back_and_resume_takes_raw_mode_and_redraws(
+    pty_pair: tuple[int, int],
+) -> None:
+    master, slave = pty_pair
+    before = termios.tcgetattr(slave)
+    out = CountingOutput()
+    frontend = frontend_on(slave, out, color=False)
+    frontend.start()
+    try:
+        frontend.set_ready(True)
+        raw = termios.tcgetattr(slave)
+        os.write(master, b"draft\x1a")
+        wait_until(lambda: input_waiting(slave), "input")
+        assert frontend.read_input() == [Suspend()]
+        assert frontend.handle_signal(signal.SIGTSTP) == [Suspend()]
+        out.seek(0)
+        out.truncate()
+        frontend.suspend()
+        assert termios.tcgetattr(slave) == before
+        assert out.getvalue() == render.CLEAR_LINE + render.BRACKETED_PASTE_OFF
+        frontend.suspend()  # twice changes nothing
+        assert termios.tcgetattr(slave) == before
+        out.seek(0)
+        out.truncate()
+        frontend.resume()
+        assert termios.tcgetattr(slave) == raw
+        assert out.getvalue() == render.BRACKETED_PASTE_ON + "\r\x1b[K> draft\r\x1b[7C"
+    finally:
+        frontend.close()
+    assert termios.tcgetattr(slave) == before
+
+
+def test_continued_after_an_outside_stop_takes_raw_mode_again_and_redraws(pty_pair: tuple[int, int]) -> None:
+    _, slave = pty_pair
+    before = termios.tcgetattr(slave)
+    out = CountingOutput()
+    frontend = frontend_on(slave, out, color=False)
+    frontend.start()
+    try:
+        frontend.set_ready(True)
+        raw = termios.tcgetattr(slave)
+        termios.tcsetattr(slave, termios.TCSANOW, before)  # a shell reset the terminal while we were stopped
+        out.seek(0)
+        out.truncate()
+        assert frontend.handle_signal(signal.SIGCONT) == []
+        assert termios.tcgetattr(slave) == raw
+        assert out.getvalue() == render.BRACKETED_PASTE_ON + "\r\x1b[K> \r\x1b[2C"
     finally:
         frontend.close()
 

@@ -35,7 +35,7 @@ from support.processes import ServerProcess
 from support.procfs import unused_port
 from textual.pilot import Pilot
 
-from chatroom.client import commands, render
+from chatroom.client import commands, render, tui_app
 from chatroom.client.session import NoticeKind
 from chatroom.client.tui import MISSING_TEXTUAL, run_tui, textual_missing
 from chatroom.client.tui_app import (
@@ -564,6 +564,11 @@ def test_only_a_missing_textual_or_rich_counts_as_the_extra_missing() -> None:
 def test_help_text_mentions_every_command() -> None:
     for command in commands.Command:
         assert f"!{command.value}" in commands.HELP_TEXT
+        assert f"!{command.value}" in tui_app.HELP_TEXT
+
+
+def test_the_full_screen_help_leaves_ctrl_z_to_textual() -> None:
+    assert "Ctrl-Z" not in tui_app.HELP_TEXT
 
 
 # Pictures ---------------------------------------------------------------------------------

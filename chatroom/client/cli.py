@@ -29,6 +29,8 @@ EPILOG = f"""\
 signals:
   SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT leave the way
   Ctrl-D does: DISCONNECT is sent, the terminal is restored, exit status 0.
+  SIGTSTP (Ctrl-Z) suspends the client with the terminal restored; SIGCONT
+  (fg) resumes it where it was.
 
 exit status:
   {EXIT_OK}  you left, or the server said DISCONNECT

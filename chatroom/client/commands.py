@@ -10,13 +10,17 @@ import enum
 import unicodedata
 from dataclasses import dataclass
 
-HELP_TEXT = """\
+COMMANDS_HELP = """\
 Type a line and press Enter to send it to everyone.
 Commands (never sent to the server):
   !help    this help
   !exit    leave the chat (same as Ctrl-D or Ctrl-C)
   !clear   clear the screen (same as Ctrl-L)
 Start a line with !! to send a line that begins with a single !."""
+# The commands every frontend has; each adds the keys of its own.
+
+HELP_TEXT = COMMANDS_HELP + "\nCtrl-Z suspends the client and restores the terminal; fg resumes it."
+# What !help shows in the line client (the full screen leaves Ctrl-Z to Textual).
 
 
 class Command(enum.Enum):

@@ -27,6 +27,10 @@ LEAVE_SIGNALS = frozenset(
 # signal otherwise), kill, the terminal going away (SIGHUP) and kill -QUIT.
 # Each leaves politely, like Ctrl-D: DISCONNECT, the terminal restored, status 0.
 
+SUSPEND_SIGNAL: int | None = getattr(signal, "SIGTSTP", None)
+RESUME_SIGNAL: int | None = getattr(signal, "SIGCONT", None)
+# Ctrl-Z outside raw mode, or kill -TSTP; and fg, or kill -CONT (POSIX only).
+
 
 @dataclass(frozen=True)
 class Submit:
@@ -40,15 +44,26 @@ class Quit:
     """Ctrl-C, Ctrl-D, end of input or !exit: leave politely."""
 
 
-UserAction = Submit | Quit
+@dataclass(frozen=True)
+class Suspend:
+    """Ctrl-Z or SIGTSTP: give the terminal back, stop until continued, then take it again."""
+
+
+UserAction = Submit | Quit | Suspend
 
 
 class Frontend(Protocol):
     def start(self) -> None:
-        """Take over the terminal, if any. Called once, before anything is shown."""
+        """Take over the terminal, if any. Called once, when registration succeeds."""
 
     def close(self) -> None:
         """Give the terminal back exactly as it was. Safe to call twice."""
+
+    def suspend(self) -> None:
+        """Give the terminal back as it was (the process is about to stop)."""
+
+    def resume(self) -> None:
+        """The process was continued: take the terminal again and redraw what was there."""
 
     def input_fileno(self) -> int | None:
         """The descriptor to select for input, or None once input has ended."""
@@ -57,7 +72,7 @@ class Frontend(Protocol):
         """Called when input_fileno() is readable; must not block."""
 
     def handle_signal(self, signum: int) -> list[UserAction]:
-        """A caught signal (one of LEAVE_SIGNALS, or SIGWINCH) reached the loop."""
+        """A caught signal (LEAVE_SIGNALS, SUSPEND_SIGNAL, RESUME_SIGNAL, SIGWINCH) reached the loop."""
 
     def show_incoming(self, lines: Sequence[str]) -> None:
         """Lines from the server, shown as one batch (one write, one flush)."""
@@ -93,6 +108,13 @@ class PlainFrontend:
         with contextlib.suppress(OSError, ValueError):
             self._out.flush()
 
+    def suspend(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._out.flush()
+
+    def resume(self) -> None:
+        """Nothing was taken, so nothing to take again."""
+
     def input_fileno(self) -> int | None:
         return self._fd
 
@@ -123,6 +145,8 @@ class PlainFrontend:
     def handle_signal(self, signum: int) -> list[UserAction]:
         if signum in LEAVE_SIGNALS:
             return [Quit()]
+        if signum == SUSPEND_SIGNAL:
+            return [Suspend()]
         return []
 
     def show_incoming(self, lines: Sequence[str]) -> None:

@@ -8,6 +8,7 @@ The protocol lives in chatroom.protocol, the user interface in a frontend
 from __future__ import annotations
 
 import contextlib
+import os
 import selectors
 import signal
 import socket
@@ -17,7 +18,16 @@ from collections.abc import Sequence
 from typing import Literal
 
 from chatroom.client.connect import describe_os_error
-from chatroom.client.frontend import LEAVE_SIGNALS, Frontend, Quit, Submit, UserAction
+from chatroom.client.frontend import (
+    LEAVE_SIGNALS,
+    RESUME_SIGNAL,
+    SUSPEND_SIGNAL,
+    Frontend,
+    Quit,
+    Submit,
+    Suspend,
+    UserAction,
+)
 from chatroom.client.session import (
     ClearScreen,
     Effect,
@@ -174,12 +184,22 @@ class ChatClient:
             self._leave()
         elif isinstance(action, Submit):
             self._apply(self.session.type_line(action.text, len(self._out)))
+        elif isinstance(action, Suspend):
+            self._suspend()
 
     def _leave(self) -> None:
         """Say DISCONNECT (if registered), write it out, and end the session."""
         self._apply(self.session.leave())
         if self._out:
             self._drain(timeout=FAREWELL_TIMEOUT_S)
+
+    def _suspend(self) -> None:
+        """Ctrl-Z or SIGTSTP: give the terminal back, stop, and take it again when continued."""
+        self.frontend.suspend()
+        try:
+            _stop_until_continued()
+        finally:
+            self.frontend.resume()
 
     # -- bytes out -------------------------------------------------------------------
 
@@ -232,6 +252,23 @@ class ChatClient:
 
 def _client_signals() -> tuple[int, ...]:
     wanted = sorted(LEAVE_SIGNALS)
+    wanted += [signum for signum in (SUSPEND_SIGNAL, RESUME_SIGNAL) if signum is not None]
     if hasattr(signal, "SIGWINCH"):
         wanted.append(signal.SIGWINCH)
     return tuple(wanted)
+
+
+def _stop_until_continued() -> None:
+    """Stop this process the way Ctrl-Z does by default; return once it is continued (fg).
+
+    The stop is the kernel's default action for SIGTSTP, so the handler is
+    set aside for the moment of the kill. A process nobody could continue (in
+    an orphaned process group) is not stopped at all: then this returns at once.
+    """
+    if SUSPEND_SIGNAL is None:
+        return
+    caught = signal.signal(SUSPEND_SIGNAL, signal.SIG_DFL)
+    try:
+        os.kill(os.getpid(), SUSPEND_SIGNAL)
+    finally:
+        signal.signal(SUSPEND_SIGNAL, caught)

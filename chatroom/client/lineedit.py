@@ -48,6 +48,7 @@ class Key(enum.Enum):
     CTRL_U = "ctrl-u"
     CTRL_W = "ctrl-w"
     CTRL_Y = "ctrl-y"
+    CTRL_Z = "ctrl-z"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ _CONTROL_KEYS: dict[int, Key] = {
     0x15: Key.CTRL_U,
     0x17: Key.CTRL_W,
     0x19: Key.CTRL_Y,
+    0x1A: Key.CTRL_Z,
     0x7F: Key.BACKSPACE,
 }
 
@@ -344,11 +346,16 @@ class ClearRequested:
 
 
 @dataclass(frozen=True)
+class SuspendRequested:
+    """Ctrl-Z: give the terminal back and stop until continued (fg)."""
+
+
+@dataclass(frozen=True)
 class Refused:
     """The key could not be applied (the line is full): ring the bell."""
 
 
-EditOutcome = Submitted | QuitRequested | ClearRequested | Refused
+EditOutcome = Submitted | QuitRequested | ClearRequested | SuspendRequested | Refused
 
 
 def _clean(text: str) -> str:
@@ -517,6 +524,10 @@ def _clear(editor: LineEditor) -> ClearRequested:
     return ClearRequested()
 
 
+def _suspend(editor: LineEditor) -> SuspendRequested:
+    return SuspendRequested()
+
+
 def _insert_space(editor: LineEditor) -> Refused | None:
     return editor.insert(" ")
 
@@ -553,4 +564,5 @@ _KEY_ACTIONS: dict[Key, Callable[[LineEditor], EditOutcome | None]] = {
     Key.CTRL_D: LineEditor.ctrl_d,
     Key.CTRL_C: _quit,
     Key.CTRL_L: _clear,
+    Key.CTRL_Z: _suspend,
 }

@@ -3,8 +3,9 @@
 `TerminalFrontend` puts the terminal in raw mode, decodes keys with
 chatroom.lineedit and draws with chatroom.render: incoming lines are printed
 above the input line, which is then drawn again with what you were typing and
-the cursor where it was. It never installs signal handlers (the client's loop
-owns them and passes the leave signals and SIGWINCH in) and never blocks on input.
+the cursor where it was. Ctrl-Z (or SIGTSTP) gives the terminal back until the
+process is continued. It never installs signal handlers (the client's loop owns
+them and passes them in) and never blocks on input.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from chatroom.client import render
-from chatroom.client.frontend import LEAVE_SIGNALS, Quit, Submit, UserAction
+from chatroom.client.frontend import (
+    LEAVE_SIGNALS,
+    RESUME_SIGNAL,
+    SUSPEND_SIGNAL,
+    Quit,
+    Submit,
+    Suspend,
+    UserAction,
+)
 from chatroom.client.lineedit import (
     ClearRequested,
     KeyDecoder,
@@ -29,6 +38,7 @@ from chatroom.client.lineedit import (
     QuitRequested,
     Refused,
     Submitted,
+    SuspendRequested,
 )
 from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
@@ -42,6 +52,7 @@ DEFAULT_WIDTH = 80
 class _State(enum.Enum):
     IDLE = "idle"  # constructed; the terminal is as we found it
     RAW = "raw"  # start() ran: raw mode, bracketed paste on
+    SUSPENDED = "suspended"  # suspend() ran: the terminal is as we found it until resume()
     CLOSED = "closed"  # close() ran: the terminal is restored
 
 
@@ -92,7 +103,8 @@ class TerminalFrontend:
         # The server drops a client whose line is too long, so the editor stops there.
         self._editor = LineEditor(max_bytes=MAX_LINE_BYTES - len(chat_prefix(username)))
         self._state = _State.IDLE
-        self._saved_mode: list[Any] | None = None
+        self._saved_mode: list[Any] | None = None  # the terminal as we found it
+        self._raw_mode: list[Any] | None = None  # the mode we set
         self._poller: selectors.BaseSelector | None = None
         self._ready = False
         self._width = DEFAULT_WIDTH
@@ -103,26 +115,14 @@ class TerminalFrontend:
     def start(self) -> None:
         if self._state is not _State.IDLE:
             return
-        fd = self._stdin_fd
-        self._saved_mode = termios.tcgetattr(fd)
+        self._saved_mode = termios.tcgetattr(self._stdin_fd)
         try:
-            mode = termios.tcgetattr(fd)
-            # Input: no CR->NL mapping (Enter arrives as \r), no Ctrl-S/Ctrl-Q flow control.
-            mode[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON | termios.ISTRIP)
-            # No line buffering, no echo, and Ctrl-C / Ctrl-Z / Ctrl-V arrive as bytes.
-            mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
-            mode[6][termios.VMIN] = 1
-            mode[6][termios.VTIME] = 0
-            # Output post-processing (OPOST) stays on, so a stray \n still starts a new line.
-            termios.tcsetattr(fd, termios.TCSADRAIN, mode)
-            self._state = _State.RAW
             # read_input() checks readiness itself rather than setting O_NONBLOCK:
             # stdin and stdout usually share one open file, and a non-blocking
             # stdout would make a big write fail halfway.
             self._poller = selectors.DefaultSelector()
-            self._poller.register(fd, selectors.EVENT_READ)
-            self._width = self._get_width()
-            self._write(render.BRACKETED_PASTE_ON + render.draw_input(self._view()))
+            self._poller.register(self._stdin_fd, selectors.EVENT_READ)
+            self._enter_raw()
         except BaseException:
             self.close()
             raise
@@ -130,8 +130,51 @@ class TerminalFrontend:
     def close(self) -> None:
         if self._state is _State.CLOSED:
             return
+        try:
+            self._leave_raw(_State.CLOSED)
+        finally:
+            if self._poller is not None:
+                self._poller.close()
+                self._poller = None
+            self._saved_mode = None
+
+    def suspend(self) -> None:
+        """Ctrl-Z: the terminal as it was (cooked mode, no bracketed paste), the input line cleared."""
+        if self._state is _State.RAW:
+            self._leave_raw(_State.SUSPENDED)
+
+    def resume(self) -> None:
+        """Continued after a suspend: raw mode again, and the prompt and the half-typed line redrawn."""
+        if self._state is not _State.SUSPENDED:
+            return
+        try:
+            # The terminal as the shell hands it back is the one to restore next time.
+            self._saved_mode = termios.tcgetattr(self._stdin_fd)
+            self._enter_raw()
+        except (termios.error, OSError):  # the terminal went away meanwhile: reading will say so
+            self._discard_output()
+
+    def _enter_raw(self) -> None:
+        """Raw mode and bracketed paste on, derived from the saved mode; then draw the input line."""
+        assert self._saved_mode is not None
+        mode = [*self._saved_mode[:6], list(self._saved_mode[6])]
+        # Input: no CR->NL mapping (Enter arrives as \r), no Ctrl-S/Ctrl-Q flow control.
+        mode[0] &= ~(termios.ICRNL | termios.INLCR | termios.IGNCR | termios.IXON | termios.ISTRIP)
+        # No line buffering, no echo, and Ctrl-C / Ctrl-Z / Ctrl-V arrive as bytes.
+        mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+        mode[6][termios.VMIN] = 1
+        mode[6][termios.VTIME] = 0
+        # Output post-processing (OPOST) stays on, so a stray \n still starts a new line.
+        termios.tcsetattr(self._stdin_fd, termios.TCSADRAIN, mode)
+        self._raw_mode = mode
+        self._state = _State.RAW
+        self._width = self._get_width()
+        self._write(render.BRACKETED_PASTE_ON + render.draw_input(self._view()))
+
+    def _leave_raw(self, state: _State) -> None:
+        """Clear the input line, bracketed paste off, the saved mode back; then be in `state`."""
         was_raw = self._state is _State.RAW
-        self._state = _State.CLOSED
+        self._state = state
         try:
             if was_raw:  # leave the cursor at the start of an empty line for the shell
                 self._write(render.CLEAR_LINE + render.BRACKETED_PASTE_OFF)
@@ -140,13 +183,9 @@ class TerminalFrontend:
         except (OSError, ValueError):  # the terminal is gone; still restore what can be restored
             self._discard_output()
         finally:
-            if self._poller is not None:
-                self._poller.close()
-                self._poller = None
             if self._saved_mode is not None:
                 with contextlib.suppress(termios.error, OSError):
                     termios.tcsetattr(self._stdin_fd, termios.TCSADRAIN, self._saved_mode)
-                self._saved_mode = None
 
     # -- input ---------------------------------------------------------------------------
 
@@ -182,6 +221,8 @@ class TerminalFrontend:
                 break
             elif isinstance(outcome, ClearRequested):
                 effects.append(render.CLEAR_SCREEN)
+            elif isinstance(outcome, SuspendRequested):
+                actions.append(Suspend())
             elif isinstance(outcome, Refused):
                 effects.append(render.BELL)
         if effects or before != (self._editor.text, self._editor.cursor):
@@ -191,6 +232,17 @@ class TerminalFrontend:
     def handle_signal(self, signum: int) -> list[UserAction]:
         if signum in LEAVE_SIGNALS:
             return [Quit()]
+        if signum == SUSPEND_SIGNAL:
+            return [Suspend()]
+        if signum == RESUME_SIGNAL and self._state is _State.RAW and self._raw_mode is not None:
+            # Continued after a stop we did not arrange (kill -STOP): the shell may have
+            # reset the terminal meanwhile, so take raw mode again and redraw.
+            try:
+                termios.tcsetattr(self._stdin_fd, termios.TCSADRAIN, self._raw_mode)
+                self._write(render.BRACKETED_PASTE_ON + render.draw_input(self._view()))
+            except (termios.error, OSError, ValueError):  # the terminal is gone: reading will say so
+                self._discard_output()
+            return []
         if signum == getattr(signal, "SIGWINCH", None):
             self._width = self._get_width()
             if self._state is _State.RAW:
@@ -225,8 +277,8 @@ class TerminalFrontend:
     def _view(self) -> render.InputView:
         """The input line as it should look now: the prompt only once registered."""
         text, cursor = self._editor.text, self._editor.cursor
-        if self._state is _State.CLOSED or (not self._ready and not text):
-            return render.EMPTY_VIEW  # after close() a notice is a plain line for the shell
+        if self._state in (_State.CLOSED, _State.SUSPENDED) or (not self._ready and not text):
+            return render.EMPTY_VIEW  # the terminal is the shell's: a notice is a plain line
         prompt = self._prompt if self._ready else ""
         view = render.layout_input(prompt, text, cursor, self._width, self._scroll)
         self._scroll = view.scroll

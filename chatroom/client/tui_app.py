@@ -61,7 +61,7 @@ TUI_HELP = """\
 Keys: Up/Down bring back earlier lines; PageUp/PageDown or the mouse wheel scroll the messages;
 Ctrl-L clears them; Ctrl-C, Ctrl-Q or Ctrl-D on an empty line leave."""
 
-HELP_TEXT = commands.HELP_TEXT + "\n" + TUI_HELP
+HELP_TEXT = commands.COMMANDS_HELP + "\n" + TUI_HELP
 # What !help shows here: the commands every client has, then the keys of the full screen.
 
 OFFER_TEXT = "Press r to reconnect, or q to quit."
