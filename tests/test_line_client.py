@@ -7,15 +7,20 @@ terminal and the signal handlers are given back.
 
 from __future__ import annotations
 
+import contextlib
+import selectors
 import signal
 import socket
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
 
 from chatroom.client import cli
-from chatroom.client.frontend import PlainFrontend, Quit, Suspend, UserAction
+from chatroom.client.frontend import PlainFrontend, Quit, Submit, Suspend, UserAction
+from chatroom.client.line import ChatClient
 from chatroom.client.session import NoticeKind
+from chatroom.limits import CLIENT_SENDQ_MAX_BYTES
 
 # The signals the client catches while it runs: leave, suspend and resume.
 CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP, signal.SIGCONT)
@@ -119,3 +124,35 @@ def test_plain_mode_leaves_on_a_leave_signal_and_suspends_on_sigtstp(
     signum: int, actions: list[UserAction]
 ) -> None:
     assert PlainFrontend().handle_signal(signum) == actions
+
+
+def test_typed_lines_wait_while_the_send_queue_is_full_and_none_is_lost() -> None:
+    client_end, server_end = socket.socketpair()
+    client_end.setblocking(False)
+    server_end.setblocking(False)
+    frontend = RecordingFrontend()
+    client = ChatClient(client_end, "alice", frontend)
+    try:
+        client.selector.register(client_end, selectors.EVENT_READ, "socket")
+        client._apply(client.session.start())
+        client._apply(client.session.receive(b"200 Registration successful\n"))
+        lines = [f"{n:03} " + "x" * 8000 for n in range(300)]  # 2.4 MB: more than the queue may hold
+        client._on_actions([Submit(line) for line in lines])  # one read from a pipe, say
+        assert client._pending, "the lines past the cap wait"
+        received = bytearray()
+        most_queued = len(client._out)
+        deadline = time.monotonic() + 10
+        while received.count(b"\n") < len(lines) + 1:  # REGISTER, then every line
+            assert time.monotonic() < deadline, f"{len(received)} bytes arrived"
+            client._flush()
+            client._take_pending()
+            most_queued = max(most_queued, len(client._out))
+            with contextlib.suppress(BlockingIOError):
+                received += server_end.recv(1 << 20)
+        assert most_queued <= CLIENT_SENDQ_MAX_BYTES
+        assert bytes(received).split(b"\n")[1:-1] == [f"@alice: {line}".encode() for line in lines]
+        assert not [notice for notice in frontend.notices if notice.startswith("Not sent")]
+    finally:
+        client.selector.close()
+        client_end.close()
+        server_end.close()
