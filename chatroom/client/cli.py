@@ -8,6 +8,7 @@ editor on a terminal (chatroom.client.terminal), full screen with --tui
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
@@ -131,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a user never sees a traceback
         if os.environ.get("CHATROOM_DEBUG"):
             raise
-        frontend.show_notice(f"chatroom-client: unexpected error: {error!r}", NoticeKind.ERROR)
+        with contextlib.suppress(OSError, ValueError):  # the error may be that the terminal is gone
+            frontend.show_notice(f"chatroom-client: unexpected error: {error!r}", NoticeKind.ERROR)
         return EXIT_FAILURE
     finally:
         frontend.close()

@@ -7,9 +7,10 @@ here once. The caller moves the bytes and draws the effects; nothing here
 touches a socket, an event loop, a clock or a terminal.
 
     session = Session("alice")
-    sock.sendall(session.start()[0].data)          # Send(b"REGISTER alice CHAT/1.0\\n")
-    for effect in session.receive(sock.recv(...)): # Ready, ShowIncoming, Ended, ...
-        ui.apply(effect)
+    apply(session.start())             # [Send(b"REGISTER alice CHAT/1.0\\n")]
+    apply(session.receive(data))       # [Ready(GREETING), ShowIncoming(("@bob: hi",))]
+    apply(session.type_line("hello"))  # [Send(b"@alice: hello\\n"), ShowSent("hello")]
+    apply(session.leave())             # [Send(b"DISCONNECT alice CHAT/1.0\\n"), Ended(EXIT_OK)]
 """
 
 from __future__ import annotations
