@@ -30,7 +30,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "protocol": frozenset({"base"}),
     "hub": frozenset({"base", "protocol"}),
     "codecs": frozenset({"base", "protocol", "hub"}),
-    "net": frozenset({"base", "protocol", "hub"}),
+    "net": frozenset({"base", "protocol", "hub", "codecs"}),
     "server": frozenset({"base", "protocol", "hub", "codecs", "net"}),
     "client": frozenset({"base", "protocol"}),
     "bench": frozenset({"base", "protocol"}),
