@@ -106,7 +106,7 @@ def test_private_and_room_lines_from_one_sender_keep_their_order() -> None:
 
 def test_a_private_line_to_nobody_is_not_routed() -> None:
     router = Router()
-    alice, bob = users(router, "alice", "bob")
+    alice, _ = users(router, "alice", "bob")
     assert router.whisper(alice, "zed", "hello?") is None
     assert not router.has_pending()
 
