@@ -71,6 +71,11 @@ ACCEPT_WARNING_INTERVAL_S = 10.0
 # this often; the next one says how many pauses it stands for. Without it a
 # server at its descriptor limit writes ten lines a second.
 
+LISTEN_BACKLOG = 4096
+# Connections the kernel may hold for us before we accept them (it caps this
+# at net.core.somaxconn). A burst of thousands of users connecting at once
+# (the 10,000-user benchmark) must not overflow into SYN retries.
+
 ACCEPTS_PER_TURN = 512
 # Connections accepted per listener per loop turn: bounds the time one turn
 # spends accepting during a connection storm, so established users are still

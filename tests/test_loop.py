@@ -112,3 +112,27 @@ def test_a_timer_or_step_that_raises_is_logged_and_the_loop_goes_on(caplog: pyte
     assert ran == ["next timer", "next step"]
     assert sum("still serving" in record.getMessage() for record in caplog.records) == 2
     loop.close()
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.masks: list[int] = []
+
+    def handle_io(self, mask: int) -> None:
+        self.masks.append(mask)
+
+    def handle_error(self, error: Exception) -> None:
+        raise AssertionError(error)
+
+
+def test_a_handler_marked_readable_is_dispatched_next_turn_without_waiting() -> None:
+    """For transports that hold bytes select() cannot see (decrypted TLS records)."""
+    loop = EventLoop(Clock())
+    handler = Counting()
+    loop.mark_readable(handler)
+    assert loop._timeout(None) == 0.0
+    loop.run_once()  # would block forever if the mark did not stop it waiting
+    assert handler.masks == [1]
+    loop.run_once(0)
+    assert handler.masks == [1], "a mark is for one turn"
+    loop.close()

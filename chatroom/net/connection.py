@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import selectors
 from typing import Protocol
 
 from chatroom.codecs.requests import Codec
@@ -83,9 +84,9 @@ class Connection:
     # -- the loop calls these --------------------------------------------------------------
 
     def handle_io(self, mask: int) -> None:
-        if mask & 1:  # selectors.EVENT_READ
+        if mask & selectors.EVENT_READ:
             self.owner.on_readable(self)
-        if mask & 2 and self.phase is not Phase.CLOSED:  # selectors.EVENT_WRITE
+        if mask & selectors.EVENT_WRITE and self.phase is not Phase.CLOSED:
             self.owner.on_writable(self)
 
     def handle_error(self, error: Exception) -> None:

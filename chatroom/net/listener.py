@@ -16,7 +16,7 @@ import selectors
 import socket
 from collections.abc import Callable
 
-from chatroom.limits import ACCEPT_PAUSE_S, ACCEPT_WARNING_INTERVAL_S, ACCEPTS_PER_TURN
+from chatroom.limits import ACCEPT_PAUSE_S, ACCEPT_WARNING_INTERVAL_S, ACCEPTS_PER_TURN, LISTEN_BACKLOG
 from chatroom.net.loop import EventLoop
 from chatroom.net.transport import peer_address
 
@@ -29,7 +29,7 @@ Maker = Callable[[socket.socket, tuple[str, int]], None]
 
 def open_listening_socket(host: str, port: int) -> socket.socket:
     """A non-blocking listening socket; host '' means every interface, IPv6 too when possible."""
-    backlog = max(socket.SOMAXCONN, 4096)  # the kernel caps it at net.core.somaxconn
+    backlog = max(socket.SOMAXCONN, LISTEN_BACKLOG)
     if host == "" and socket.has_dualstack_ipv6():
         try:
             sock = socket.create_server(

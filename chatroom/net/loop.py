@@ -43,6 +43,7 @@ class EventLoop:
         self._sequence = itertools.count()  # ties in time run in the order they were set
         self._before_sleep: list[Callable[[], None]] = []
         self._wake_at: float | None = None
+        self._ready: list[Handler] = []  # readable without select() knowing (bytes held in a transport)
 
     def close(self) -> None:
         self.selector.close()
@@ -79,6 +80,11 @@ class EventLoop:
         if self._wake_at is None or when < self._wake_at:
             self._wake_at = when
 
+    def mark_readable(self, handler: Handler) -> None:
+        """Dispatch `handler` for reading next turn without waiting: its transport holds bytes
+        already read from the socket (decrypted TLS records), which select() cannot see."""
+        self._ready.append(handler)
+
     def before_sleep(self, step: Callable[[], None]) -> None:
         """Run `step` at the end of every turn, before the loop waits again."""
         self._before_sleep.append(step)
@@ -93,6 +99,13 @@ class EventLoop:
                 handler.handle_io(mask)
             except Exception as error:
                 self._contain(handler, error)
+        if self._ready:
+            ready, self._ready = self._ready, []
+            for handler in ready:
+                try:
+                    handler.handle_io(selectors.EVENT_READ)
+                except Exception as error:
+                    self._contain(handler, error)
         self._run_timers()
         for step in self._before_sleep:
             try:
@@ -102,6 +115,8 @@ class EventLoop:
 
     def _timeout(self, max_wait: float | None) -> float | None:
         wake_at, self._wake_at = self._wake_at, None
+        if self._ready:
+            return 0.0
         if self._timers:
             first = self._timers[0][0]
             wake_at = first if wake_at is None else min(wake_at, first)

@@ -199,6 +199,8 @@ class Server:
             self._peer_closed(conn)
             return
         self._serve(conn, conn.codec.receive(data))
+        if conn.transport.pending() and self._reading(conn):
+            self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
 
     def _serve(self, conn: Connection, requests: Iterator[Request]) -> None:
         refusals: list[Refuse] = []
