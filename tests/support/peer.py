@@ -23,11 +23,22 @@ class Peer:
         self._buffer = bytearray()
 
     @classmethod
-    def connect(cls, port: int, host: str = "127.0.0.1", *, rcvbuf: int | None = None) -> Peer:
-        """Connect to host:port; `rcvbuf` shrinks the receive buffer (set before connecting)."""
+    def connect(
+        cls, port: int, host: str = "127.0.0.1", *, rcvbuf: int | None = None, maxseg: int | None = None
+    ) -> Peer:
+        """Connect to host:port; `rcvbuf` shrinks the receive buffer (set before connecting).
+
+        `maxseg` caps the TCP segment size the other side may send (TCP_MAXSEG,
+        set before connecting). Linux sizes a socket's send buffer from its
+        segment size, and on loopback (64 KiB segments) the server's kernel
+        takes megabytes for a peer that does not read; with `maxseg=1000` it
+        takes about 100 KiB, so the rest queues up inside the server process.
+        """
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if maxseg is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
         sock.settimeout(DEADLINE_S)
         try:
             sock.connect((host, port))
@@ -120,6 +131,30 @@ class Peer:
             if not chunk:
                 return
             raise AssertionError(f"expected the connection to close, received {chunk[:200]!r}")
+
+    def recv_until_closed(self, timeout: float = DEADLINE_S) -> bytes:
+        """Every byte (buffered ones first) until the other side closes; fails on a reset or timeout."""
+        received = bytearray(self._buffer)
+        self._buffer.clear()
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"connection still open after {timeout:g} s ({len(received)} bytes read)"
+                )
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(1024 * 1024)
+            except TimeoutError:
+                continue
+            except ConnectionResetError:
+                raise AssertionError(
+                    f"connection reset after {len(received)} bytes; last: {bytes(received[-200:])!r}"
+                ) from None
+            if not chunk:
+                return bytes(received)
+            received += chunk
 
     def drain_until_closed(self, timeout: float = DEADLINE_S) -> int:
         """Read and discard until EOF or reset; returns the byte count. Fails if still open."""

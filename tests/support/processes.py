@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -142,11 +142,17 @@ class ServerProcess(ChildProcess):
 
     BANNER = "Will wait for client connections at port "
 
-    def __init__(self, args: Sequence[str], preexec_fn: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        preexec_fn: Callable[[], None] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """`env` adds to (or overrides) child_env()."""
         proc = subprocess.Popen(
             [sys.executable, "server.py", *args],
             cwd=REPO_ROOT,
-            env=child_env(),
+            env={**child_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -174,14 +180,14 @@ class ServerProcess(ChildProcess):
     def log_mark(self) -> int:
         return self.stdout.mark()
 
-    def connect(self, *, rcvbuf: int | None = None) -> Peer:
-        peer = Peer.connect(self.port, rcvbuf=rcvbuf)
+    def connect(self, *, rcvbuf: int | None = None, maxseg: int | None = None) -> Peer:
+        peer = Peer.connect(self.port, rcvbuf=rcvbuf, maxseg=maxseg)
         self.peers.append(peer)
         return peer
 
-    def register(self, name: str, *, rcvbuf: int | None = None) -> Peer:
-        """A new connection registered as `name`."""
-        peer = self.connect(rcvbuf=rcvbuf)
+    def register(self, name: str, *, rcvbuf: int | None = None, maxseg: int | None = None) -> Peer:
+        """A new connection registered as `name` (see Peer.connect for `rcvbuf` and `maxseg`)."""
+        peer = self.connect(rcvbuf=rcvbuf, maxseg=maxseg)
         peer.register(name)
         return peer
 
@@ -209,10 +215,14 @@ class ServerFactory:
         self.servers: list[ServerProcess] = []
 
     def __call__(
-        self, *args: str, preexec_fn: Callable[[], None] | None = None, bare: bool = False
+        self,
+        *args: str,
+        preexec_fn: Callable[[], None] | None = None,
+        bare: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> ServerProcess:
-        """`server.py --port 0 ARGS`; with bare=True exactly `server.py ARGS`."""
-        server = ServerProcess(list(args) if bare else ["--port", "0", *args], preexec_fn)
+        """`server.py --port 0 ARGS`; with bare=True exactly `server.py ARGS`; `env` adds variables."""
+        server = ServerProcess(list(args) if bare else ["--port", "0", *args], preexec_fn, env)
         self.servers.append(server)
         return server
 

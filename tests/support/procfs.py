@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -44,3 +45,45 @@ def unused_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+}
+# The `st` column of /proc/net/tcp (include/net/tcp_states.h).
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    """One row of /proc/net/tcp{,6}: the state and the bytes queued each way."""
+
+    state: str
+    send_queue: int  # bytes not yet acknowledged by the other side (tx_queue)
+    receive_queue: int  # bytes received that the owning process has not read yet (rx_queue)
+
+
+def tcp_socket(local_port: int, remote_port: int) -> TcpSocket | None:
+    """The TCP socket on this machine from `local_port` to `remote_port`, or None when there is none."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local, remote = fields[1].rpartition(":")[2], fields[2].rpartition(":")[2]
+            if int(local, 16) == local_port and int(remote, 16) == remote_port:
+                tx_queue, _, rx_queue = fields[4].partition(":")
+                state = TCP_STATES.get(int(fields[3], 16), fields[3])
+                return TcpSocket(state, int(tx_queue, 16), int(rx_queue, 16))
+    return None
