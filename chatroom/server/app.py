@@ -203,24 +203,29 @@ class Server:
             self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
 
     def _serve(self, conn: Connection, requests: Iterator[Request]) -> None:
-        refusals: list[Refuse] = []
+        refusals: list[Refuse] = []  # replies to bad lines, sent together (one log line per read)
         hub = self.hub
         for request in requests:
             if type(request) is Say:
                 hub.say(conn, request.text)
                 continue
+            if isinstance(request, Refuse) and not request.fatal:
+                refusals.append(request)
+                continue
+            if refusals:  # they answer lines that came first: they go out first
+                self._refuse_lines(conn, refusals)
+                refusals = []
+                if conn.phase is not Phase.OPEN:
+                    break
             if isinstance(request, Register):
                 hub.register(conn, request.name, self._registration_decided)
             elif isinstance(request, Leave):
-                self._drop(conn, "left")
+                self._leave(conn)
             elif isinstance(request, Refuse):
-                if request.fatal:
-                    limit = f" (limit {request.limit})" if request.limit else ""
-                    level = logging.WARNING if request.limit else logging.INFO
-                    log.log(level, "Closing %s: %s%s", conn.label(), request.reason, limit)
-                    self._finish(conn, request.reply, request.reason)
-                else:
-                    refusals.append(request)
+                limit = f" (limit {request.limit})" if request.limit else ""
+                level = logging.WARNING if request.limit else logging.INFO
+                log.log(level, "Closing %s: %s%s", conn.label(), request.reason, limit)
+                self._finish(conn, request.reply, request.reason)
             if conn.phase is not Phase.OPEN:
                 break
         if refusals and conn.phase is Phase.OPEN:
@@ -360,10 +365,14 @@ class Server:
 
     def _peer_closed(self, conn: Connection) -> None:
         """End of stream from an open connection: it left; what is queued for it is still written."""
+        self._leave(conn, "connection closed by client")
+
+    def _leave(self, conn: Connection, reason: str = "left") -> None:
+        """The user is gone at once; replies already queued for it are still written, then it is closed."""
         if conn.out is None:
-            self._drop(conn, "connection closed by client")
+            self._drop(conn, reason)
             return
-        self.hub.leave(conn, "connection closed by client")
+        self.hub.leave(conn, reason)
         conn.codec.close()
         self._flush_then_close(conn)
 
