@@ -285,6 +285,10 @@ def test_a_burst_of_bad_lines_gets_every_reply_in_order_and_one_log_line_per_rea
     alice.send(b"\n" * 2000 + b"@bob: not me\n" + b"@alice: fine\n")
     assert alice.recv_lines(2001) == [b"400 Invalid message"] * 2000 + [b"403 Not your username"]
     assert bob.recv_line() == b"@alice: fine"
+    # The console is read by another thread: wait for a line logged after every
+    # refusal, so that all of them have been collected before counting.
+    alice.send_line("DISCONNECT alice CHAT/1.0")
+    server.wait_for_log("Disconnecting user alice", after=mark)
     refusals = [line for line in server.stdout.lines[mark:] if line.startswith("Refused")]
     assert 1 <= len(refusals) <= 10, refusals  # not one console line per bad line
 
