@@ -245,14 +245,14 @@ def test_an_exception_while_serving_one_connection_closes_only_that_one(
     world: InProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     alice, bob, mallory = (world.register(name) for name in ("alice", "bob", "mallory"))
-    real_receive = ChatCodec.receive
+    real_requests = ChatCodec.requests
 
     def buggy(self: ChatCodec, data: bytes) -> Iterator[Request]:
         if self.name == "mallory":
             raise RuntimeError("a parser bug")
-        return real_receive(self, data)
+        return real_requests(self, data)
 
-    monkeypatch.setattr(ChatCodec, "receive", buggy)
+    monkeypatch.setattr(ChatCodec, "requests", buggy)
     mallory.sendall(b"@mallory: boom\n")
     with caplog.at_level(logging.ERROR, logger="chatroom"):
         world.turn_until(lambda: "mallory" not in world.server.hub.router, "mallory is gone")

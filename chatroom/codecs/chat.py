@@ -56,34 +56,30 @@ class ChatWire:
 CHAT_WIRE = ChatWire()
 
 
-class ChatCodec:
-    """The server's end of one CHAT/1.0 connection, speaking in hub requests."""
+class ChatCodec(ServerConnection):
+    """The server's end of one CHAT/1.0 connection, speaking in hub requests.
 
-    __slots__ = ("protocol", "_text_start")
+    A ServerConnection that also translates: one object per connection, not
+    two, because every idle user pays for each object it holds.
+    """
+
+    __slots__ = ("_text_start",)
 
     wire = CHAT_WIRE
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
-        self.protocol = ServerConnection(max_line)
+        super().__init__(max_line)
         self._text_start = 0  # where a chat line's text starts: after "@name: "
 
     @property
-    def name(self) -> str:
-        return self.protocol.name
-
-    @property
     def registered(self) -> bool:
-        return self.protocol.state is ServerState.REGISTERED
+        return self.state is ServerState.REGISTERED
 
-    @property
-    def paused(self) -> bool:
-        return self.protocol.paused
+    def requests(self, data: bytes) -> Iterator[Request]:
+        return self._requests(self.receive(data))
 
-    def receive(self, data: bytes) -> Iterator[Request]:
-        return self._requests(self.protocol.receive(data))
-
-    def resume(self) -> Iterator[Request]:
-        return self._requests(self.protocol.resume())
+    def waiting_requests(self) -> Iterator[Request]:
+        return self._requests(self.resume())
 
     def _requests(self, events: Iterator[ServerEvent]) -> Iterator[Request]:
         for event in events:
@@ -95,19 +91,13 @@ class ChatCodec:
                 yield Leave()
             else:
                 assert not isinstance(event, ChatMessage)
-                limit = "--max-line" if self.protocol.framer.overflowed and event.fatal else None
+                limit = "--max-line" if self.framer.overflowed and event.fatal else None
                 yield Refuse(event.reply, event.fatal, event.reason, limit)
 
     def accept(self, name: str) -> bytes:
-        reply = self.protocol.accept(name)
+        reply = super().accept(name)
         self._text_start = len(chat_prefix(name))
         return reply
 
-    def refuse_taken(self) -> bytes:
-        return self.protocol.refuse_taken()
-
     def ending(self, ending: Ending) -> bytes:
         return _ENDINGS[ending]
-
-    def close(self) -> None:
-        self.protocol.close()

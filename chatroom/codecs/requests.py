@@ -77,10 +77,10 @@ class Codec(Protocol):
     def paused(self) -> bool:
         """True while a registration is being decided: stop reading until then."""
 
-    def receive(self, data: bytes) -> Iterator[Request]:
+    def requests(self, data: bytes) -> Iterator[Request]:
         """The requests `data` completes, judged in order (lazily: see ServerConnection)."""
 
-    def resume(self) -> Iterator[Request]:
+    def waiting_requests(self) -> Iterator[Request]:
         """After a registration decided later: the requests that waited for it."""
 
     def accept(self, name: str) -> bytes:

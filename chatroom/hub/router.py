@@ -16,19 +16,18 @@ from collections.abc import Iterator
 from chatroom.hub.message import LOBBY, Message, PrivateLine, Recipient, RoomLine, Wire
 from chatroom.protocol.names import username_key
 
-_Members = dict[Wire, dict[str, Recipient]]  # a room's members grouped by wire, by folded name
+_Members = dict[Wire, dict[Recipient, None]]  # a room's members grouped by wire (dicts keep order)
 
 
 class Router:
     """The registered users, the rooms they are in, and the messages not yet delivered."""
 
-    __slots__ = ("_users", "_keys", "_rooms", "_room_of", "_pending", "_dropped")
+    __slots__ = ("_users", "_rooms", "_room_of", "_pending", "_dropped")
 
     def __init__(self) -> None:
-        self._users: dict[str, Recipient] = {}
-        self._keys: dict[Recipient, str] = {}
+        self._users: dict[str, Recipient] = {}  # by folded name (username_key)
         self._rooms: dict[str, _Members] = {LOBBY: {}}
-        self._room_of: dict[str, str] = {}  # folded name -> room, only for users outside the lobby
+        self._room_of: dict[Recipient, str] = {}  # only for users outside the lobby: idle users cost less
         self._pending: list[tuple[Recipient, Message, Recipient | None]] = []
         self._dropped: list[Recipient] = []
 
@@ -48,13 +47,14 @@ class Router:
         return self._users.get(username_key(name))
 
     def is_registered(self, recipient: Recipient) -> bool:
-        return recipient in self._keys
+        group = self._rooms.get(self.room_of(recipient), {}).get(recipient.wire)
+        return group is not None and recipient in group
 
     def room_of(self, recipient: Recipient) -> str:
-        return self._room_of.get(self._keys[recipient], LOBBY)
+        return self._room_of.get(recipient, LOBBY)
 
     def members(self, room: str) -> list[Recipient]:
-        return [member for group in self._rooms.get(room, {}).values() for member in group.values()]
+        return [member for group in self._rooms.get(room, {}).values() for member in group]
 
     # -- joining and leaving -----------------------------------------------------------------
 
@@ -68,44 +68,42 @@ class Router:
         # Lines routed earlier this turn were said before this user joined.
         self.deliver()
         self._users[key] = recipient
-        self._keys[recipient] = key
-        self._join(recipient, key, LOBBY)
+        self._join(recipient, LOBBY)
         return True
 
     def remove(self, recipient: Recipient) -> bool:
         """Forget the user; its name is free again at once. False if it was not registered."""
-        key = self._keys.pop(recipient, None)
-        if key is None:
+        key = username_key(recipient.name)
+        if self._users.get(key) is not recipient:
             return False
         del self._users[key]
-        self._part(recipient, key, self._room_of.pop(key, LOBBY))
+        self._part(recipient, self._room_of.pop(recipient, LOBBY))
         return True
 
     def move(self, recipient: Recipient, room: str) -> None:
         """Put a registered user in `room` (created when new), out of the room it was in."""
-        key = self._keys[recipient]
-        before = self._room_of.get(key, LOBBY)
+        before = self._room_of.get(recipient, LOBBY)
         if before == room:
             return
         self.deliver()  # what was said before the move reaches the room it was said in
-        self._part(recipient, key, before)
-        self._join(recipient, key, room)
+        self._part(recipient, before)
+        self._join(recipient, room)
         if room == LOBBY:
-            del self._room_of[key]
+            del self._room_of[recipient]
         else:
-            self._room_of[key] = room
+            self._room_of[recipient] = room
 
-    def _join(self, recipient: Recipient, key: str, room: str) -> None:
+    def _join(self, recipient: Recipient, room: str) -> None:
         members = self._rooms.setdefault(room, {})
         group = members.get(recipient.wire)
         if group is None:
             group = members[recipient.wire] = {}
-        group[key] = recipient
+        group[recipient] = None
 
-    def _part(self, recipient: Recipient, key: str, room: str) -> None:
+    def _part(self, recipient: Recipient, room: str) -> None:
         members = self._rooms[room]
         group = members[recipient.wire]
-        del group[key]
+        del group[recipient]
         if not group:
             del members[recipient.wire]
         if not members and room != LOBBY:
@@ -115,8 +113,7 @@ class Router:
 
     def say(self, sender: Recipient, text: str) -> None:
         """`sender` says `text` to its room, for the next delivery."""
-        key = self._keys[sender]
-        self._pending.append((sender, RoomLine(sender.name, self._room_of.get(key, LOBBY), text), None))
+        self._pending.append((sender, RoomLine(sender.name, self._room_of.get(sender, LOBBY), text), None))
 
     def whisper(self, sender: Recipient, to: str, text: str) -> Recipient | None:
         """`sender` says `text` to the user `to` alone; the recipient, or None if there is none."""
@@ -165,7 +162,7 @@ class Router:
         dropped = self._dropped
         for wire, group in self._rooms.get(room, {}).items():
             payload = wire.encode(messages)
-            for recipient in group.values():
+            for recipient in group:
                 if recipient not in skip and not recipient.deliver(payload):
                     dropped.append(recipient)
 
@@ -173,10 +170,10 @@ class Router:
         self, recipient: Recipient, pending: list[tuple[Recipient, Message, Recipient | None]]
     ) -> None:
         """A sender's or private target's batch: what it should hear, in the order it was said."""
-        key = self._keys.get(recipient)
-        if key is None:  # left since
+        room = self._room_of.get(recipient, LOBBY)
+        group = self._rooms.get(room, {}).get(recipient.wire)
+        if group is None or recipient not in group:  # left since
             return
-        room = self._room_of.get(key, LOBBY)
         messages: list[Message] = []
         for sender, message, target in pending:
             if sender is recipient:

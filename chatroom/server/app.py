@@ -15,6 +15,7 @@ import logging
 import selectors
 import signal
 import socket
+from collections import deque
 from collections.abc import Iterator
 
 from chatroom import limits
@@ -116,6 +117,10 @@ class Server:
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._to_close: list[tuple[Connection, str]] = []
+        # Unregistered connections in accept order. Their deadlines are all the same
+        # time after accepting, so one loop timer for the first stands for all of them
+        # (a timer per connection would cost every idle user memory until it ran).
+        self._registering: deque[Connection] = deque()
         self._per_address: dict[str, int] = {}  # host -> connections, when limited
         self._host_of_fd: dict[int, str] = {}  # only when limited
         self.loop.before_sleep(self._deliver_when_due)
@@ -179,7 +184,9 @@ class Server:
                 self._end(conn, Ending.TOO_MANY_CONNECTIONS)
                 return
         conn.deadline = self.loop.now() + self.config.registration_timeout
-        self.loop.call_at(conn.deadline, self._registration_expired, conn)
+        if not self._registering:
+            self.loop.call_at(conn.deadline, Server._expire_registrations, self)
+        self._registering.append(conn)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -198,7 +205,7 @@ class Server:
         if not data:
             self._peer_closed(conn)
             return
-        self._serve(conn, conn.codec.receive(data))
+        self._serve(conn, conn.codec.requests(data))
         if conn.transport.pending() and self._reading(conn):
             self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
 
@@ -250,7 +257,7 @@ class Server:
             return
         if was_paused:  # decided later: what waited is judged now, and reading goes on
             self._watch(conn)
-            self._serve(conn, conn.codec.resume())
+            self._serve(conn, conn.codec.waiting_requests())
 
     def _refuse_lines(self, conn: Connection, refusals: list[Refuse]) -> None:
         """One reply per refused line, sent together, and one log line per read (not per line)."""
@@ -358,10 +365,19 @@ class Server:
         ):
             self._close_later(conn, "peer did not read or close after its final reply")
 
-    def _registration_expired(self, conn: Connection) -> None:
-        if conn.phase is Phase.OPEN and not conn.codec.registered:
-            log.info("Registration timeout for %s", conn.address)
-            self._end(conn, Ending.REGISTRATION_TIMEOUT)
+    def _expire_registrations(self) -> None:
+        """408 for every connection whose registration time is up; then wait for the next one."""
+        waiting, now = self._registering, self.loop.now()
+        while waiting:
+            conn = waiting[0]
+            undecided = conn.phase is Phase.OPEN and not conn.codec.registered
+            if undecided and conn.deadline > now:
+                self.loop.call_at(conn.deadline, Server._expire_registrations, self)
+                return
+            waiting.popleft()
+            if undecided:
+                log.info("Registration timeout for %s", conn.address)
+                self._end(conn, Ending.REGISTRATION_TIMEOUT)
 
     def _peer_closed(self, conn: Connection) -> None:
         """End of stream from an open connection: it left; what is queued for it is still written."""
