@@ -373,3 +373,12 @@ def test_a_peer_that_leaves_while_its_registration_is_decided_is_not_registered_
     world.turns()
     assert "alice" not in world.server.hub.router
     register_deferred(world, admission, "alice")
+
+
+def test_lines_pipelined_after_an_immediate_registration_are_judged_in_order(world: InProcess) -> None:
+    bob = world.register("bob")
+    alice = world.connect()
+    alice.sendall(b"REGISTER alice CHAT/1.0\n@alice: first\n" + b"x" * 9000 + b"\n")
+    world.turns()
+    assert recv_line(bob) == b"@alice: first"
+    assert recv_to_end(alice) == b"200 Registration successful\n413 Line too long\n"

@@ -121,6 +121,7 @@ class Server:
         # time after accepting, so one loop timer for the first stands for all of them
         # (a timer per connection would cost every idle user memory until it ran).
         self._registering: deque[Connection] = deque()
+        self._deciding_now: Connection | None = None  # whose registration is being decided in this call
         self._per_address: dict[str, int] = {}  # host -> connections, when limited
         self._host_of_fd: dict[int, str] = {}  # only when limited
         self.loop.before_sleep(self._deliver_when_due)
@@ -225,7 +226,11 @@ class Server:
                 if conn.phase is not Phase.OPEN:
                     break
             if isinstance(request, Register):
-                hub.register(conn, request.name, self._registration_decided)
+                self._deciding_now = conn
+                try:
+                    hub.register(conn, request.name, self._registration_decided)
+                finally:
+                    self._deciding_now = None
             elif isinstance(request, Leave):
                 self._leave(conn)
             elif isinstance(request, Refuse):
@@ -246,7 +251,7 @@ class Server:
         if conn.phase is not Phase.OPEN:
             self.hub.leave(conn, "closed while its registration was decided")
             return
-        was_paused = conn.codec.paused and not self._reading(conn)
+        later = conn is not self._deciding_now  # then reading was paused until now
         if verdict is Verdict.ACCEPTED:
             if not conn.deliver(conn.codec.accept(name)):
                 self._drop(conn, "peer gone")
@@ -255,7 +260,7 @@ class Server:
             log.info("Registration refused for %s: name %r is taken", conn.address, name)
             self._finish(conn, conn.codec.refuse_taken(), "name taken")
             return
-        if was_paused:  # decided later: what waited is judged now, and reading goes on
+        if later:  # what waited is judged now, and reading goes on
             self._watch(conn)
             self._serve(conn, conn.codec.waiting_requests())
 
