@@ -9,6 +9,7 @@ lets the program carry on (the server keeps serving) and exit quietly.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -23,6 +24,19 @@ def discard_output(fd: int) -> None:
             os.dup2(devnull, fd)
         finally:
             os.close(devnull)
+
+
+def replace_unencodable(*streams: TextIO) -> None:
+    """Characters a stream's encoding lacks (`café` on an ASCII console) become escapes, not errors.
+
+    A console that is not UTF-8 (PYTHONIOENCODING=ascii, an ISO-8859 locale)
+    must not make the program die, or log a traceback, on the first line of
+    someone else's text.
+    """
+    for stream in streams:
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError, OSError):  # closed, or not reconfigurable
+                stream.reconfigure(errors="backslashreplace")
 
 
 def say(line: str, stream: TextIO | None = None) -> None:

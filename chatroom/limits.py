@@ -54,7 +54,8 @@ LINGER_TIMEOUT_S = 2.0
 
 SHUTDOWN_FLUSH_TIMEOUT_S = 3.0
 # On SIGINT/SIGTERM, how long the server tries to write "DISCONNECT CHAT/1.0"
-# (and anything queued before it) to clients that read slowly, before exiting.
+# (and anything queued before it) to clients that read slowly, before exiting
+# (--shutdown-timeout). A second SIGINT/SIGTERM ends the wait at once.
 
 SHUTDOWN_CLOSE_WAIT_S = 0.5
 # Once everything is written at shutdown, how long to wait for clients to
@@ -65,7 +66,22 @@ ACCEPT_PAUSE_S = 0.1
 # taken out of the selector this long, instead of spinning on a readable
 # listener that cannot be served.
 
-# -- the client ---------------------------------------------------------------------------------------------
+ACCEPT_WARNING_INTERVAL_S = 10.0
+# While accept keeps failing (out of descriptors), the warning is logged at most
+# this often; the next one says how many pauses it stands for. Without it a
+# server at its descriptor limit writes ten lines a second.
+
+LISTEN_BACKLOG = 4096
+# Connections the kernel may hold for us before we accept them (it caps this
+# at net.core.somaxconn). A burst of thousands of users connecting at once
+# (the 10,000-user benchmark) must not overflow into SYN retries.
+
+ACCEPTS_PER_TURN = 512
+# Connections accepted per listener per loop turn: bounds the time one turn
+# spends accepting during a connection storm, so established users are still
+# served in between.
+
+# -- the client ----------------------------------------------------------------------------
 
 CLIENT_MAX_LINE_BYTES = 64 * 1024
 # The longest line the client accepts from a server. A server notice may be

@@ -17,6 +17,7 @@ A module may import its own layer and the layers listed for it below, nothing el
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "protocol": frozenset({"base"}),
     "hub": frozenset({"base", "protocol"}),
     "codecs": frozenset({"base", "protocol", "hub"}),
-    "net": frozenset({"base", "protocol", "hub"}),
+    "net": frozenset({"base", "protocol", "hub", "codecs"}),
     "server": frozenset({"base", "protocol", "hub", "codecs", "net"}),
     "client": frozenset({"base", "protocol"}),
     "bench": frozenset({"base", "protocol"}),
@@ -140,3 +141,43 @@ def test_the_layering_rule_would_catch_a_wrong_import(tmp_path: Path) -> None:
     targets = [target for _, target in imports_of(bad)]
     assert "chatroom.server.app" in targets and "socket" in targets
     assert layer_of("chatroom.server.app") not in MAY_IMPORT["client"]
+
+
+# Names that say "this is a bound": a size, a count, a time, a cap.
+BOUND_NAME = re.compile(
+    r"^_?(MAX|MIN)_|_(BYTES|S|MS|LINES|CHARS|COUNT|SIZE|CACHE|PER_TURN|LIMIT|CAP|TIMEOUT)$"
+)
+
+
+def numeric_constants(path: Path) -> list[tuple[int, str]]:
+    """(line, NAME) for module-level NAME = <number or arithmetic on numbers>."""
+    found: list[tuple[int, str]] = []
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            is_number = all(
+                isinstance(leaf, ast.Constant) and isinstance(leaf.value, int | float)
+                for leaf in ast.walk(node.value)
+                if not isinstance(leaf, ast.BinOp | ast.UnaryOp | ast.operator | ast.unaryop)
+            )
+            for target in targets:
+                if is_number and isinstance(target, ast.Name) and BOUND_NAME.search(target.id):
+                    found.append((node.lineno, target.id))
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for path in MODULES if "bench" not in path.parts and path.name != "limits.py"],
+    ids=lambda path: module_name(path),
+)
+def test_every_bound_of_the_server_and_client_lives_in_limits_py(path: Path) -> None:
+    """So a reader sees at a glance what one peer can cost, and a tuner knows where to look."""
+    hidden = numeric_constants(path)
+    assert not hidden, f"{module_name(path)} defines bounds outside chatroom/limits.py: {hidden}"
+
+
+def test_the_bound_check_would_catch_a_hidden_limit(tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("READ_BYTES = 64 * 1024\nHISTORY_LINES = 500\nPROMPT = '> '\nEXIT_OK = 0\n")
+    assert [name for _, name in numeric_constants(sneaky)] == ["READ_BYTES", "HISTORY_LINES"]

@@ -614,3 +614,63 @@ def test_any_bytes_from_a_server_yield_only_client_events(chunks: list[bytes]) -
     allowed = (Registered, RegistrationRefused, Incoming, ServerClosing, ConnectionLost)
     assert all(isinstance(event, allowed) for event in events)
     assert conn.state is ClientState.CLOSED  # every stream ends, one way or another
+
+
+# -- a registration decided later -----------------------------------------------------------------
+
+
+def test_lines_after_register_wait_while_the_decision_is_pending_and_nothing_raises() -> None:
+    conn = ServerConnection()
+    assert list(conn.receive(b"REGISTER alice CHAT/1.0\n@alice: one\n")) == [RegisterRequest("alice")]
+    assert conn.paused
+    assert list(conn.receive(b"@alice: two\nDISCONNECT alice CHAT/1.0\n")) == []  # held, not judged
+    conn.accept("alice")
+    assert not conn.paused
+    assert list(conn.resume()) == [ChatMessage(b"@alice: one"), ChatMessage(b"@alice: two"), LeaveRequest()]
+
+
+def test_lines_held_for_a_registration_refused_later_are_never_judged() -> None:
+    conn = ServerConnection()
+    list(conn.receive(b"REGISTER alice CHAT/1.0\n@alice: one\n"))
+    list(conn.receive(b"@alice: two\n"))
+    conn.refuse_taken()
+    assert list(conn.resume()) == []
+
+
+def test_a_line_over_the_limit_while_deciding_is_a_fatal_413_once_registered() -> None:
+    conn = ServerConnection(max_line=32)
+    list(conn.receive(b"REGISTER alice CHAT/1.0\n@alice: ok\n"))
+    list(conn.receive(b"x" * 40))
+    conn.accept("alice")
+    assert list(conn.resume()) == [
+        ChatMessage(b"@alice: ok"),
+        Refusal(LINE_TOO_LONG, True, "line longer than 32 bytes"),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(chunk_strategy, max_size=12), name_taken=st.booleans())
+def test_any_bytes_with_a_decision_that_comes_later_yield_only_protocol_events(
+    chunks: list[bytes], name_taken: bool
+) -> None:
+    max_line = 32
+    conn = ServerConnection(max_line)
+    replies = {INVALID_REGISTRATION, INVALID_MESSAGE, NOT_YOUR_NAME, LINE_TOO_LONG}
+    undecided: str | None = None
+    for chunk in chunks:
+        if conn.state is ServerState.CLOSED:
+            break
+        events = list(conn.receive(chunk))
+        if undecided is not None:  # the answer arrives after the next read
+            assert events == []
+            if name_taken:
+                conn.refuse_taken()
+            else:
+                conn.accept(undecided)
+            undecided = None
+            events = list(conn.resume())
+        for event in events:
+            check_server_event(conn, event, replies, max_line)
+            if isinstance(event, RegisterRequest):
+                assert conn.paused
+                undecided = event.name

@@ -1,61 +1,131 @@
-"""Who receives a line: the one place that knows the registered users.
+"""Who receives a message: the one place that knows the registered users and their rooms.
 
-Transports (today the TCP server; later TLS, WebSocket, IRC) hand the router
-events; the router hands bytes to connections. Chat lines are collected until
-the server calls deliver() (at the end of a loop turn, at most once per
-delivery interval, and before a new user joins), and the lines collected are
-joined into one payload that every recipient shares.
+Messages are collected until `deliver()` (the server calls it before the loop
+sleeps, at most once per delivery interval, and before a new user joins) and
+then sent in batches: every member of a room who neither sent nor received a
+private line in this batch gets the room's lines, encoded once per wire and
+shared as one bytes object. The few others (senders, private targets) get
+their own batch, assembled in the order the lines were routed, so lines from
+one sender, to a room or private, always arrive in the order they were said.
 """
 
 from __future__ import annotations
 
-from chatroom.net.connection import Connection
-from chatroom.protocol import username_key
+from collections.abc import Iterator
+
+from chatroom.hub.message import LOBBY, Message, PrivateLine, Recipient, RoomLine, Wire
+from chatroom.protocol.names import username_key
+
+_Members = dict[Wire, dict[Recipient, None]]  # a room's members grouped by wire (dicts keep order)
 
 
 class Router:
-    """The registered users and this turn's lines to relay."""
+    """The registered users, the rooms they are in, and the messages not yet delivered."""
 
-    __slots__ = ("_users", "_pending", "_dropped")
+    __slots__ = ("_users", "_rooms", "_room_of", "_pending", "_dropped")
 
     def __init__(self) -> None:
-        self._users: dict[str, Connection] = {}
-        self._pending: list[tuple[Connection, bytes]] = []
-        self._dropped: list[Connection] = []
+        self._users: dict[str, Recipient] = {}  # by folded name (username_key)
+        self._rooms: dict[str, _Members] = {LOBBY: {}}
+        self._room_of: dict[Recipient, str] = {}  # only for users outside the lobby: idle users cost less
+        self._pending: list[tuple[Recipient, Message, Recipient | None]] = []
+        self._dropped: list[Recipient] = []
+
+    # -- who is here ----------------------------------------------------------------------
 
     def __contains__(self, name: str) -> bool:
         return username_key(name) in self._users
 
-    def add(self, conn: Connection, name: str) -> bool:
-        """Register `conn` as `name`; False when the name (as username_key folds it) is taken."""
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __iter__(self) -> Iterator[Recipient]:
+        return iter(self._users.values())
+
+    def find(self, name: str) -> Recipient | None:
+        """The user registered under `name` (as username_key folds it), if any."""
+        return self._users.get(username_key(name))
+
+    def is_registered(self, recipient: Recipient) -> bool:
+        group = self._rooms.get(self.room_of(recipient), {}).get(recipient.wire)
+        return group is not None and recipient in group
+
+    def room_of(self, recipient: Recipient) -> str:
+        return self._room_of.get(recipient, LOBBY)
+
+    def members(self, room: str) -> list[Recipient]:
+        return [member for group in self._rooms.get(room, {}).values() for member in group]
+
+    # -- joining and leaving -----------------------------------------------------------------
+
+    def add(self, recipient: Recipient, name: str) -> bool:
+        """Register `recipient` as `name`, in the lobby; False when the name (folded) is taken."""
         key = username_key(name)
         if key == name:
             key = name  # one string object for both: an idle user costs less
         if key in self._users:
             return False
-        # Lines routed earlier this turn were sent before this user joined.
+        # Lines routed earlier this turn were said before this user joined.
         self.deliver()
-        self._users[key] = conn
+        self._users[key] = recipient
+        self._join(recipient, LOBBY)
         return True
 
-    def remove(self, conn: Connection) -> bool:
-        """Forget `conn`'s user; its name is free again at once. False if it was not registered."""
-        if not conn.name:
-            return False
-        key = username_key(conn.name)
-        if self._users.get(key) is not conn:
+    def remove(self, recipient: Recipient) -> bool:
+        """Forget the user; its name is free again at once. False if it was not registered."""
+        key = username_key(recipient.name)
+        if self._users.get(key) is not recipient:
             return False
         del self._users[key]
+        self._part(recipient, self._room_of.pop(recipient, LOBBY))
         return True
+
+    def move(self, recipient: Recipient, room: str) -> None:
+        """Put a registered user in `room` (created when new), out of the room it was in."""
+        before = self._room_of.get(recipient, LOBBY)
+        if before == room:
+            return
+        self.deliver()  # what was said before the move reaches the room it was said in
+        self._part(recipient, before)
+        self._join(recipient, room)
+        if room == LOBBY:
+            del self._room_of[recipient]
+        else:
+            self._room_of[recipient] = room
+
+    def _join(self, recipient: Recipient, room: str) -> None:
+        members = self._rooms.setdefault(room, {})
+        group = members.get(recipient.wire)
+        if group is None:
+            group = members[recipient.wire] = {}
+        group[recipient] = None
+
+    def _part(self, recipient: Recipient, room: str) -> None:
+        members = self._rooms[room]
+        group = members[recipient.wire]
+        del group[recipient]
+        if not group:
+            del members[recipient.wire]
+        if not members and room != LOBBY:
+            del self._rooms[room]
+
+    # -- saying things -----------------------------------------------------------------------
+
+    def say(self, sender: Recipient, text: str) -> None:
+        """`sender` says `text` to its room, for the next delivery."""
+        self._pending.append((sender, RoomLine(sender.name, self._room_of.get(sender, LOBBY), text), None))
+
+    def whisper(self, sender: Recipient, to: str, text: str) -> Recipient | None:
+        """`sender` says `text` to the user `to` alone; the recipient, or None if there is none."""
+        target = self._users.get(username_key(to))
+        if target is not None:
+            self._pending.append((sender, PrivateLine(sender.name, target.name, text), target))
+        return target
 
     def has_pending(self) -> bool:
         return bool(self._pending)
 
-    def broadcast(self, sender: Connection, line: bytes) -> None:
-        """Relay `line` (without LF) to every registered user but `sender`, at the turn's end."""
-        self._pending.append((sender, line))
-
-    def take_dropped(self) -> list[Connection]:
+    def take_dropped(self) -> list[Recipient]:
         """The recipients that could not take their lines since the last call: drop them."""
         if not self._dropped:
             return []
@@ -63,29 +133,55 @@ class Router:
         return dropped
 
     def deliver(self) -> None:
-        """Send the lines routed since the last delivery."""
+        """Send the messages routed since the last delivery."""
         pending = self._pending
-        if pending:
-            self._pending = []
-            if len(pending) == 1:
-                self._fan_out(pending[0][1] + b"\n", {pending[0][0]})
+        if not pending:
+            return
+        self._pending = []
+        if len(pending) == 1 and pending[0][2] is None:
+            sender, message, _ = pending[0]
+            assert isinstance(message, RoomLine)
+            self._fan_out(message.room, [message], {sender})
+            return
+        special: set[Recipient] = set()
+        by_room: dict[str, list[Message]] = {}
+        for sender, message, target in pending:
+            special.add(sender)
+            if target is not None:
+                special.add(target)
             else:
-                self._fan_out_many(pending)
+                assert isinstance(message, RoomLine)
+                by_room.setdefault(message.room, []).append(message)
+        for room, messages in by_room.items():
+            self._fan_out(room, messages, special)
+        for recipient in special:
+            self._deliver_own(recipient, pending)
 
-    def _fan_out(self, payload: bytes, skip: set[Connection]) -> None:
+    def _fan_out(self, room: str, messages: list[Message], skip: set[Recipient]) -> None:
+        """The room's lines to every member not in `skip`: one encoding per wire, the same bytes to all."""
         dropped = self._dropped
-        for conn in self._users.values():
-            if conn not in skip and not conn.queue(payload):
-                dropped.append(conn)
+        for wire, group in self._rooms.get(room, {}).items():
+            payload = wire.encode(messages)
+            for recipient in group:
+                if recipient not in skip and not recipient.deliver(payload):
+                    dropped.append(recipient)
 
-    def _fan_out_many(self, pending: list[tuple[Connection, bytes]]) -> None:
-        # Everyone who sent nothing this turn gets one shared payload; each
-        # sender gets the others' lines in the order they were read.
-        senders = {sender for sender, _ in pending}
-        self._fan_out(b"\n".join(line for _, line in pending) + b"\n", senders)
-        dropped = self._dropped
-        for sender in senders:
-            if sender.registered:
-                others = [line for conn, line in pending if conn is not sender]
-                if others and not sender.queue(b"\n".join(others) + b"\n"):
-                    dropped.append(sender)
+    def _deliver_own(
+        self, recipient: Recipient, pending: list[tuple[Recipient, Message, Recipient | None]]
+    ) -> None:
+        """A sender's or private target's batch: what it should hear, in the order it was said."""
+        room = self._room_of.get(recipient, LOBBY)
+        group = self._rooms.get(room, {}).get(recipient.wire)
+        if group is None or recipient not in group:  # left since
+            return
+        messages: list[Message] = []
+        for sender, message, target in pending:
+            if sender is recipient:
+                continue
+            if target is None:
+                if isinstance(message, RoomLine) and message.room == room:
+                    messages.append(message)
+            elif target is recipient:
+                messages.append(message)
+        if messages and not recipient.deliver(recipient.wire.encode(messages)):
+            self._dropped.append(recipient)

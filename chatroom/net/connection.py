@@ -1,106 +1,123 @@
-"""One client socket on the server: its protocol state, its output queue, its phase.
+"""One client connection as the server keeps it: a transport, a codec, an output queue, a phase.
 
-Output is written straight to the socket when the kernel has room (the
-common case: one send() per client per delivery); only what does not fit is
-queued, and the server then watches the socket for writability and calls
-`flush()`. The queue is bounded: a reader too slow for it is cut off.
+Output is written straight to the transport when the kernel has room
+("write before sleeping"); only the remainder is queued, and the owner (the
+server) is asked to watch for writability and call `flush()`. The queue is
+bounded: a reader too slow for it is cut off, never allowed to grow memory.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import socket
-from collections.abc import Callable
+import selectors
+from typing import Protocol
 
-from chatroom.limits import RECV_BYTES, SENDQ_MAX_BYTES, WRITE_BUDGET_PER_TURN
-from chatroom.protocol import ServerConnection, ServerState
+from chatroom.codecs.requests import Codec
+from chatroom.hub.message import Wire
+from chatroom.limits import SENDQ_MAX_BYTES, WRITE_BUDGET_PER_TURN
+from chatroom.net.transport import Transport
 
 log = logging.getLogger("chatroom.server")
 
 
-def peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
-    """('127.0.0.1', 5000) also for IPv4 peers of a dual-stack socket (::ffff:127.0.0.1)."""
-    host = raw[0]
-    if host.startswith("::ffff:") and "." in host:
-        host = host[7:]
-    return (host, raw[1])
-
-
 class Phase(enum.Enum):
-    """Where the transport is; the protocol's own state lives in ServerConnection."""
+    """Where the connection is; the protocol's own state lives in its codec."""
 
     OPEN = "open"
-    DRAINING = "draining"  # a final reply is queued; stop reading lines, write it out
-    LINGERING = "lingering"  # written and shut down for writing; wait for the peer's close
+    DRAINING = "draining"  # a final reply is queued: write it out, read and discard input
+    FLUSHING = "flushing"  # the peer closed its side: write what is queued, then close
+    LINGERING = "lingering"  # written and shut down for writing: wait for the peer's close
     CLOSED = "closed"
 
 
+class Owner(Protocol):
+    """What a connection reports to (the server)."""
+
+    def on_readable(self, conn: Connection) -> None: ...
+
+    def on_writable(self, conn: Connection) -> None: ...
+
+    def wants_write(self, conn: Connection) -> None:
+        """`conn` has queued output the kernel did not take: watch for writability."""
+
+    def on_error(self, conn: Connection, error: Exception) -> None:
+        """Serving `conn` raised: isolate it (log, close it) and keep serving the rest."""
+
+
 class Connection:
-    """A client socket and everything the server keeps for it.
+    """A client's transport and codec, and everything the server keeps for it.
 
     Kept small on purpose (__slots__, output buffer created on demand): an
     idle registered user should cost well under a kilobyte of server memory.
+    It is a recipient for the hub: a name, a wire, and `deliver`.
     """
 
-    __slots__ = ("sock", "fd", "protocol", "out", "phase", "deadline", "_wants_write")
+    __slots__ = ("transport", "fd", "codec", "out", "phase", "deadline", "owner")
 
-    def __init__(
-        self,
-        sock: socket.socket,
-        protocol: ServerConnection,
-        wants_write: Callable[[Connection], None],
-    ) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.protocol = protocol
+    def __init__(self, transport: Transport, codec: Codec, owner: Owner) -> None:
+        self.transport = transport
+        self.fd = transport.sock.fileno()
+        self.codec = codec
         self.out: bytearray | None = None
         self.phase = Phase.OPEN
-        self.deadline = 0.0  # when an unregistered connection times out
-        self._wants_write = wants_write
-
-    @property
-    def address(self) -> tuple[str, int] | str:
-        """The peer's (host, port), asked of the kernel: not stored, it would cost every idle user."""
-        try:
-            raw = self.sock.getpeername()
-        except OSError:
-            return "(disconnected peer)"
-        return peer_address(raw) if isinstance(raw, tuple) else repr(raw)  # a Unix socket: a path
+        self.deadline = 0.0  # when a linger or a registration ends; timers check it
+        self.owner = owner
 
     @property
     def name(self) -> str:
-        return self.protocol.name
+        return self.codec.name
 
     @property
-    def registered(self) -> bool:
-        return self.protocol.state is ServerState.REGISTERED and self.phase is Phase.OPEN
+    def wire(self) -> Wire:
+        return self.codec.wire
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        return self.transport.address()
 
     def label(self) -> str:
         """How logs name this peer: the user, or the address before registration."""
-        return f"user {self.protocol.name}" if self.protocol.name else f"client {self.address}"
+        name = self.codec.name
+        return f"user {name}" if name else f"client {self.address}"
 
-    def queue(self, data: bytes) -> bool:
-        """Send `data` now if the socket takes it, else keep it for later.
+    # -- the loop calls these --------------------------------------------------------------
+
+    def handle_io(self, mask: int) -> None:
+        if mask & selectors.EVENT_READ:
+            self.owner.on_readable(self)
+        if mask & selectors.EVENT_WRITE and self.phase is not Phase.CLOSED:
+            self.owner.on_writable(self)
+
+    def handle_error(self, error: Exception) -> None:
+        self.owner.on_error(self, error)
+
+    # -- output ------------------------------------------------------------------------------
+
+    def deliver(self, payload: bytes) -> bool:
+        """Send `payload` now if the transport takes it, else keep it for later.
 
         Returns False when the connection cannot take it (its queue would pass
         SENDQ_MAX_BYTES, or the peer is gone): the caller must drop it. The
-        first byte that does not fit in the kernel registers the connection for
-        writability (via `wants_write`); `flush()` continues from there.
+        first byte that does not fit in the kernel asks the owner to watch for
+        writability; `flush()` continues from there.
         """
         out = self.out
         if out is None:
             try:
-                sent = self.sock.send(data)
+                sent = self.transport.send(payload)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
                 return False
-            if sent < len(data):
-                self.out = bytearray(data[sent:] if sent else data)
-                self._wants_write(self)
+            if sent < len(payload):
+                if len(payload) - sent > SENDQ_MAX_BYTES:
+                    return self._over_cap(0, len(payload) - sent)
+                with memoryview(payload) as view:  # one copy of the remainder, not two
+                    self.out = bytearray(view[sent:])
+                self.owner.wants_write(self)
             return True
-        if len(out) + len(data) > SENDQ_MAX_BYTES:
+        if len(out) + len(payload) > SENDQ_MAX_BYTES:
             # A fast reader can be behind by one turn's worth: write what the
             # kernel takes before deciding that this reader is too slow.
             try:
@@ -109,18 +126,21 @@ class Connection:
                 return False
             out = self.out
             if out is None:
-                return self.queue(data)
-        if len(out) + len(data) > SENDQ_MAX_BYTES:
-            log.warning(
-                "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",
-                self.label(),
-                len(out),
-                len(data),
-                SENDQ_MAX_BYTES,
-            )
-            return False
-        out += data
+                return self.deliver(payload)
+            if len(out) + len(payload) > SENDQ_MAX_BYTES:
+                return self._over_cap(len(out), len(payload))
+        out += payload
         return True
+
+    def _over_cap(self, queued: int, incoming: int) -> bool:
+        log.warning(
+            "Send queue full for %s: queued=%d incoming=%d limit=%d bytes; disconnecting",
+            self.label(),
+            queued,
+            incoming,
+            SENDQ_MAX_BYTES,
+        )
+        return False
 
     def flush(self) -> bool:
         """Write what the kernel takes now (bounded per turn); True when nothing is left.
@@ -132,10 +152,10 @@ class Connection:
             return True
         try:
             if len(out) <= WRITE_BUDGET_PER_TURN:
-                sent = self.sock.send(out)
+                sent = self.transport.send(out)
             else:
                 with memoryview(out) as view:
-                    sent = self.sock.send(view[:WRITE_BUDGET_PER_TURN])
+                    sent = self.transport.send(view[:WRITE_BUDGET_PER_TURN])
         except (BlockingIOError, InterruptedError):
             return False
         if sent == len(out):
@@ -143,7 +163,3 @@ class Connection:
             return True
         del out[:sent]
         return False
-
-    def recv(self) -> bytes:
-        """One read of at most RECV_BYTES; b"" at end of stream. Raises BlockingIOError when empty."""
-        return self.sock.recv(RECV_BYTES)

@@ -20,7 +20,11 @@ def is_valid_username(name: str) -> bool:
 def username_key(name: str) -> str:
     """The form under which names are unique: 'Alice', 'alice' and 'ALICE' in fullwidth letters are one user.
 
-    NFKC folds look-alike compatibility forms and casefold folds case, so one
-    user cannot be impersonated by a name that merely renders the same.
+    NFKC folds compatibility forms (fullwidth letters, ligatures) and casefold
+    folds case. NFKC(casefold(NFKC(name))) is used because neither order alone
+    is closed: casefold can undo NFKC's composition ('ΐ' U+0390 and 'Ϊ́'
+    U+03AA U+0301 differ under NFKC-then-casefold). It does not catch names
+    that merely look alike across scripts (Latin 'a' and Cyrillic 'a', U+0430);
+    confusables are a separate rule.
     """
-    return unicodedata.normalize("NFKC", name).casefold()
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())

@@ -67,19 +67,54 @@ class ServerConnection:
 
     `receive` parses lazily, one line per event, so a line that follows
     REGISTER in the same packet is judged only after the server has accepted
-    or refused the registration.
+    or refused the registration. That decision may come later (an accounts
+    store or a cluster-wide name claim answers after a delay): until
+    `accept` or `refuse_taken` is called the connection is DECIDING, and the
+    lines that arrive meanwhile wait in a backlog, unjudged; `resume` then
+    yields their events. The caller should stop reading while `paused`, so the
+    backlog holds at most what one read brought (each line is bounded by the
+    framer either way).
     """
 
-    __slots__ = ("state", "name", "framer", "_prefix")
+    __slots__ = ("state", "name", "framer", "_prefix", "_backlog")
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self.state = ServerState.AWAITING_REGISTER
         self.name = ""
         self.framer = LineFramer(max_line)
         self._prefix = b""
+        self._backlog: list[bytes] | None = None  # lines read while DECIDING
+
+    @property
+    def paused(self) -> bool:
+        """True while a registration is being decided: input waits until then."""
+        return self.state is ServerState.DECIDING
 
     def receive(self, data: bytes) -> Iterator[ServerEvent]:
-        for line in self.framer.feed(data):
+        """Events for the lines `data` completes (none while paused: they wait for `resume`)."""
+        if self.state is ServerState.CLOSED:
+            raise LocalProtocolError("input after the connection was closed")
+        lines = self.framer.feed(data)
+        if self.state is ServerState.DECIDING:
+            self._hold(lines, 0)
+            return iter(())
+        return self._events(lines)
+
+    def resume(self) -> Iterator[ServerEvent]:
+        """After the decision: the events of the lines that waited for it."""
+        lines, self._backlog = self._backlog or [], None
+        if self.state is ServerState.CLOSED:
+            return iter(())
+        return self._events(lines)
+
+    def _hold(self, lines: list[bytes], start: int) -> None:
+        if self._backlog is None:
+            self._backlog = lines[start:]
+        else:
+            self._backlog += lines[start:]
+
+    def _events(self, lines: list[bytes]) -> Iterator[ServerEvent]:
+        for index, line in enumerate(lines):
             if self.state is ServerState.REGISTERED:
                 if line.startswith(self._prefix):
                     if is_clean_text(line):
@@ -102,10 +137,11 @@ class ServerConnection:
                     return
                 self.state = ServerState.DECIDING
                 yield RegisterRequest(name)
-                if self.state is not ServerState.REGISTERED:
+                if self.state is ServerState.DECIDING:  # decided later: the rest waits
+                    self._hold(lines, index + 1)
                     return
-            else:
-                raise LocalProtocolError(f"input after the connection was {self.state.value}")
+            if self.state is ServerState.CLOSED:  # refused or closed by the caller meanwhile
+                return
         if self.framer.overflowed and self.state is not ServerState.CLOSED:
             registered = self.state is ServerState.REGISTERED
             self.state = ServerState.CLOSED
@@ -129,6 +165,7 @@ class ServerConnection:
     def close(self) -> None:
         """The connection is over: no more events, and no partial line kept in memory."""
         self.state = ServerState.CLOSED
+        self._backlog = None
         self.framer.discard()
 
     def _require(self, state: ServerState) -> None:

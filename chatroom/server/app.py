@@ -1,34 +1,42 @@
-"""The CHAT/1.0 server: one thread, one selectors loop, every socket non-blocking.
+"""The server: the hub (who hears what) wired to the network layer (loop, listeners, connections).
 
-Each turn of the loop: wait for readiness (or the next deadline), read every
-readable socket once and route what it said, deliver the turn's chat lines
-(chatroom.router), write each client with output once, then reap closed
-connections. Nothing here blocks; signals arrive as bytes on a socket.
+Each turn of the loop reads every ready socket once and turns what it said
+into hub requests; before the loop sleeps it delivers the turn's chat lines
+(at most once per delivery interval), drops recipients that could not take
+them, and closes what was marked for closing. Nothing here blocks; signals
+arrive as bytes on a socket.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
+import enum
 import logging
 import selectors
 import signal
 import socket
-import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator
 
-from chatroom import limits, protocol
-from chatroom.hub.router import Router
-from chatroom.net.connection import Connection, Phase, peer_address
-from chatroom.protocol import ChatMessage, LeaveRequest, Refusal, RegisterRequest, ServerConnection
+from chatroom import limits
+from chatroom.codecs.chat import ChatCodec
+from chatroom.codecs.requests import Codec, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.hub.hub import Admission, Hub, Verdict
+from chatroom.hub.message import Recipient
+from chatroom.net.connection import Connection, Phase
+from chatroom.net.listener import Listener, open_listening_socket
+from chatroom.net.loop import EventLoop
+from chatroom.net.transport import PlainTransport
 from chatroom.signals import SignalPipe
 
 log = logging.getLogger("chatroom.server")
 
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_ACCEPTS_PER_TURN = 512  # bounds the time one turn spends accepting during a connection storm
-_RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+RELOAD_SIGNALS = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+CAUGHT_SIGNALS = SHUTDOWN_SIGNALS + RELOAD_SIGNALS
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
 
 
 class ServerConfig:
@@ -42,6 +50,7 @@ class ServerConfig:
         "registration_timeout",
         "max_per_address",
         "delivery_interval",
+        "shutdown_timeout",
     )
 
     def __init__(
@@ -54,6 +63,7 @@ class ServerConfig:
         registration_timeout: float = limits.REGISTRATION_TIMEOUT_S,
         max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
         delivery_interval: float = limits.DELIVERY_INTERVAL_S,
+        shutdown_timeout: float = limits.SHUTDOWN_FLUSH_TIMEOUT_S,
     ) -> None:
         self.host = host
         self.port = port
@@ -62,49 +72,63 @@ class ServerConfig:
         self.registration_timeout = registration_timeout
         self.max_per_address = max_per_address
         self.delivery_interval = delivery_interval
+        self.shutdown_timeout = shutdown_timeout
 
 
-def open_listener(host: str, port: int) -> socket.socket:
-    """A non-blocking listening socket; host '' means every interface, IPv6 too when possible."""
-    backlog = max(socket.SOMAXCONN, 4096)  # the kernel caps it at net.core.somaxconn
-    if host == "" and socket.has_dualstack_ipv6():
-        try:
-            sock = socket.create_server(
-                ("::", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
-            )
-        except OSError:
-            sock = socket.create_server(("0.0.0.0", port), backlog=backlog)
-    else:
-        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, _, _, _, address = infos[0]
-        sock = socket.create_server(address[:2], family=family, backlog=backlog)
-    sock.setblocking(False)
-    return sock
+class _Run(enum.Enum):
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting down"  # telling everyone DISCONNECT, waiting for slow readers
+    ABORTED = "aborted"  # a second interrupt: stop waiting
+
+
+class _SignalWatcher:
+    """The signal pipe as a loop handler."""
+
+    def __init__(self, server: Server, pipe: SignalPipe) -> None:
+        self.server = server
+        self.pipe = pipe
+
+    def handle_io(self, mask: int) -> None:
+        for signum in self.pipe.read():
+            self.server.on_signal(signum)
+
+    def handle_error(self, error: Exception) -> None:
+        log.error("Unexpected error while reading signals; still serving", exc_info=error)
 
 
 class Server:
-    """Owns the listening socket, the selector and every connection."""
+    """Owns the loop, the hub, the listeners and every connection."""
 
-    def __init__(self, config: ServerConfig, listener: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        listener: socket.socket | None = None,
+        *,
+        loop: EventLoop | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.config = config
-        self.listener = listener if listener is not None else open_listener(config.host, config.port)
-        self.port: int = self.listener.getsockname()[1]
-        self.selector = selectors.DefaultSelector()
-        self.router = Router()
+        self.loop = loop if loop is not None else EventLoop()
+        self.hub = Hub(log_messages=config.log_messages, admission=admission)
         self.connections: dict[int, Connection] = {}
+        sock = listener if listener is not None else open_listening_socket(config.host, config.port)
+        self.listeners = [Listener(self.loop, sock, self._admit_chat, "client")]
+        self.port = self.listeners[0].port
+        self._state = _Run.RUNNING
         self._last_delivery = 0.0
-        self._wants_write = self._watch_writable  # one bound method shared by every Connection
         self._to_close: list[tuple[Connection, str]] = []
-        self._registration_deadlines: deque[Connection] = deque()  # in accept order
-        self._linger_deadlines: deque[tuple[float, Connection]] = deque()
+        # Unregistered connections in accept order. Their deadlines are all the same
+        # time after accepting, so one loop timer for the first stands for all of them
+        # (a timer per connection would cost every idle user memory until it ran).
+        self._registering: deque[Connection] = deque()
+        self._deciding_now: Connection | None = None  # whose registration is being decided in this call
         self._per_address: dict[str, int] = {}  # host -> connections, when limited
         self._host_of_fd: dict[int, str] = {}  # only when limited
-        self._accept_paused_until = 0.0
-        self._running = False
-        self._signals: SignalPipe | None = None
-        self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.loop.before_sleep(self._deliver_when_due)
+        self.loop.before_sleep(self._drop_unreachable)
+        self.loop.before_sleep(self._reap)
 
-    # -- the loop --------------------------------------------------------------------
+    # -- running ---------------------------------------------------------------------------
 
     def serve_forever(self, signals: SignalPipe | None = None) -> None:
         """Run until SIGINT or SIGTERM; then say goodbye to every client and return.
@@ -112,82 +136,44 @@ class Server:
         Pass `signals` to catch them from earlier on (main() does, before it
         prints the port, so a signal at any moment ends in a clean shutdown).
         """
-        self._signals = signals if signals is not None else SignalPipe(SHUTDOWN_SIGNALS)
-        signal_fd = self._signals.fileno()
-        self.selector.register(signal_fd, selectors.EVENT_READ, signal_fd)
-        self._running = True
+        pipe = signals if signals is not None else SignalPipe(CAUGHT_SIGNALS)
+        self.loop.watch(pipe.fileno(), _READ, _SignalWatcher(self, pipe))
         try:
-            while self._running:
-                self.run_once(self._next_timeout())
+            while self._state is _Run.RUNNING:
+                self.loop.run_once()
             self.shutdown()
         finally:
-            self.selector.unregister(signal_fd)
-            self._signals.close()
-            self._signals = None
-            self.selector.close()
+            self.loop.unwatch(pipe.fileno())
+            pipe.close()
+            self.loop.close()
 
-    def run_once(self, timeout: float | None) -> None:
-        """One turn: read everything ready, deliver (at most once per interval), expire, reap."""
-        self._dispatch(self.selector.select(timeout))
-        now = time.monotonic()
-        if self.router.has_pending() and now - self._last_delivery >= self.config.delivery_interval:
-            self._deliver(now)
-        self._close_all(self.router.take_dropped(), "could not take more output")
-        self._expire(now)
-        self._reap()
+    def run_once(self, timeout: float | None = None) -> None:
+        self.loop.run_once(timeout)
 
-    def _dispatch(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
-        connections = self.connections
-        for key, mask in ready:
-            conn = key.data
-            if conn is None:
-                self._accept()
-            elif isinstance(conn, Connection):
-                if mask & selectors.EVENT_READ:
-                    self._on_readable(conn)
-                if mask & selectors.EVENT_WRITE and conn.fd in connections:
-                    self._on_writable(conn)
-            else:
-                self._on_signal()
+    def on_signal(self, signum: int) -> None:
+        if signum in SHUTDOWN_SIGNALS:
+            if self._state is _Run.RUNNING:
+                self._state = _Run.SHUTTING_DOWN
+            elif self._state is _Run.SHUTTING_DOWN:
+                log.info("Second interrupt: closing every connection now")
+                self._state = _Run.ABORTED
+        elif signum in RELOAD_SIGNALS:
+            log.info("SIGHUP received: nothing to reload; still serving")
 
-    def _deliver(self, now: float) -> None:
-        self._last_delivery = now
-        self.router.deliver()
+    # -- accepting -------------------------------------------------------------------------
 
-    def _next_timeout(self) -> float | None:
-        deadlines = [self._registration_deadlines[0].deadline] if self._registration_deadlines else []
-        if self._linger_deadlines:
-            deadlines.append(self._linger_deadlines[0][0])
-        if self.router.has_pending():
-            deadlines.append(self._last_delivery + self.config.delivery_interval)
-        if self._accept_paused_until:
-            deadlines.append(self._accept_paused_until)
-        if not deadlines:
-            return None
-        return max(0.0, min(deadlines) - time.monotonic())
+    def _admit_chat(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        """A new CHAT/1.0 connection on the plain listener."""
+        self._admit(PlainTransport(sock), ChatCodec(self.config.max_line), address)
 
-    # -- accepting -------------------------------------------------------------------
-
-    def _accept(self) -> None:
-        for _ in range(_ACCEPTS_PER_TURN):
-            try:
-                sock, raw_address = self.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as error:
-                if error.errno in _RESOURCE_ERRNOS:
-                    self._pause_accepting(error)
-                # ECONNABORTED and friends: that peer gave up; the next turn accepts the rest.
-                return
-            self._admit(sock, peer_address(raw_address))
-
-    def _admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
+    def _admit(self, transport: PlainTransport, codec: Codec, address: tuple[str, int]) -> None:
+        sock = transport.sock
         sock.setblocking(False)
         with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(sock, ServerConnection(self.config.max_line), self._wants_write)
+        conn = Connection(transport, codec, self)
+        self.loop.watch(sock, _READ, conn)  # may fail (ENOMEM): the listener closes the socket
         self.connections[conn.fd] = conn
-        self.selector.register(sock, selectors.EVENT_READ, conn)
         log.info("Accepted connection from client address: %s", address)
         limit = self.config.max_per_address
         if limit:
@@ -196,138 +182,251 @@ class Server:
             self._host_of_fd[conn.fd] = address[0]
             if count > limit:
                 log.warning("Too many connections from %s (limit %d); closing", address[0], limit)
-                self._finish(conn, protocol.TOO_MANY_CONNECTIONS, "too many connections from one address")
+                self._end(conn, Ending.TOO_MANY_CONNECTIONS)
                 return
-        conn.deadline = time.monotonic() + self.config.registration_timeout
-        self._registration_deadlines.append(conn)
+        conn.deadline = self.loop.now() + self.config.registration_timeout
+        if not self._registering:
+            self.loop.call_at(conn.deadline, Server._expire_registrations, self)
+        self._registering.append(conn)
 
-    def _pause_accepting(self, error: OSError) -> None:
-        log.warning("Cannot accept connections: %s; pausing accept for %.1f s", error, limits.ACCEPT_PAUSE_S)
-        self.selector.unregister(self.listener)
-        self._accept_paused_until = time.monotonic() + limits.ACCEPT_PAUSE_S
+    # -- reading ---------------------------------------------------------------------------
 
-    # -- reading ---------------------------------------------------------------------
-
-    def _on_readable(self, conn: Connection) -> None:
+    def on_readable(self, conn: Connection) -> None:
         try:
-            data = conn.recv()
+            data = conn.transport.recv()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
             self._drop(conn, f"connection error: {error.strerror or error}")
             return
         if conn.phase is not Phase.OPEN:
-            if not data:  # the peer closed after our final reply: done
-                self._drop(conn, "closed after final reply")
+            if not data:
+                self._peer_closed_after_final_reply(conn)
             return  # input after a final reply is read and discarded
         if not data:
-            self._drop(conn, "connection closed by client")
+            self._peer_closed(conn)
             return
-        refusals: list[Refusal] = []
-        for event in conn.protocol.receive(data):
-            if isinstance(event, ChatMessage):
-                self.router.broadcast(conn, event.line)
-                if self.config.log_messages:
-                    log.info(
-                        "Received message from user %s:  %s",
-                        conn.name,
-                        event.line.decode("utf-8", errors="replace"),
-                    )
+        self._serve(conn, conn.codec.requests(data))
+        if conn.transport.pending() and self._reading(conn):
+            self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
+
+    def _serve(self, conn: Connection, requests: Iterator[Request]) -> None:
+        refusals: list[Refuse] = []  # replies to bad lines, sent together (one log line per read)
+        hub = self.hub
+        for request in requests:
+            if type(request) is Say:
+                hub.say(conn, request.text)
                 continue
-            if isinstance(event, RegisterRequest):
-                self._register(conn, event.name)
-            elif isinstance(event, LeaveRequest):
-                self._drop(conn, "left")
-            elif event.fatal:
-                if conn.protocol.framer.overflowed:
-                    log.warning("Closing %s: %s (limit --max-line)", conn.label(), event.reason)
-                else:
-                    log.info("Closing %s: %s", conn.label(), event.reason)
-                self._finish(conn, event.reply, event.reason)
-            else:
-                refusals.append(event)
+            if isinstance(request, Refuse) and not request.fatal:
+                refusals.append(request)
+                continue
+            if refusals:  # they answer lines that came first: they go out first
+                self._refuse_lines(conn, refusals)
+                refusals = []
+                if conn.phase is not Phase.OPEN:
+                    break
+            if isinstance(request, Register):
+                self._deciding_now = conn
+                try:
+                    hub.register(conn, request.name, self._registration_decided)
+                finally:
+                    self._deciding_now = None
+            elif isinstance(request, Leave):
+                self._leave(conn)
+            elif isinstance(request, Refuse):
+                limit = f" (limit {request.limit})" if request.limit else ""
+                level = logging.WARNING if request.limit else logging.INFO
+                log.log(level, "Closing %s: %s%s", conn.label(), request.reason, limit)
+                self._finish(conn, request.reply, request.reason)
             if conn.phase is not Phase.OPEN:
                 break
         if refusals and conn.phase is Phase.OPEN:
             self._refuse_lines(conn, refusals)
+        if conn.codec.paused and conn.phase is Phase.OPEN:
+            self._watch(conn)  # stop reading until the registration is decided
 
-    def _register(self, conn: Connection, name: str) -> None:
-        if not self.router.add(conn, name):
+    def _registration_decided(self, member: Recipient, name: str, verdict: Verdict) -> None:
+        assert isinstance(member, Connection)
+        conn = member
+        if conn.phase is not Phase.OPEN:
+            self.hub.leave(conn, "closed while its registration was decided")
+            return
+        later = conn is not self._deciding_now  # then reading was paused until now
+        if verdict is Verdict.ACCEPTED:
+            if not conn.deliver(conn.codec.accept(name)):
+                self._drop(conn, "peer gone")
+                return
+        else:
             log.info("Registration refused for %s: name %r is taken", conn.address, name)
-            self._finish(conn, conn.protocol.refuse_taken(), "name taken")
+            self._finish(conn, conn.codec.refuse_taken(), "name taken")
             return
-        if not conn.queue(conn.protocol.accept(name)):
-            self._drop(conn, "peer gone")
-            return
-        log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
+        if later:  # what waited is judged now, and reading goes on
+            self._watch(conn)
+            self._serve(conn, conn.codec.waiting_requests())
 
-    def _refuse_lines(self, conn: Connection, refusals: list[Refusal]) -> None:
+    def _refuse_lines(self, conn: Connection, refusals: list[Refuse]) -> None:
         """One reply per refused line, sent together, and one log line per read (not per line)."""
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
         log.info("Refused a line from %s: %s%s", conn.label(), refusals[0].reason, more)
-        if not conn.queue(b"".join(refusal.reply for refusal in refusals)):
+        if not conn.deliver(b"".join(refusal.reply for refusal in refusals)):
             self._close_later(conn, "could not take more output")
 
-    # -- writing ---------------------------------------------------------------------
+    # -- writing ---------------------------------------------------------------------------
 
-    def _watch_writable(self, conn: Connection) -> None:
-        """The kernel did not take all of conn's output: write the rest when it has room."""
-        self.selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+    def wants_write(self, conn: Connection) -> None:
+        self._watch(conn)
 
-    def _on_writable(self, conn: Connection) -> None:
+    def on_writable(self, conn: Connection) -> None:
         try:
             done = conn.flush()
         except OSError as error:
             self._close_later(conn, f"connection error: {error.strerror or error}")
             return
-        if done:
-            self.selector.modify(conn.sock, selectors.EVENT_READ, conn)
-            if conn.phase is Phase.DRAINING:
-                self._start_lingering(conn)
+        if not done:
+            return
+        if conn.phase is Phase.DRAINING:
+            self._start_lingering(conn)
+        elif conn.phase is Phase.FLUSHING:
+            self._close_later(conn, "closed by client, after its last lines were written")
+        else:
+            self._watch(conn)
 
-    # -- ending connections ----------------------------------------------------------
+    def _reading(self, conn: Connection) -> bool:
+        phase = conn.phase
+        if phase is Phase.OPEN:
+            return not conn.codec.paused
+        return phase is Phase.DRAINING or phase is Phase.LINGERING
+
+    def _watch(self, conn: Connection) -> None:
+        """Watch `conn` for what it needs now: reading unless paused or done, writing while queued."""
+        if conn.phase is Phase.CLOSED:
+            return
+        events = (_READ if self._reading(conn) else 0) | (_WRITE if conn.out is not None else 0)
+        key = self.loop.selector.get_map().get(conn.fd)
+        if key is None:
+            if events:
+                self.loop.watch(conn.transport.sock, events, conn)
+        elif not events:
+            self.loop.unwatch(conn.transport.sock)
+        elif key.events != events:
+            self.loop.rewatch(conn.transport.sock, events, conn)
+
+    # -- delivery (before the loop sleeps) ---------------------------------------------------
+
+    def _deliver_when_due(self) -> None:
+        if not self.hub.has_pending():
+            return
+        now = self.loop.now()
+        due = self._last_delivery + self.config.delivery_interval
+        if now >= due:
+            self._last_delivery = now
+            self.hub.deliver()
+        else:
+            self.loop.wake_by(due)
+
+    def _drop_unreachable(self) -> None:
+        for member in self.hub.take_dropped():
+            assert isinstance(member, Connection)
+            self._close_later(member, "could not take more output")
+
+    # -- ending connections --------------------------------------------------------------------
+
+    def _end(self, conn: Connection, ending: Ending) -> None:
+        """The server ends `conn` on its own (timeout, limit, shutdown) with its codec's last line."""
+        self._finish(conn, conn.codec.ending(ending), ending.value)
 
     def _finish(self, conn: Connection, reply: bytes, reason: str) -> None:
         """Send a final reply, then close politely (write, shut down, wait for the peer)."""
-        self._leave_router(conn, reason)
-        conn.protocol.close()
+        self.hub.leave(conn, reason)
+        conn.codec.close()
         conn.phase = Phase.DRAINING
-        if not conn.queue(reply):
+        if not conn.deliver(reply):
             self._close_later(conn, reason)
         elif conn.out is None:
             self._start_lingering(conn)
         else:  # a peer that does not read its final reply is closed all the same
-            self._linger_deadlines.append((time.monotonic() + limits.LINGER_TIMEOUT_S, conn))
+            self._set_linger_deadline(conn)
+            self._watch(conn)
 
     def _start_lingering(self, conn: Connection) -> None:
         try:
-            conn.sock.shutdown(socket.SHUT_WR)
+            conn.transport.shutdown_write()
         except OSError:
             self._close_later(conn, "peer gone")
             return
         conn.phase = Phase.LINGERING
-        self._linger_deadlines.append((time.monotonic() + limits.LINGER_TIMEOUT_S, conn))
+        self._set_linger_deadline(conn)
+        self._watch(conn)
 
-    def _leave_router(self, conn: Connection, reason: str) -> None:
-        if self.router.remove(conn):
-            log.info("Disconnecting user %s", conn.name)
-            log.debug("User %s left: %s", conn.name, reason)
+    def _set_linger_deadline(self, conn: Connection) -> None:
+        """One deadline per connection: a later one replaces the earlier (whose timer then does nothing)."""
+        conn.deadline = self.loop.now() + limits.LINGER_TIMEOUT_S
+        self.loop.call_at(conn.deadline, self._linger_expired, conn)
+
+    def _linger_expired(self, conn: Connection) -> None:
+        if (
+            conn.phase in (Phase.DRAINING, Phase.FLUSHING, Phase.LINGERING)
+            and self.loop.now() >= conn.deadline
+        ):
+            self._close_later(conn, "peer did not read or close after its final reply")
+
+    def _expire_registrations(self) -> None:
+        """408 for every connection whose registration time is up; then wait for the next one."""
+        waiting, now = self._registering, self.loop.now()
+        while waiting:
+            conn = waiting[0]
+            undecided = conn.phase is Phase.OPEN and not conn.codec.registered
+            if undecided and conn.deadline > now:
+                self.loop.call_at(conn.deadline, Server._expire_registrations, self)
+                return
+            waiting.popleft()
+            if undecided:
+                log.info("Registration timeout for %s", conn.address)
+                self._end(conn, Ending.REGISTRATION_TIMEOUT)
+
+    def _peer_closed(self, conn: Connection) -> None:
+        """End of stream from an open connection: it left; what is queued for it is still written."""
+        self._leave(conn, "connection closed by client")
+
+    def _leave(self, conn: Connection, reason: str = "left") -> None:
+        """The user is gone at once; replies already queued for it are still written, then it is closed."""
+        if conn.out is None:
+            self._drop(conn, reason)
+            return
+        self.hub.leave(conn, reason)
+        conn.codec.close()
+        self._flush_then_close(conn)
+
+    def _peer_closed_after_final_reply(self, conn: Connection) -> None:
+        if conn.phase is Phase.DRAINING and conn.out is not None:
+            self._flush_then_close(conn)  # half-closed (nc -N): its final reply still goes out
+        else:
+            self._drop(conn, "closed after final reply")
+
+    def _flush_then_close(self, conn: Connection) -> None:
+        """Stop reading (the peer is done), write what is queued, then close; bounded by the linger time."""
+        conn.phase = Phase.FLUSHING
+        self._set_linger_deadline(conn)
+        self._watch(conn)
 
     def _drop(self, conn: Connection, reason: str) -> None:
         """Close now: the peer left, reset, or we are done lingering."""
-        self._leave_router(conn, reason)
-        conn.protocol.close()
+        self.hub.leave(conn, reason)
+        conn.codec.close()
         self._close_later(conn, reason)
 
     def _close_later(self, conn: Connection, reason: str) -> None:
         if conn.phase is not Phase.CLOSED:
-            self._leave_router(conn, reason)
+            self.hub.leave(conn, reason)
             conn.phase = Phase.CLOSED
             self._to_close.append((conn, reason))
 
-    def _close_all(self, conns: Sequence[Connection], reason: str) -> None:
-        for conn in conns:
-            self._close_later(conn, reason)
+    def on_error(self, conn: Connection, error: Exception) -> None:
+        """Serving one connection raised: log it once with its traceback, close it, keep serving."""
+        log.error("Unexpected error while serving %s; closing that connection", conn.label(), exc_info=error)
+        with contextlib.suppress(Exception):
+            conn.codec.close()
+        self._close_later(conn, f"unexpected error: {error!r}")
 
     def _reap(self) -> None:
         """Close marked sockets here, never while a list of connections is being walked."""
@@ -338,8 +437,9 @@ class Server:
             if self.connections.pop(conn.fd, None) is None:
                 continue
             log.debug("Closing %s: %s", conn.label(), reason)
-            self.selector.unregister(conn.sock)
-            conn.sock.close()
+            with contextlib.suppress(KeyError, ValueError):
+                self.loop.unwatch(conn.transport.sock)
+            conn.transport.close()
             conn.out = None
             host = self._host_of_fd.pop(conn.fd, None)
             if host is not None:
@@ -349,46 +449,31 @@ class Server:
                 else:
                     self._per_address.pop(host, None)
 
-    def _expire(self, now: float) -> None:
-        registrations = self._registration_deadlines
-        while registrations and registrations[0].deadline <= now:
-            conn = registrations.popleft()
-            if conn.phase is Phase.OPEN and conn.protocol.state is protocol.ServerState.AWAITING_REGISTER:
-                log.info("Registration timeout for %s", conn.address)
-                self._finish(conn, protocol.REGISTRATION_TIMEOUT, "registration timeout")
-        lingering = self._linger_deadlines
-        while lingering and lingering[0][0] <= now:
-            _, conn = lingering.popleft()
-            if conn.phase is Phase.LINGERING or conn.phase is Phase.DRAINING:
-                self._close_later(conn, "peer did not read or close after its final reply")
-        if self._accept_paused_until and now >= self._accept_paused_until:
-            self._accept_paused_until = 0.0
-            self.selector.register(self.listener, selectors.EVENT_READ, None)
-
-    # -- signals and shutdown --------------------------------------------------------
-
-    def _on_signal(self) -> None:
-        assert self._signals is not None
-        if any(signum in (signal.SIGINT, signal.SIGTERM) for signum in self._signals.read()):
-            self._running = False
+    # -- shutting down ---------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        """Tell every client DISCONNECT CHAT/1.0, make sure it is written, close everything."""
+        """Tell every client DISCONNECT CHAT/1.0, make sure it is written, close everything.
+
+        Slow readers get up to the shutdown timeout; a second SIGINT/SIGTERM
+        ends the wait at once.
+        """
         log.info("Interrupt received, shutting down ...")
-        if not self._accept_paused_until:
-            self.selector.unregister(self.listener)
-        self.listener.close()
-        self._deliver(time.monotonic())  # lines already read still reach their recipients first
+        self._state = _Run.SHUTTING_DOWN
+        for listener in self.listeners:
+            listener.close()
+        self.hub.deliver()  # lines already read still reach their recipients first
+        self._drop_unreachable()
         for conn in list(self.connections.values()):
             if conn.phase is Phase.OPEN:
-                self._finish(conn, protocol.SERVER_DISCONNECT, "server shutting down")
-        flush_deadline = time.monotonic() + limits.SHUTDOWN_FLUSH_TIMEOUT_S
+                self._end(conn, Ending.SERVER_SHUTDOWN)
+        self._reap()
+        flush_deadline = self.loop.now() + self.config.shutdown_timeout
         close_deadline: float | None = None
-        while self.connections:
-            self._reap()
-            now = time.monotonic()
+        while self.connections and self._state is _Run.SHUTTING_DOWN:
+            now = self.loop.now()
             if close_deadline is None and all(
-                conn.phase is not Phase.DRAINING for conn in self.connections.values()
+                conn.phase is not Phase.DRAINING and conn.phase is not Phase.FLUSHING
+                for conn in self.connections.values()
             ):
                 # Everything is written; give clients a moment to close first, so
                 # that our close cannot reset a connection with unread replies.
@@ -396,7 +481,7 @@ class Server:
             until = close_deadline if close_deadline is not None else flush_deadline
             if now >= until:
                 break
-            self._dispatch(self.selector.select(until - now))
+            self.loop.run_once(until - now)
         for conn in list(self.connections.values()):
             self._close_later(conn, "server shutting down")
         self._reap()

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from chatroom import limits
-from chatroom.console import ConsoleHandler, say
+from chatroom.console import ConsoleHandler, replace_unencodable, say
 from chatroom.fdlimit import raise_fd_limit
-from chatroom.server.app import SHUTDOWN_SIGNALS, Server, ServerConfig
+from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
 from chatroom.signals import SignalPipe
 
 
@@ -35,7 +35,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         description=(
             "A CHAT/1.0 chat room server. With no arguments it listens on every interface on a "
             "port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): every "
-            "client is sent 'DISCONNECT CHAT/1.0' first."
+            "client is sent 'DISCONNECT CHAT/1.0' first. SIGHUP is logged and otherwise ignored."
         ),
     )
     parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
@@ -77,6 +77,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
         f"together; 0 sends every line at once (default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
     )
     parser.add_argument(
+        "--shutdown-timeout",
+        type=_at_least(0, float),
+        default=limits.SHUTDOWN_FLUSH_TIMEOUT_S,
+        metavar="SECONDS",
+        help="on Ctrl-C or SIGTERM, how long to keep writing 'DISCONNECT CHAT/1.0' to clients that "
+        "read slowly before exiting; a second Ctrl-C exits at once "
+        f"(default: {limits.SHUTDOWN_FLUSH_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
         "--max-per-address",
         type=_at_least(0, int),
         default=limits.MAX_CONNECTIONS_PER_ADDRESS,
@@ -96,6 +105,7 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
+    replace_unencodable(sys.stdout, sys.stderr)
     configure_logging(args.log_level)
     if not 0 <= args.port <= 65535:
         print(f"chatroom-server: port {args.port} is out of range 0-65535", file=sys.stderr)
@@ -108,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         registration_timeout=args.registration_timeout,
         max_per_address=args.max_per_address,
         delivery_interval=args.delivery_interval / 1000,
+        shutdown_timeout=args.shutdown_timeout,
     )
     raise_fd_limit()
     try:
@@ -117,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(config: ServerConfig, host: str, port: int) -> int:
-    signals = SignalPipe(SHUTDOWN_SIGNALS)
+    signals = SignalPipe(CAUGHT_SIGNALS)
     try:
         server = Server(config)
     except OSError as error:

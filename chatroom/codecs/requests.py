@@ -1,0 +1,96 @@
+"""What a connection asks of the hub, whatever its wire protocol, and what every codec offers.
+
+A codec turns one connection's bytes into these requests and the hub's
+answers back into bytes. The server handles requests without knowing the
+wire: CHAT/1.0 today, IRC or CHAT over WebSocket later.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from chatroom.hub.message import Wire
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """The peer asks to be known as `name`."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """The registered peer says `text` to the room it is in."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """The peer says goodbye."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """A line the protocol refuses: send `reply`; when `fatal`, close after it.
+
+    `limit` names the server option whose bound the line broke, if any, so the
+    log line can say which limit tripped.
+    """
+
+    reply: bytes
+    fatal: bool
+    reason: str
+    limit: str | None = None
+
+
+Request = Register | Say | Leave | Refuse
+
+
+class Ending(enum.Enum):
+    """Why the server ends a connection on its own; each codec words the last line its way."""
+
+    REGISTRATION_TIMEOUT = "registration timeout"
+    TOO_MANY_CONNECTIONS = "too many connections from one address"
+    SERVER_SHUTDOWN = "server shutting down"
+
+
+class Codec(Protocol):
+    """One connection's wire protocol, without I/O (see chatroom.codecs.chat for CHAT/1.0)."""
+
+    @property
+    def wire(self) -> Wire:
+        """The encoder for hub messages to this connection, shared by every connection of its kind."""
+
+    @property
+    def name(self) -> str:
+        """The registered name; "" before registration."""
+
+    @property
+    def registered(self) -> bool: ...
+
+    @property
+    def paused(self) -> bool:
+        """True while a registration is being decided: stop reading until then."""
+
+    def requests(self, data: bytes) -> Iterator[Request]:
+        """The requests `data` completes, judged in order (lazily: see ServerConnection)."""
+
+    def waiting_requests(self) -> Iterator[Request]:
+        """After a registration decided later: the requests that waited for it."""
+
+    def accept(self, name: str) -> bytes:
+        """The name is granted: the reply that says so."""
+
+    def refuse_taken(self) -> bytes:
+        """The name is in use: the reply that says so (the connection is over)."""
+
+    def ending(self, ending: Ending) -> bytes:
+        """The last line before the server closes the connection for `ending`."""
+
+    def close(self) -> None:
+        """No more input will be judged; free what is held."""

@@ -1,0 +1,211 @@
+"""The router in-process, with fake recipients: who hears what, in which order, encoded how often."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chatroom.hub.message import LOBBY, Message, PrivateLine, RoomLine
+from chatroom.hub.router import Router
+
+
+class CountingWire:
+    """Encodes messages as readable text and counts how often it was asked to."""
+
+    def __init__(self, tag: str = "") -> None:
+        self.tag = tag
+        self.encodings = 0
+
+    def encode(self, messages: Sequence[Message]) -> bytes:
+        self.encodings += 1
+        parts = []
+        for message in messages:
+            if isinstance(message, RoomLine):
+                parts.append(f"{self.tag}{message.room} {message.sender}: {message.text}\n")
+            else:
+                parts.append(f"{self.tag}private {message.sender}->{message.to}: {message.text}\n")
+        return "".join(parts).encode()
+
+
+class FakeRecipient:
+    def __init__(self, name: str, wire: CountingWire, *, full: bool = False) -> None:
+        self.name = name
+        self.wire = wire
+        self.payloads: list[bytes] = []
+        self.full = full  # a recipient that cannot take more
+
+    def deliver(self, payload: bytes) -> bool:
+        if self.full:
+            return False
+        self.payloads.append(payload)
+        return True
+
+    @property
+    def lines(self) -> list[str]:
+        return b"".join(self.payloads).decode().splitlines()
+
+
+WIRE = CountingWire()
+
+
+def users(router: Router, *names: str, wire: CountingWire = WIRE) -> list[FakeRecipient]:
+    made = [FakeRecipient(name, wire) for name in names]
+    for recipient in made:
+        assert router.add(recipient, recipient.name)
+    return made
+
+
+def test_a_room_line_reaches_every_other_member_but_not_the_sender() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.say(alice, "hi")
+    router.deliver()
+    assert bob.lines == carol.lines == ["#lobby alice: hi"]
+    assert alice.payloads == []
+
+
+def test_a_batch_is_encoded_once_per_wire_and_the_same_bytes_go_to_every_recipient_of_it() -> None:
+    router = Router()
+    chat, other = CountingWire(), CountingWire("irc:")
+    alice, bob, carol = users(router, "alice", "bob", "carol", wire=chat)
+    (dave, erin) = users(router, "dave", "erin", wire=other)
+    router.say(alice, "one")
+    router.say(alice, "two")
+    router.deliver()
+    # Once per wire for the shared audience, plus the sender's own batch (nothing for alice here).
+    assert other.encodings == 1
+    assert chat.encodings == 1
+    assert bob.payloads[0] is carol.payloads[0]
+    assert dave.payloads[0] is erin.payloads[0]
+    assert dave.lines == ["irc:#lobby alice: one", "irc:#lobby alice: two"]
+    assert bob.lines == ["#lobby alice: one", "#lobby alice: two"]
+
+
+def test_each_sender_gets_the_others_lines_in_the_order_they_were_said() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.say(alice, "a1")
+    router.say(bob, "b1")
+    router.say(alice, "a2")
+    router.deliver()
+    assert alice.lines == ["#lobby bob: b1"]
+    assert bob.lines == ["#lobby alice: a1", "#lobby alice: a2"]
+    assert carol.lines == ["#lobby alice: a1", "#lobby bob: b1", "#lobby alice: a2"]
+
+
+def test_private_and_room_lines_from_one_sender_keep_their_order() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.say(alice, "before")
+    assert router.whisper(alice, "BOB", "just for you") is bob
+    router.say(alice, "after")
+    router.deliver()
+    assert bob.lines == ["#lobby alice: before", "private alice->bob: just for you", "#lobby alice: after"]
+    assert carol.lines == ["#lobby alice: before", "#lobby alice: after"]
+    assert alice.lines == []
+
+
+def test_a_private_line_to_nobody_is_not_routed() -> None:
+    router = Router()
+    alice, _ = users(router, "alice", "bob")
+    assert router.whisper(alice, "zed", "hello?") is None
+    assert not router.has_pending()
+
+
+def test_names_are_unique_as_username_key_folds_them() -> None:
+    router = Router()
+    users(router, "Alice", "ΐ")
+    assert not router.add(FakeRecipient("alice", WIRE), "alice")
+    assert not router.add(FakeRecipient("Ϊ́", WIRE), "Ϊ́")
+    assert "ALICE" in router and router.find("aLiCe") is not None
+
+
+def test_a_name_is_free_again_as_soon_as_its_user_is_removed() -> None:
+    router = Router()
+    (alice,) = users(router, "alice")
+    assert router.remove(alice)
+    assert not router.remove(alice)
+    assert router.add(FakeRecipient("alice", WIRE), "alice")
+
+
+def test_lines_said_before_a_user_joined_are_not_delivered_to_it() -> None:
+    router = Router()
+    alice, bob = users(router, "alice", "bob")
+    router.say(alice, "early")
+    (carol,) = users(router, "carol")
+    router.say(alice, "late")
+    router.deliver()
+    assert bob.lines == ["#lobby alice: early", "#lobby alice: late"]
+    assert carol.lines == ["#lobby alice: late"]
+
+
+def test_a_user_who_left_before_delivery_gets_nothing() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.say(alice, "one")
+    router.say(bob, "two")
+    router.remove(bob)
+    router.remove(carol)
+    router.deliver()
+    assert bob.payloads == [] and carol.payloads == []
+    assert alice.lines == ["#lobby bob: two"]
+
+
+def test_a_recipient_that_cannot_take_its_lines_is_reported_once_for_dropping() -> None:
+    router = Router()
+    alice, bob = users(router, "alice", "bob")
+    bob.full = True
+    router.say(alice, "hi")
+    router.deliver()
+    assert router.take_dropped() == [bob]
+    assert router.take_dropped() == []
+
+
+def test_rooms_keep_their_lines_to_themselves() -> None:
+    router = Router()
+    alice, bob, carol, dave = users(router, "alice", "bob", "carol", "dave")
+    router.move(alice, "#dev")
+    router.move(bob, "#dev")
+    assert router.room_of(alice) == "#dev" and router.room_of(carol) == LOBBY
+    router.say(alice, "in dev")
+    router.say(carol, "in the lobby")
+    router.deliver()
+    assert bob.lines == ["#dev alice: in dev"]
+    assert dave.lines == ["#lobby carol: in the lobby"]
+    assert alice.lines == [] and carol.lines == []
+    assert {member.name for member in router.members("#dev")} == {"alice", "bob"}
+
+
+def test_what_was_said_before_a_move_reaches_the_room_it_was_said_in() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.move(bob, "#dev")
+    router.say(alice, "lobby line")
+    router.move(carol, "#dev")
+    router.deliver()
+    assert carol.lines == ["#lobby alice: lobby line"]
+    assert bob.lines == []
+
+
+def test_an_empty_room_is_forgotten_but_the_lobby_stays() -> None:
+    router = Router()
+    (alice,) = users(router, "alice")
+    router.move(alice, "#dev")
+    router.move(alice, LOBBY)
+    assert router.members("#dev") == []
+    router.remove(alice)
+    assert router.members(LOBBY) == []
+    assert len(router) == 0
+
+
+def test_the_chat_wire_encodes_exactly_the_bytes_a_chat_1_0_peer_sent() -> None:
+    from chatroom.codecs.chat import CHAT_WIRE
+
+    text = "héllo 日本 👋🏽\t!"
+    line = ("@alice: " + text + "\n").encode()
+    assert CHAT_WIRE.encode([RoomLine("alice", LOBBY, text)]) == line
+    assert (
+        CHAT_WIRE.encode([RoomLine("alice", LOBBY, "a"), RoomLine("bob", LOBBY, "b")])
+        == b"@alice: a\n@bob: b\n"
+    )
+    private = CHAT_WIRE.encode([PrivateLine("alice", "bob", "psst")])
+    assert private.startswith(b"@alice") and not private.startswith(b"@alice: ")
