@@ -55,8 +55,9 @@ class FakeOwner:
 
 
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair()
+def pair() -> Iterator[tuple[PlainTransport, socket.socket]]:
+    raw, theirs = socket.socketpair()
+    ours = PlainTransport.adopt(raw)
     ours.setblocking(False)
     yield ours, theirs
     ours.close()
@@ -68,8 +69,8 @@ def phase(conn: Connection) -> Phase:
     return conn.phase
 
 
-def connection(sock: socket.socket, owner: FakeOwner | None = None) -> Connection:
-    return Connection(PlainTransport(sock), ChatCodec(), owner or FakeOwner())
+def connection(transport: PlainTransport, owner: FakeOwner | None = None) -> Connection:
+    return Connection(transport, ChatCodec(), owner or FakeOwner())
 
 
 def fill_kernel_buffers(sock: socket.socket) -> None:
@@ -78,7 +79,7 @@ def fill_kernel_buffers(sock: socket.socket) -> None:
             sock.send(b"f" * 65536)
 
 
-def test_output_is_sent_at_once_when_the_kernel_has_room(pair: tuple[socket.socket, socket.socket]) -> None:
+def test_output_is_sent_at_once_when_the_kernel_has_room(pair: tuple[PlainTransport, socket.socket]) -> None:
     ours, theirs = pair
     owner = FakeOwner()
     conn = connection(ours, owner)
@@ -88,7 +89,7 @@ def test_output_is_sent_at_once_when_the_kernel_has_room(pair: tuple[socket.sock
 
 
 def test_what_the_kernel_does_not_take_is_queued_and_the_owner_asked_to_watch(
-    pair: tuple[socket.socket, socket.socket],
+    pair: tuple[PlainTransport, socket.socket],
 ) -> None:
     ours, _ = pair
     owner = FakeOwner()
@@ -100,7 +101,7 @@ def test_what_the_kernel_does_not_take_is_queued_and_the_owner_asked_to_watch(
 
 
 def test_one_payload_bigger_than_the_cap_is_refused_even_with_an_empty_queue(
-    pair: tuple[socket.socket, socket.socket],
+    pair: tuple[PlainTransport, socket.socket],
 ) -> None:
     ours, _ = pair
     conn = connection(ours)
@@ -110,7 +111,7 @@ def test_one_payload_bigger_than_the_cap_is_refused_even_with_an_empty_queue(
 
 
 def test_a_reader_that_catches_up_is_not_cut_off_at_the_cap(
-    pair: tuple[socket.socket, socket.socket],
+    pair: tuple[PlainTransport, socket.socket],
 ) -> None:
     ours, _ = pair
     conn = connection(ours)
@@ -122,7 +123,7 @@ def test_a_reader_that_catches_up_is_not_cut_off_at_the_cap(
 
 
 def test_a_reader_that_really_stopped_is_cut_off_at_the_cap(
-    pair: tuple[socket.socket, socket.socket],
+    pair: tuple[PlainTransport, socket.socket],
 ) -> None:
     ours, _ = pair
     conn = connection(ours)
@@ -232,7 +233,8 @@ def test_a_peer_that_does_not_read_its_final_reply_is_closed_after_the_linger_ti
     world.register("sleeper")
     conn = world.conn_of("sleeper")
     conn.out = bytearray(b"x" * 4096)
-    fill_kernel_buffers(conn.transport.sock)
+    assert isinstance(conn.transport, PlainTransport)
+    fill_kernel_buffers(conn.transport)
     world.server._finish(conn, LINE_TOO_LONG, "line too long")
     world.advance(LINGER_TIMEOUT_S / 2)
     assert phase(conn) is Phase.DRAINING, "closed before the linger time"

@@ -674,3 +674,16 @@ def test_any_bytes_with_a_decision_that_comes_later_yield_only_protocol_events(
             if isinstance(event, RegisterRequest):
                 assert conn.paused
                 undecided = event.name
+
+
+@settings(max_examples=2000, deadline=None)
+@given(line=st.one_of(st.binary(max_size=64), st.text(max_size=32).map(str.encode)))
+def test_clean_text_means_utf8_without_control_characters_but_tab_for_any_bytes(line: bytes) -> None:
+    """The ASCII fast path and the general path agree with the definition."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        expected = False
+    else:
+        expected = not any((ch < " " and ch != "\t") or "\x7f" <= ch <= "\x9f" for ch in text)
+    assert is_clean_text(line) is expected

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from chatroom.hub.message import LOBBY, Message, PrivateLine, RoomLine
 from chatroom.hub.router import Router
 
@@ -15,15 +13,11 @@ class CountingWire:
         self.tag = tag
         self.encodings = 0
 
-    def encode(self, messages: Sequence[Message]) -> bytes:
+    def encode(self, message: Message) -> bytes:
         self.encodings += 1
-        parts = []
-        for message in messages:
-            if isinstance(message, RoomLine):
-                parts.append(f"{self.tag}{message.room} {message.sender}: {message.text}\n")
-            else:
-                parts.append(f"{self.tag}private {message.sender}->{message.to}: {message.text}\n")
-        return "".join(parts).encode()
+        if isinstance(message, RoomLine):
+            return f"{self.tag}{message.room} {message.sender}: {message.text}\n".encode()
+        return f"{self.tag}private {message.sender}->{message.to}: {message.text}\n".encode()
 
 
 class FakeRecipient:
@@ -66,18 +60,19 @@ def test_a_room_line_reaches_every_other_member_but_not_the_sender() -> None:
 def test_a_batch_is_encoded_once_per_wire_and_the_same_bytes_go_to_every_recipient_of_it() -> None:
     router = Router()
     chat, other = CountingWire(), CountingWire("irc:")
-    alice, bob, carol = users(router, "alice", "bob", "carol", wire=chat)
+    alice, bob, carol, frank = users(router, "alice", "bob", "carol", "frank", wire=chat)
     (dave, erin) = users(router, "dave", "erin", wire=other)
     router.say(alice, "one")
-    router.say(alice, "two")
+    router.say(bob, "two")
     router.deliver()
-    # Once per wire for the shared audience, plus the sender's own batch (nothing for alice here).
-    assert other.encodings == 1
-    assert chat.encodings == 1
-    assert bob.payloads[0] is carol.payloads[0]
+    # Each message once per wire, whoever hears it (the senders' own batches included).
+    assert other.encodings == 2
+    assert chat.encodings == 2
+    assert carol.payloads[0] is frank.payloads[0]
     assert dave.payloads[0] is erin.payloads[0]
-    assert dave.lines == ["irc:#lobby alice: one", "irc:#lobby alice: two"]
-    assert bob.lines == ["#lobby alice: one", "#lobby alice: two"]
+    assert dave.lines == ["irc:#lobby alice: one", "irc:#lobby bob: two"]
+    assert carol.lines == ["#lobby alice: one", "#lobby bob: two"]
+    assert alice.lines == ["#lobby bob: two"] and bob.lines == ["#lobby alice: one"]
 
 
 def test_each_sender_gets_the_others_lines_in_the_order_they_were_said() -> None:
@@ -202,10 +197,6 @@ def test_the_chat_wire_encodes_exactly_the_bytes_a_chat_1_0_peer_sent() -> None:
 
     text = "héllo 日本 👋🏽\t!"
     line = ("@alice: " + text + "\n").encode()
-    assert CHAT_WIRE.encode([RoomLine("alice", LOBBY, text)]) == line
-    assert (
-        CHAT_WIRE.encode([RoomLine("alice", LOBBY, "a"), RoomLine("bob", LOBBY, "b")])
-        == b"@alice: a\n@bob: b\n"
-    )
-    private = CHAT_WIRE.encode([PrivateLine("alice", "bob", "psst")])
+    assert CHAT_WIRE.encode(RoomLine("alice", LOBBY, text)) == line
+    private = CHAT_WIRE.encode(PrivateLine("alice", "bob", "psst"))
     assert private.startswith(b"@alice") and not private.startswith(b"@alice: ")

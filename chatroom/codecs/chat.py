@@ -8,7 +8,7 @@ same bytes alice sent (valid UTF-8 decodes and encodes back to itself).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from chatroom.codecs.requests import Ending, Leave, Refuse, Register, Request, Say
 from chatroom.hub.message import Message, PrivateLine, RoomLine
@@ -33,24 +33,18 @@ _ENDINGS = {
 }
 
 
-def _line(message: Message) -> str:
-    if isinstance(message, RoomLine):
-        return f"@{message.sender}: {message.text}\n"
-    # Not reachable by a CHAT/1.0 peer yet (no command sends a private line); the
-    # conversations issue specifies it. It must not read as an ordinary room line.
-    assert isinstance(message, PrivateLine)
-    return f"@{message.sender} (private): {message.text}\n"
-
-
 class ChatWire:
     """Encodes hub messages as CHAT/1.0 lines; one instance serves every CHAT/1.0 connection."""
 
     __slots__ = ()
 
-    def encode(self, messages: Sequence[Message]) -> bytes:
-        if len(messages) == 1:
-            return _line(messages[0]).encode()
-        return "".join(map(_line, messages)).encode()
+    def encode(self, message: Message) -> bytes:
+        if type(message) is RoomLine:
+            return f"@{message.sender}: {message.text}\n".encode()
+        # Not reachable by a CHAT/1.0 peer yet (no command sends a private line); the
+        # conversations issue specifies it. It must not read as an ordinary room line.
+        assert isinstance(message, PrivateLine)
+        return f"@{message.sender} (private): {message.text}\n".encode()
 
 
 CHAT_WIRE = ChatWire()

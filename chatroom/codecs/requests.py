@@ -22,7 +22,7 @@ class Register:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per chat line (see chatroom.hub.message)
 class Say:
     """The registered peer says `text` to the room it is in."""
 

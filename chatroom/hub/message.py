@@ -4,12 +4,13 @@ A message says who, to which target, what, in no wire protocol's bytes. A
 recipient is anything that can take a batch of messages: a CHAT/1.0
 connection today, an IRC or WebSocket connection or a bus to another server
 later. Each recipient names the `Wire` that encodes for it; the router encodes
-a batch once per wire and hands the same bytes to every recipient of that wire.
+each message of a batch once per wire and hands the same bytes to every
+recipient of that wire.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +18,12 @@ LOBBY = "#lobby"
 # The room every user is in after registering; a CHAT/1.0 client never leaves it unless it asks.
 
 
-@dataclass(frozen=True, slots=True)
+# Messages are never changed after they are made, but they are not frozen
+# dataclasses: one is made per chat line, and a frozen one costs three times
+# as much to make (0.7 against 0.2 microseconds here).
+
+
+@dataclass(slots=True)
 class RoomLine:
     """`sender` said `text` to the room `room`."""
 
@@ -26,7 +32,7 @@ class RoomLine:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PrivateLine:
     """`sender` said `text` to the user `to` alone."""
 
@@ -41,8 +47,12 @@ Message = RoomLine | PrivateLine
 class Wire(Hashable, Protocol):
     """One wire protocol's encoder, shared by all its recipients (so it is the cache key)."""
 
-    def encode(self, messages: Sequence[Message]) -> bytes:
-        """The bytes that carry `messages`, in order, to one recipient of this wire."""
+    def encode(self, message: Message) -> bytes:
+        """The bytes that carry `message` to a recipient of this wire (whole lines).
+
+        The router calls it once per message per wire in a batch, and joins
+        the results into the payloads it hands out.
+        """
 
 
 class Recipient(Hashable, Protocol):

@@ -11,7 +11,8 @@ one sender, to a room or private, always arrive in the order they were said.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 from chatroom.hub.message import LOBBY, Message, PrivateLine, Recipient, RoomLine, Wire
 from chatroom.protocol.names import username_key
@@ -133,55 +134,75 @@ class Router:
         return dropped
 
     def deliver(self) -> None:
-        """Send the messages routed since the last delivery."""
+        """Send the messages routed since the last delivery.
+
+        Each message is encoded once per wire; the payloads are joins of those
+        bytes: one per room and wire for everyone who only listened, one per
+        sender or private target for the few others.
+        """
         pending = self._pending
         if not pending:
             return
         self._pending = []
-        if len(pending) == 1 and pending[0][2] is None:
-            sender, message, _ = pending[0]
-            assert isinstance(message, RoomLine)
-            self._fan_out(message.room, [message], {sender})
+        if len(pending) == 1:  # the common case at a moderate load
+            sender, message, target = pending[0]
+            if target is None:
+                assert isinstance(message, RoomLine)
+                self._fan_out(message.room, {sender}, lambda wire: wire.encode(message))
+            elif self.is_registered(target) and not target.deliver(target.wire.encode(message)):
+                self._dropped.append(target)
             return
+        encoded: dict[Wire, list[bytes]] = {}
+
+        def lines_for(wire: Wire) -> list[bytes]:
+            lines = encoded.get(wire)
+            if lines is None:
+                lines = encoded[wire] = [wire.encode(message) for _, message, _ in pending]
+            return lines
+
+        rooms: list[str | None] = []  # each message's room; None for a private line
+        by_room: dict[str, list[int]] = {}
         special: set[Recipient] = set()
-        by_room: dict[str, list[Message]] = {}
-        for sender, message, target in pending:
+        for index, (sender, message, target) in enumerate(pending):
             special.add(sender)
             if target is not None:
                 special.add(target)
+                rooms.append(None)
             else:
                 assert isinstance(message, RoomLine)
-                by_room.setdefault(message.room, []).append(message)
-        for room, messages in by_room.items():
-            self._fan_out(room, messages, special)
+                rooms.append(message.room)
+                by_room.setdefault(message.room, []).append(index)
+        for room, indices in by_room.items():
+            if len(indices) == len(pending):
+                self._fan_out(room, special, lambda wire: b"".join(lines_for(wire)))
+            else:
+                self._fan_out(room, special, functools.partial(_join_chosen, lines_for, indices))
+        dropped = self._dropped
         for recipient in special:
-            self._deliver_own(recipient, pending)
+            room = self._room_of.get(recipient, LOBBY)
+            group = self._rooms.get(room, {}).get(recipient.wire)
+            if group is None or recipient not in group:  # left since
+                continue
+            lines = lines_for(recipient.wire)
+            chosen = [
+                lines[index]
+                for index, (sender, _, target) in enumerate(pending)
+                if sender is not recipient
+                and (target is recipient if target is not None else rooms[index] == room)
+            ]
+            if chosen and not recipient.deliver(b"".join(chosen)):
+                dropped.append(recipient)
 
-    def _fan_out(self, room: str, messages: list[Message], skip: set[Recipient]) -> None:
-        """The room's lines to every member not in `skip`: one encoding per wire, the same bytes to all."""
+    def _fan_out(self, room: str, skip: set[Recipient], payload_for: Callable[[Wire], bytes]) -> None:
+        """A room's lines to every member not in `skip`: one payload per wire, the same bytes to all."""
         dropped = self._dropped
         for wire, group in self._rooms.get(room, {}).items():
-            payload = wire.encode(messages)
+            payload = payload_for(wire)
             for recipient in group:
                 if recipient not in skip and not recipient.deliver(payload):
                     dropped.append(recipient)
 
-    def _deliver_own(
-        self, recipient: Recipient, pending: list[tuple[Recipient, Message, Recipient | None]]
-    ) -> None:
-        """A sender's or private target's batch: what it should hear, in the order it was said."""
-        room = self._room_of.get(recipient, LOBBY)
-        group = self._rooms.get(room, {}).get(recipient.wire)
-        if group is None or recipient not in group:  # left since
-            return
-        messages: list[Message] = []
-        for sender, message, target in pending:
-            if sender is recipient:
-                continue
-            if target is None:
-                if isinstance(message, RoomLine) and message.room == room:
-                    messages.append(message)
-            elif target is recipient:
-                messages.append(message)
-        if messages and not recipient.deliver(recipient.wire.encode(messages)):
-            self._dropped.append(recipient)
+
+def _join_chosen(lines_for: Callable[[Wire], list[bytes]], chosen: list[int], wire: Wire) -> bytes:
+    lines = lines_for(wire)
+    return b"".join([lines[index] for index in chosen])

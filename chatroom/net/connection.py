@@ -57,7 +57,7 @@ class Connection:
 
     def __init__(self, transport: Transport, codec: Codec, owner: Owner) -> None:
         self.transport = transport
-        self.fd = transport.sock.fileno()
+        self.fd = transport.fileno()
         self.codec = codec
         self.out: bytearray | None = None
         self.phase = Phase.OPEN

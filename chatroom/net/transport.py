@@ -1,7 +1,7 @@
 """Byte transports: what moves a connection's bytes, below any protocol.
 
 The contract every transport keeps, so the connection and the loop need not
-know which one they hold: `recv` returns bytes, b"" at end of stream, and
+know which one they hold: `recv(n)` returns bytes, b"" at end of stream, and
 raises BlockingIOError when nothing can be read now; `send` returns how many
 bytes it took and raises BlockingIOError when it can take none now; both
 raise another OSError when the peer is gone. A TLS transport maps its
@@ -15,8 +15,6 @@ from __future__ import annotations
 import socket
 from typing import Protocol
 
-from chatroom.limits import RECV_BYTES
-
 
 def peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
     """('127.0.0.1', 5000) also for IPv4 peers of a dual-stack socket (::ffff:127.0.0.1)."""
@@ -27,13 +25,15 @@ def peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str,
 
 
 class Transport(Protocol):
-    @property
-    def sock(self) -> socket.socket:
-        """The socket the loop watches for readiness."""
+    buffers_input: bool
+    """True when the transport can hold input that select() cannot see (TLS)."""
 
-    def recv(self) -> bytes: ...
+    def fileno(self) -> int:
+        """What the loop watches for readiness."""
 
-    def send(self, data: bytes | bytearray | memoryview) -> int: ...
+    def recv(self, bufsize: int, /) -> bytes: ...
+
+    def send(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
     def pending(self) -> int:
         """Bytes already read from the socket and held inside the transport (TLS records)."""
@@ -47,33 +47,33 @@ class Transport(Protocol):
         """The peer's (host, port), asked of the kernel, or a word saying it is gone."""
 
 
-class PlainTransport:
-    """Plain TCP: the socket's own calls, nothing in between."""
+class PlainTransport(socket.socket):
+    """Plain TCP: the socket itself, so `send` and `recv` are the kernel calls with nothing between.
 
-    __slots__ = ("sock",)
+    A subclass rather than a wrapper: a wrapper's `send` would add a Python call
+    to every delivery and an object to every idle user. (TLS fits the same way:
+    `ssl.SSLSocket` is a socket subclass too.)
+    """
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    __slots__ = ()
 
-    def recv(self) -> bytes:
-        return self.sock.recv(RECV_BYTES)
+    buffers_input = False
 
-    def send(self, data: bytes | bytearray | memoryview) -> int:
-        return self.sock.send(data)
+    @classmethod
+    def adopt(cls, sock: socket.socket) -> PlainTransport:
+        """Take over an accepted socket's descriptor (the socket object is left empty)."""
+        return cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
 
     def pending(self) -> int:
         return 0
 
     def shutdown_write(self) -> None:
-        self.sock.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.sock.close()
+        self.shutdown(socket.SHUT_WR)
 
     def address(self) -> tuple[str, int] | str:
         # Asked of the kernel, not stored: storing it would cost every idle user.
         try:
-            raw = self.sock.getpeername()
+            raw = self.getpeername()
         except OSError:
             return "(disconnected peer)"
         return peer_address(raw) if isinstance(raw, tuple) else repr(raw)  # a Unix socket: a path

@@ -72,8 +72,14 @@ def is_disconnect_line(line: bytes) -> bool:
     return len(parts) == 3 and parts[0] == b"DISCONNECT" and parts[2] == VERSION and parts[1] != b""
 
 
+# Every byte an ASCII chat line may hold: printable ASCII and TAB.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t"
+
+
 def is_clean_text(line: bytes) -> bool:
     """UTF-8 with no control characters but TAB."""
+    if line.isascii():  # most lines: deleting every allowed byte must leave nothing (all in C)
+        return not line.translate(None, _PRINTABLE_ASCII)
     if _CONTROL_BYTES.search(line) is not None:
         return False
     try:

@@ -164,15 +164,18 @@ class Server:
 
     def _admit_chat(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """A new CHAT/1.0 connection on the plain listener."""
-        self._admit(PlainTransport(sock), ChatCodec(self.config.max_line), address)
+        self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
 
     def _admit(self, transport: PlainTransport, codec: Codec, address: tuple[str, int]) -> None:
-        sock = transport.sock
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(transport, codec, self)
-        self.loop.watch(sock, _READ, conn)  # may fail (ENOMEM): the listener closes the socket
+        try:
+            transport.setblocking(False)
+            with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
+                transport.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(transport, codec, self)
+            self.loop.watch(transport, _READ, conn)  # may fail (ENOMEM)
+        except BaseException:
+            transport.close()  # the listener reports it and goes on
+            raise
         self.connections[conn.fd] = conn
         log.info("Accepted connection from client address: %s", address)
         limit = self.config.max_per_address
@@ -193,7 +196,7 @@ class Server:
 
     def on_readable(self, conn: Connection) -> None:
         try:
-            data = conn.transport.recv()
+            data = conn.transport.recv(limits.RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
@@ -207,7 +210,7 @@ class Server:
             self._peer_closed(conn)
             return
         self._serve(conn, conn.codec.requests(data))
-        if conn.transport.pending() and self._reading(conn):
+        if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
             self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
 
     def _serve(self, conn: Connection, requests: Iterator[Request]) -> None:
@@ -231,6 +234,10 @@ class Server:
                     hub.register(conn, request.name, self._registration_decided)
                 finally:
                     self._deciding_now = None
+                if conn.codec.paused and conn.phase is Phase.OPEN:
+                    # Stop reading until it is decided; the codec keeps the rest of this read
+                    # (it stops yielding by itself: breaking out here would lose those lines).
+                    self._watch(conn)
             elif isinstance(request, Leave):
                 self._leave(conn)
             elif isinstance(request, Refuse):
@@ -242,8 +249,6 @@ class Server:
                 break
         if refusals and conn.phase is Phase.OPEN:
             self._refuse_lines(conn, refusals)
-        if conn.codec.paused and conn.phase is Phase.OPEN:
-            self._watch(conn)  # stop reading until the registration is decided
 
     def _registration_decided(self, member: Recipient, name: str, verdict: Verdict) -> None:
         assert isinstance(member, Connection)
@@ -305,11 +310,11 @@ class Server:
         key = self.loop.selector.get_map().get(conn.fd)
         if key is None:
             if events:
-                self.loop.watch(conn.transport.sock, events, conn)
+                self.loop.watch(conn.transport, events, conn)
         elif not events:
-            self.loop.unwatch(conn.transport.sock)
+            self.loop.unwatch(conn.transport)
         elif key.events != events:
-            self.loop.rewatch(conn.transport.sock, events, conn)
+            self.loop.rewatch(conn.transport, events, conn)
 
     # -- delivery (before the loop sleeps) ---------------------------------------------------
 
@@ -438,7 +443,7 @@ class Server:
                 continue
             log.debug("Closing %s: %s", conn.label(), reason)
             with contextlib.suppress(KeyError, ValueError):
-                self.loop.unwatch(conn.transport.sock)
+                self.loop.unwatch(conn.transport)
             conn.transport.close()
             conn.out = None
             host = self._host_of_fd.pop(conn.fd, None)
