@@ -81,6 +81,93 @@ ACCEPTS_PER_TURN = 512
 # spends accepting during a connection storm, so established users are still
 # served in between.
 
+MAX_ROOMS = 10_000
+# Rooms at once, #lobby included. A room costs a few hundred bytes plus its
+# members; past this `!join` of a new room is refused (429), joining an
+# existing one still works.
+
+MAX_FOLLOWS_PER_USER = 50
+# `!follow` entries per user. Each is checked against every room line, so the
+# bound keeps one user from making every line cost more; past it: 429.
+
+MAX_TOPIC_CHARS = 300
+# A room topic is a sentence or two; `!rooms` prints one per room.
+
+LIST_NAMES_PER_LINE = 20
+# `!list` replies put this many names on a line, so a reply line stays far
+# below the line limit whatever the room's size (20 x 32 characters).
+
+HISTORY_DEFAULT_LINES = 20
+# `!history` without N: a screenful.
+
+HISTORY_MAX_LINES = 200
+# The most `!history N` returns: a bounded read, and a reply that cannot flood
+# the asker's connection.
+
+# -- history -------------------------------------------------------------------------------
+
+HISTORY_MAX_ROWS = 1_000_000
+# Room lines kept in the history database, all rooms together. A line is a few
+# hundred bytes on disk with its indexes, so the file stays within a few hundred
+# MiB; a busy server at ten lines a second fills it in about a day, a quiet one
+# never. Past it the oldest lines are deleted (a line's id is its age).
+
+HISTORY_MAX_AGE_S = 90 * 24 * 3600.0
+# Lines older than 90 days are deleted and never replayed: old enough to scroll
+# back through a quarter's discussion, young enough that what people said does
+# not stay on disk forever.
+
+HISTORY_FLUSH_INTERVAL_S = 0.5
+# Lines wait at most this long in memory before the writer thread commits them
+# (all that arrived meanwhile in one transaction), so a crash (SIGKILL, OOM)
+# loses at most the last half second, while a busy server commits twice a
+# second instead of once per line.
+
+HISTORY_MAX_REPLAY = 200
+# The most lines one "!history N" or one replay on join returns; a larger N is
+# cut to this. 200 lines is several screens, and bounds what one request costs
+# the writer thread and the asker's send queue (200 x 8 KiB = 1.6 MiB, within
+# SENDQ_MAX_BYTES).
+
+HISTORY_DEFAULT_REPLAY = 20
+# Lines replayed on join, and returned by "!history" without N: enough to see
+# what the room is talking about, short enough not to bury the prompt.
+
+HISTORY_QUEUE_MAX = 100_000
+# Lines waiting for the writer thread. It keeps up with far more than a server
+# can relay, so this fills only when the disk stalls; then the oldest waiting
+# lines are dropped and counted (a warning per HISTORY_WARNING_INTERVAL_S)
+# rather than growing memory: at most 100,000 x 8 KiB = 800 MiB, typically a
+# few MiB.
+
+HISTORY_WARNING_INTERVAL_S = 10.0
+# While lines are being lost (queue full, write errors), the writer logs at
+# most one warning this often, saying how many lines it stands for.
+
+HISTORY_OPEN_TIMEOUT_S = 10.0
+# How long the server waits at start for the history database to open (create
+# the directory, recover a crashed write-ahead log, check the schema) before it
+# refuses to start with one sentence; a hung network filesystem must not hang
+# the start silently.
+
+HISTORY_CLOSE_TIMEOUT_S = 5.0
+# At shutdown, how long to wait for the writer thread to commit what is queued
+# and close the database. Past it the server exits anyway (with a warning):
+# the lines not yet committed are lost, the database is not damaged.
+
+HISTORY_BUSY_TIMEOUT_S = 5.0
+# How long the writer thread waits for another process that holds the
+# database's write lock (a backup, the sqlite3 shell) before giving up on that
+# batch (lost, counted and logged). Only the writer thread waits, never the loop.
+
+HISTORY_PRUNE_EVERY_LINES = 1000
+HISTORY_PRUNE_INTERVAL_S = 60.0
+# Retention (HISTORY_MAX_ROWS, HISTORY_MAX_AGE_S) is applied after this many
+# lines written, or this long after the last pruning if any were written
+# since, and when the database is opened and closed: deleting in bulk costs
+# far less than a delete per line. In between the file holds up to this many
+# lines over the row bound; replies never show lines past the age bound.
+
 # -- the client ----------------------------------------------------------------------------
 
 CLIENT_MAX_LINE_BYTES = 64 * 1024

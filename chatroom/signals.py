@@ -48,9 +48,14 @@ class SignalPipe:
             received += chunk
         return list(received)
 
-    def close(self) -> None:
+    def close(self, *, then_ignore: bool = False) -> None:
+        """Stop catching; the previous handlers come back, or with `then_ignore` the signals are ignored
+        (a program that is exiting anyway must not die of a late SIGINT while it does)."""
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+            if then_ignore:
+                signal.signal(signum, signal.SIG_IGN)
+            else:
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         signal.set_wakeup_fd(self._previous_wakeup)
         self._reader.close()
         self._writer.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chatroom.hub.message import LOBBY, Message, PrivateLine, RoomLine
+from collections.abc import Sequence
+
+from chatroom.hub.message import LOBBY, FollowedLine, Message, PrivateLine, RoomLine
 from chatroom.hub.router import Router
 
 
@@ -17,7 +19,12 @@ class CountingWire:
         self.encodings += 1
         if isinstance(message, RoomLine):
             return f"{self.tag}{message.room} {message.sender}: {message.text}\n".encode()
+        if isinstance(message, FollowedLine):
+            return f"{self.tag}followed {message.room} {message.sender}: {message.text}\n".encode()
         return f"{self.tag}private {message.sender}->{message.to}: {message.text}\n".encode()
+
+    def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        return "".join(f"{code} {line}\n" for line in lines).encode()
 
 
 class FakeRecipient:

@@ -708,7 +708,8 @@ def test_a_server_whose_console_reader_went_away_keeps_serving_without_a_traceba
         proc.wait()
 
 
-def test_console_shows_connections_registrations_messages_and_departures(server: ServerProcess) -> None:
+def test_console_shows_connections_registrations_messages_and_departures(start_server: ServerFactory) -> None:
+    server = start_server("--log-messages")  # room lines are logged only when asked for
     mark = server.log_mark()
     alice = server.connect()
     alice.register("alice")
@@ -726,6 +727,16 @@ def test_console_shows_connections_registrations_messages_and_departures(server:
         "Disconnecting user alice",
     ]
     assert [line for line in log if line in expected] == expected
+
+
+def test_room_lines_are_not_logged_by_default(server: ServerProcess) -> None:
+    alice, bob = users(server, "alice", "bob")
+    mark = server.log_mark()
+    alice.send_line("@alice: none of the operator's business")
+    assert bob.recv_line() == b"@alice: none of the operator's business"
+    alice.send_line("DISCONNECT alice CHAT/1.0")
+    server.wait_for_log("Disconnecting user alice", after=mark)
+    assert not any("business" in line for line in server.stdout.lines[mark:])
 
 
 def test_with_no_log_messages_chat_lines_are_not_logged(start_server: ServerFactory) -> None:

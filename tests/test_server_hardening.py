@@ -232,7 +232,7 @@ def test_a_server_whose_console_is_not_utf8_logs_non_ascii_chat_lines_without_a_
     start_server: ServerFactory,
 ) -> None:
     """With an ASCII stdout a chat line is logged with what cannot be encoded replaced, and still relayed."""
-    server = start_server(env={"PYTHONIOENCODING": "ascii"})
+    server = start_server("--log-messages", env={"PYTHONIOENCODING": "ascii"})
     alice, bob = users(server, "alice", "bob")
     line = "@alice: café 🎉 ünïcödé ok".encode()
     alice.send_line(line)
@@ -253,7 +253,7 @@ def test_a_server_whose_console_is_not_utf8_logs_non_ascii_usernames_without_a_t
     start_server: ServerFactory,
 ) -> None:
     """A non-ASCII username in the log (registration, departure) is replaced or escaped, never a traceback."""
-    server = start_server(env={"PYTHONIOENCODING": "ascii"})
+    server = start_server("--log-messages", env={"PYTHONIOENCODING": "ascii"})
     zoe, bob = users(server, "Zoë", "bob")
     zoe.send_line("@Zoë: hi")
     assert bob.recv_line() == "@Zoë: hi".encode()
@@ -284,9 +284,10 @@ def test_a_server_whose_console_is_not_utf8_logs_non_ascii_usernames_without_a_t
     ids=["RLO", "isolates", "RLM", "soft hyphen", "line separator", "printable"],
 )
 def test_chat_text_is_logged_with_bidi_and_other_invisible_characters_escaped_and_relayed_unchanged(
-    server: ServerProcess, text: str, shown: str
+    start_server: ServerFactory, text: str, shown: str
 ) -> None:
     """The console shows non-printable characters as \\xNN or \\uNNNN; the other users get the exact bytes."""
+    server = start_server("--log-messages")
     alice, bob = users(server, "alice", "bob")
     line = f"@alice: {text}".encode()
     mark = server.log_mark()
@@ -307,7 +308,7 @@ def test_running_out_of_file_descriptors_is_warned_about_at_most_once_in_ten_sec
     def few_descriptors() -> None:  # soft and hard: the server raises soft to hard at start
         resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))
 
-    server = start_server(preexec_fn=few_descriptors)
+    server = start_server("--log-messages", preexec_fn=few_descriptors)
     alice, bob = users(server, "alice", "bob")
     mark = server.log_mark()
     flood = [Peer.connect(server.port) for _ in range(40)]  # more than the server can accept

@@ -8,10 +8,10 @@ same bytes alice sent (valid UTF-8 decodes and encodes back to itself).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from chatroom.codecs.requests import Ending, Leave, Refuse, Register, Request, Say
-from chatroom.hub.message import Message, PrivateLine, RoomLine
+from chatroom.codecs.requests import Command, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.hub.message import FollowedLine, Message, PrivateLine, RoomLine
 from chatroom.limits import MAX_LINE_BYTES
 from chatroom.protocol import (
     REGISTRATION_TIMEOUT,
@@ -41,10 +41,14 @@ class ChatWire:
     def encode(self, message: Message) -> bytes:
         if type(message) is RoomLine:
             return f"@{message.sender}: {message.text}\n".encode()
-        # Not reachable by a CHAT/1.0 peer yet (no command sends a private line); the
-        # conversations issue specifies it. It must not read as an ordinary room line.
-        assert isinstance(message, PrivateLine)
-        return f"@{message.sender} (private): {message.text}\n".encode()
+        if isinstance(message, PrivateLine):  # never the bytes of an ordinary room line
+            return f"@{message.sender} (private): {message.text}\n".encode()
+        assert isinstance(message, FollowedLine)
+        return f"@{message.sender} ({message.room}): {message.text}\n".encode()
+
+    def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        last = len(lines) - 1
+        return "".join(f"{code}{' ' if n == last else '-'}{line}\n" for n, line in enumerate(lines)).encode()
 
 
 CHAT_WIRE = ChatWire()
@@ -78,7 +82,11 @@ class ChatCodec(ServerConnection):
     def _requests(self, events: Iterator[ServerEvent]) -> Iterator[Request]:
         for event in events:
             if type(event) is ChatMessage:
-                yield Say(event.line[self._text_start :].decode())
+                text = event.line[self._text_start :].decode()
+                if text.startswith("!"):  # a command, never relayed; '!!' says a line starting with '!'
+                    yield Say(text[1:]) if text.startswith("!!") else Command(text)
+                else:
+                    yield Say(text)
             elif isinstance(event, RegisterRequest):
                 yield Register(event.name)
             elif isinstance(event, LeaveRequest):

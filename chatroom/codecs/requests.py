@@ -30,6 +30,13 @@ class Say:
 
 
 @dataclass(frozen=True, slots=True)
+class Command:
+    """The registered peer asks the server to do something: `text` is the command line ('!join #dev')."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Leave:
     """The peer says goodbye."""
 
@@ -48,7 +55,7 @@ class Refuse:
     limit: str | None = None
 
 
-Request = Register | Say | Leave | Refuse
+Request = Register | Say | Command | Leave | Refuse
 
 
 class Ending(enum.Enum):

@@ -10,7 +10,7 @@ recipient of that wire.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,7 +41,16 @@ class PrivateLine:
     text: str
 
 
-Message = RoomLine | PrivateLine
+@dataclass(slots=True)
+class FollowedLine:
+    """A room line that reaches someone outside its room because they follow its sender or a #word."""
+
+    sender: str
+    room: str
+    text: str
+
+
+Message = RoomLine | PrivateLine | FollowedLine
 
 
 class Wire(Hashable, Protocol):
@@ -53,6 +62,9 @@ class Wire(Hashable, Protocol):
         The router calls it once per message per wire in a batch, and joins
         the results into the payloads it hands out.
         """
+
+    def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        """A command's answer: one or more status lines with `code` (docs/PROTOCOL.md 6.1)."""
 
 
 class Recipient(Hashable, Protocol):

@@ -14,22 +14,50 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 
-from chatroom.hub.message import LOBBY, Message, PrivateLine, Recipient, RoomLine, Wire
-from chatroom.protocol.names import username_key
+from chatroom.hub.message import LOBBY, FollowedLine, Message, PrivateLine, Recipient, RoomLine, Wire
+from chatroom.protocol.names import room_key, username_key
 
 _Members = dict[Wire, dict[Recipient, None]]  # a room's members grouped by wire (dicts keep order)
+_Pending = tuple[
+    Recipient, Message, Recipient | None, str | None
+]  # sender, message, private target, room key
+
+# Stripped from both ends of a word before it is compared with a followed #topic.
+_WORD_EDGES = ".,;:!?'\"()[]{}"
+
+
+def topic_words(text: str) -> set[str]:
+    """The folded #words of a line: what `!follow #topic` matches (docs/PROTOCOL.md 6.4)."""
+    if "#" not in text:
+        return set()
+    words = (word.strip(_WORD_EDGES) for word in text.split())
+    return {room_key(word) for word in words if word.startswith("#") and len(word) > 1}
 
 
 class Router:
-    """The registered users, the rooms they are in, and the messages not yet delivered."""
+    """The registered users, the rooms they are in, who follows what, and the messages not yet delivered."""
 
-    __slots__ = ("_users", "_rooms", "_room_of", "_pending", "_dropped")
+    __slots__ = (
+        "_users",
+        "_rooms",
+        "_room_names",
+        "_room_of",
+        "_user_followers",
+        "_topic_followers",
+        "_follows_of",
+        "_pending",
+        "_dropped",
+    )
 
     def __init__(self) -> None:
         self._users: dict[str, Recipient] = {}  # by folded name (username_key)
-        self._rooms: dict[str, _Members] = {LOBBY: {}}
-        self._room_of: dict[Recipient, str] = {}  # only for users outside the lobby: idle users cost less
-        self._pending: list[tuple[Recipient, Message, Recipient | None]] = []
+        self._rooms: dict[str, _Members] = {LOBBY: {}}  # by folded room name (room_key)
+        self._room_names: dict[str, str] = {LOBBY: LOBBY}  # folded -> as first written
+        self._room_of: dict[Recipient, str] = {}  # folded room, only for users outside the lobby
+        self._user_followers: dict[str, dict[Recipient, None]] = {}  # folded user name -> followers
+        self._topic_followers: dict[str, dict[Recipient, None]] = {}  # folded #topic -> followers
+        self._follows_of: dict[Recipient, list[str]] = {}  # what each follower typed, in order
+        self._pending: list[_Pending] = []
         self._dropped: list[Recipient] = []
 
     # -- who is here ----------------------------------------------------------------------
@@ -48,14 +76,27 @@ class Router:
         return self._users.get(username_key(name))
 
     def is_registered(self, recipient: Recipient) -> bool:
-        group = self._rooms.get(self.room_of(recipient), {}).get(recipient.wire)
+        group = self._rooms.get(self._room_of.get(recipient, LOBBY), {}).get(recipient.wire)
         return group is not None and recipient in group
 
     def room_of(self, recipient: Recipient) -> str:
-        return self._room_of.get(recipient, LOBBY)
+        """The room the user is in, as its name was first written."""
+        return self._room_names[self._room_of.get(recipient, LOBBY)]
 
     def members(self, room: str) -> list[Recipient]:
-        return [member for group in self._rooms.get(room, {}).values() for member in group]
+        return [member for group in self._rooms.get(room_key(room), {}).values() for member in group]
+
+    def member_count(self, room: str) -> int:
+        return sum(len(group) for group in self._rooms.get(room_key(room), {}).values())
+
+    def rooms(self) -> list[tuple[str, int]]:
+        """Every room (as first written) with its member count, in the order they were made."""
+        return [
+            (self._room_names[key], sum(map(len, members.values()))) for key, members in self._rooms.items()
+        ]
+
+    def room_exists(self, room: str) -> bool:
+        return room_key(room) in self._rooms
 
     # -- joining and leaving -----------------------------------------------------------------
 
@@ -73,54 +114,117 @@ class Router:
         return True
 
     def remove(self, recipient: Recipient) -> bool:
-        """Forget the user; its name is free again at once. False if it was not registered."""
+        """Forget the user and its follows; its name is free again at once. False if it was not registered."""
         key = username_key(recipient.name)
         if self._users.get(key) is not recipient:
             return False
         del self._users[key]
         self._part(recipient, self._room_of.pop(recipient, LOBBY))
+        for target in self._follows_of.pop(recipient, []):
+            self._drop_follower(recipient, target)
         return True
 
-    def move(self, recipient: Recipient, room: str) -> None:
-        """Put a registered user in `room` (created when new), out of the room it was in."""
-        before = self._room_of.get(recipient, LOBBY)
-        if before == room:
-            return
-        self.deliver()  # what was said before the move reaches the room it was said in
-        self._part(recipient, before)
-        self._join(recipient, room)
-        if room == LOBBY:
-            del self._room_of[recipient]
-        else:
-            self._room_of[recipient] = room
+    def move(self, recipient: Recipient, room: str) -> str:
+        """Put a registered user in `room` (created when new), out of the room it was in.
 
-    def _join(self, recipient: Recipient, room: str) -> None:
-        members = self._rooms.setdefault(room, {})
+        Returns the room's name as it was first written ('#Dev' for a later '#dev').
+        """
+        key = room_key(room)
+        before = self._room_of.get(recipient, LOBBY)
+        if before != key:
+            self.deliver()  # what was said before the move reaches the room it was said in
+            self._part(recipient, before)
+            self._room_names.setdefault(key, room)
+            self._join(recipient, key)
+            if key == LOBBY:
+                del self._room_of[recipient]
+            else:
+                self._room_of[recipient] = key
+        return self._room_names[key]
+
+    def _join(self, recipient: Recipient, key: str) -> None:
+        members = self._rooms.setdefault(key, {})
         group = members.get(recipient.wire)
         if group is None:
             group = members[recipient.wire] = {}
         group[recipient] = None
 
-    def _part(self, recipient: Recipient, room: str) -> None:
-        members = self._rooms[room]
+    def _part(self, recipient: Recipient, key: str) -> None:
+        members = self._rooms[key]
         group = members[recipient.wire]
         del group[recipient]
         if not group:
             del members[recipient.wire]
-        if not members and room != LOBBY:
-            del self._rooms[room]
+        if not members and key != LOBBY:
+            del self._rooms[key]
+            del self._room_names[key]
+
+    # -- follows -------------------------------------------------------------------------------
+
+    def follow(self, recipient: Recipient, target: str) -> bool:
+        """`target` is '#topic' or '@name'; False when the recipient follows it already."""
+        followers = self._followers_table(target)
+        key = self._follow_key(target)
+        group = followers.setdefault(key, {})
+        if recipient in group:
+            return False
+        group[recipient] = None
+        self._follows_of.setdefault(recipient, []).append(target)
+        return True
+
+    def unfollow(self, recipient: Recipient, target: str) -> bool:
+        """False when the recipient did not follow `target`."""
+        key = self._follow_key(target)
+        typed = self._follows_of.get(recipient, [])
+        for index, followed in enumerate(typed):
+            if followed[0] == target[0] and self._follow_key(followed) == key:
+                del typed[index]
+                if not typed:
+                    del self._follows_of[recipient]
+                self._drop_follower(recipient, followed)
+                return True
+        return False
+
+    def follows(self, recipient: Recipient) -> list[str]:
+        return list(self._follows_of.get(recipient, []))
+
+    def _followers_table(self, target: str) -> dict[str, dict[Recipient, None]]:
+        return self._user_followers if target.startswith("@") else self._topic_followers
+
+    @staticmethod
+    def _follow_key(target: str) -> str:
+        return username_key(target[1:]) if target.startswith("@") else room_key(target)
+
+    def _drop_follower(self, recipient: Recipient, target: str) -> None:
+        table, key = self._followers_table(target), self._follow_key(target)
+        group = table.get(key)
+        if group is not None:
+            group.pop(recipient, None)
+            if not group:
+                del table[key]
+
+    def _followers(self, sender: Recipient, text: str) -> set[Recipient]:
+        """Who follows this room line's sender or one of its #words."""
+        found: set[Recipient] = set()
+        if self._user_followers:
+            found.update(self._user_followers.get(username_key(sender.name), ()))
+        if self._topic_followers:
+            for word in topic_words(text):
+                found.update(self._topic_followers.get(word, ()))
+        return found
 
     # -- saying things -----------------------------------------------------------------------
 
     def say(self, sender: Recipient, text: str) -> None:
         """`sender` says `text` to its room, for the next delivery."""
-        self._pending.append((sender, RoomLine(sender.name, self._room_of.get(sender, LOBBY), text), None))
+        key = self._room_of.get(sender, LOBBY)
+        self._pending.append((sender, RoomLine(sender.name, self._room_names[key], text), None, key))
 
     def whisper(self, sender: Recipient, to: str, text: str) -> Recipient | None:
         """`sender` says `text` to the user `to` alone; the recipient, or None if there is none."""
         target = self._users.get(username_key(to))
         if target is not None:
-            self._pending.append((sender, PrivateLine(sender.name, target.name, text), target))
+            self._pending.append((sender, PrivateLine(sender.name, target.name, text), target, None))
         return target
 
     def has_pending(self) -> bool:
@@ -137,19 +241,25 @@ class Router:
         """Send the messages routed since the last delivery.
 
         Each message is encoded once per wire; the payloads are joins of those
-        bytes: one per room and wire for everyone who only listened, one per
-        sender or private target for the few others.
+        bytes: one per room and wire for everyone who only listened, and one
+        each for the few others (senders, private targets, followers of a line
+        from another room), assembled in the order things were said, with
+        every line at most once.
         """
         pending = self._pending
         if not pending:
             return
         self._pending = []
-        if len(pending) == 1:  # the common case at a moderate load
-            sender, message, target = pending[0]
-            if target is None:
-                assert isinstance(message, RoomLine)
-                self._fan_out(message.room, {sender}, lambda wire: wire.encode(message))
-            elif self.is_registered(target) and not target.deliver(target.wire.encode(message)):
+        following = bool(self._user_followers or self._topic_followers)
+        if len(pending) == 1 and not following:  # the common case at a moderate load
+            sender, message, target, key = pending[0]
+            if key is not None:
+                self._fan_out(key, {sender}, lambda wire: wire.encode(message))
+            elif (
+                target is not None
+                and self.is_registered(target)
+                and not target.deliver(target.wire.encode(message))
+            ):
                 self._dropped.append(target)
             return
         encoded: dict[Wire, list[bytes]] = {}
@@ -157,39 +267,55 @@ class Router:
         def lines_for(wire: Wire) -> list[bytes]:
             lines = encoded.get(wire)
             if lines is None:
-                lines = encoded[wire] = [wire.encode(message) for _, message, _ in pending]
+                lines = encoded[wire] = [wire.encode(message) for _, message, _, _ in pending]
             return lines
 
-        rooms: list[str | None] = []  # each message's room; None for a private line
         by_room: dict[str, list[int]] = {}
         special: set[Recipient] = set()
-        for index, (sender, message, target) in enumerate(pending):
+        followers: list[set[Recipient]] = []  # per message: who follows it (room lines only)
+        for index, (sender, message, target, key) in enumerate(pending):
             special.add(sender)
             if target is not None:
                 special.add(target)
-                rooms.append(None)
-            else:
+            if key is not None:
+                by_room.setdefault(key, []).append(index)
+            if following and key is not None:
                 assert isinstance(message, RoomLine)
-                rooms.append(message.room)
-                by_room.setdefault(message.room, []).append(index)
+                found = self._followers(sender, message.text)
+                followers.append(found)
+                special.update(found)
         for room, indices in by_room.items():
             if len(indices) == len(pending):
                 self._fan_out(room, special, lambda wire: b"".join(lines_for(wire)))
             else:
                 self._fan_out(room, special, functools.partial(_join_chosen, lines_for, indices))
+        followed: dict[Wire, dict[int, bytes]] = {}
         dropped = self._dropped
         for recipient in special:
             room = self._room_of.get(recipient, LOBBY)
             group = self._rooms.get(room, {}).get(recipient.wire)
             if group is None or recipient not in group:  # left since
                 continue
-            lines = lines_for(recipient.wire)
-            chosen = [
-                lines[index]
-                for index, (sender, _, target) in enumerate(pending)
-                if sender is not recipient
-                and (target is recipient if target is not None else rooms[index] == room)
-            ]
+            wire = recipient.wire
+            lines = lines_for(wire)
+            chosen: list[bytes] = []
+            for index, (sender, message, target, key) in enumerate(pending):
+                if sender is recipient:
+                    continue
+                if key is None:
+                    if target is recipient:
+                        chosen.append(lines[index])
+                elif key == room:
+                    chosen.append(lines[index])
+                elif following and recipient in followers[index]:
+                    assert isinstance(message, RoomLine)
+                    elsewhere = followed.setdefault(wire, {})
+                    line = elsewhere.get(index)
+                    if line is None:
+                        line = elsewhere[index] = wire.encode(
+                            FollowedLine(message.sender, message.room, message.text)
+                        )
+                    chosen.append(line)
             if chosen and not recipient.deliver(b"".join(chosen)):
                 dropped.append(recipient)
 

@@ -28,3 +28,16 @@ def username_key(name: str) -> str:
     confusables are a separate rule.
     """
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def is_valid_room_name(name: str) -> bool:
+    """'#' and then 1 to 32 characters under the user-name rules (no whitespace, no control characters)."""
+    if not name.startswith("#") or not 2 <= len(name) <= MAX_USERNAME_CHARS + 1:
+        return False
+    rest = name[1:]
+    return not any(ch.isspace() or unicodedata.category(ch) in _FORBIDDEN_NAME_CATEGORIES for ch in rest)
+
+
+def room_key(name: str) -> str:
+    """The form under which rooms are one: '#Dev' and '#dev' fold as user names do."""
+    return username_key(name)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Codec, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Request, Say
 from chatroom.hub.hub import Admission, Hub, Verdict
 from chatroom.hub.message import Recipient
 from chatroom.net.connection import Connection, Phase
@@ -58,7 +58,7 @@ class ServerConfig:
         host: str = "",
         port: int = 0,
         *,
-        log_messages: bool = True,
+        log_messages: bool = False,
         max_line: int = limits.MAX_LINE_BYTES,
         registration_timeout: float = limits.REGISTRATION_TIMEOUT_S,
         max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
@@ -144,7 +144,7 @@ class Server:
             self.shutdown()
         finally:
             self.loop.unwatch(pipe.fileno())
-            pipe.close()
+            pipe.close(then_ignore=True)  # exiting now: a late SIGINT must not turn status 0 into -2
             self.loop.close()
 
     def run_once(self, timeout: float | None = None) -> None:
@@ -228,7 +228,9 @@ class Server:
                 refusals = []
                 if conn.phase is not Phase.OPEN:
                     break
-            if isinstance(request, Register):
+            if isinstance(request, Command):
+                hub.command(conn, request.text, self._answer)
+            elif isinstance(request, Register):
                 self._deciding_now = conn
                 try:
                     hub.register(conn, request.name, self._registration_decided)
@@ -268,6 +270,15 @@ class Server:
         if later:  # what waited is judged now, and reading goes on
             self._watch(conn)
             self._serve(conn, conn.codec.waiting_requests())
+
+    def _answer(self, member: Recipient, code: int, lines: list[str]) -> None:
+        """A command's reply, after the lines routed before it (so the member sees them in order)."""
+        assert isinstance(member, Connection)
+        if member.phase is not Phase.OPEN:
+            return
+        self.hub.deliver()
+        if not member.deliver(member.wire.encode_reply(code, lines)):
+            self._close_later(member, "could not take more output")
 
     def _refuse_lines(self, conn: Connection, refusals: list[Refuse]) -> None:
         """One reply per refused line, sent together, and one log line per read (not per line)."""

@@ -44,14 +44,23 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
-        help="console detail: info shows connections and messages, warning only problems (default: info)",
+        help="console detail: info shows connections (and room lines with --log-messages), "
+        "warning only problems (default: info)",
     )
-    parser.add_argument(
+    messages = parser.add_mutually_exclusive_group()
+    messages.add_argument(
+        "--log-messages",
+        dest="log_messages",
+        action="store_true",
+        help="log every room line on the console (off by default: people's words are theirs; "
+        "private lines are never logged)",
+    )
+    messages.add_argument(
         "--no-log-messages",
         "-q",
         dest="log_messages",
         action="store_false",
-        help="do not log every chat line (they cost time under load; benchmarks use this)",
+        help="do not log room lines (the default; kept for scripts that pass it)",
     )
     parser.add_argument(
         "--max-line",

@@ -1,0 +1,154 @@
+"""What a command line means: `!join #dev` becomes Join('#dev'), or a usage error to send back.
+
+Pure parsing, no state: the hub decides what a well-formed command does.
+docs/PROTOCOL.md section 6 is the prose version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatroom.limits import HISTORY_DEFAULT_LINES, HISTORY_MAX_LINES, MAX_TOPIC_CHARS
+from chatroom.protocol.names import is_valid_room_name, is_valid_username
+
+ROOM_RULES = "Room names start with # and have 1 to 32 more characters, without spaces or control characters."
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Join:
+    room: str
+
+
+@dataclass(frozen=True)
+class Leave:
+    pass
+
+
+@dataclass(frozen=True)
+class Rooms:
+    pass
+
+
+@dataclass(frozen=True)
+class Topic:
+    text: str | None  # None: show it
+
+
+@dataclass(frozen=True)
+class ListMembers:
+    everyone: bool
+
+
+@dataclass(frozen=True)
+class Whisper:
+    to: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    target: str  # '#topic' or '@name'
+
+
+@dataclass(frozen=True)
+class Unfollow:
+    target: str
+
+
+@dataclass(frozen=True)
+class Follows:
+    pass
+
+
+@dataclass(frozen=True)
+class History:
+    lines: int
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """Not a command we can carry out: `code` and `sentence` are the reply."""
+
+    code: int
+    sentence: str
+
+
+Command = Help | Join | Leave | Rooms | Topic | ListMembers | Whisper | Follow | Unfollow | Follows | History
+
+
+def parse(text: str) -> Command | Mistake:
+    """`text` is a chat line's text that starts with one '!'."""
+    word, _, rest = text[1:].partition(" ")
+    name = word.lower()
+    args = rest.split()
+    if name == "help":
+        return Help()
+    if name == "join":
+        if len(args) != 1:
+            return Mistake(400, "Usage: !join #room")
+        return Join(args[0]) if is_valid_room_name(args[0]) else Mistake(400, ROOM_RULES)
+    if name == "leave":
+        return Leave() if not args else Mistake(400, "Usage: !leave (it takes you back to #lobby)")
+    if name == "rooms":
+        return Rooms() if not args else Mistake(400, "Usage: !rooms")
+    if name == "topic":
+        text_given = rest.lstrip(" ")
+        if not text_given:
+            return Topic(None)
+        if len(text_given) > MAX_TOPIC_CHARS:
+            return Mistake(400, f"A topic is at most {MAX_TOPIC_CHARS} characters.")
+        return Topic(text_given)
+    if name == "list":
+        if not args:
+            return ListMembers(everyone=False)
+        if args == ["all"]:
+            return ListMembers(everyone=True)
+        return Mistake(400, "Usage: !list, or !list all")
+    if name == "msg":
+        to, _, said = rest.lstrip(" ").partition(" ")
+        said = said.lstrip(" ")
+        if not to or not said:
+            return Mistake(400, "Usage: !msg NAME TEXT")
+        if not is_valid_username(to):
+            return Mistake(404, f"No user named {to} is online; !list all shows who is.")
+        return Whisper(to, said)
+    if name in ("follow", "unfollow"):
+        if len(args) != 1 or not _is_follow_target(args[0]):
+            return Mistake(400, f"Usage: !{name} #topic, or !{name} @name")
+        return Follow(args[0]) if name == "follow" else Unfollow(args[0])
+    if name == "follow?":
+        return Follows() if not args else Mistake(400, "Usage: !follow?")
+    if name == "history":
+        if not args:
+            return History(HISTORY_DEFAULT_LINES)
+        if len(args) == 1 and args[0].isdigit() and int(args[0]) > 0:
+            return History(min(int(args[0]), HISTORY_MAX_LINES))
+        return Mistake(400, f"Usage: !history, or !history N (1 to {HISTORY_MAX_LINES} lines)")
+    return Mistake(421, f"Unknown command !{word}; !help lists the commands.")
+
+
+def _is_follow_target(target: str) -> bool:
+    if target.startswith("@"):
+        return is_valid_username(target[1:])
+    return is_valid_room_name(target)
+
+
+HELP_LINES = (
+    "Commands (type them as a line of their own):",
+    "!join #room       enter #room (created when new); your lines go to its members only",
+    "!leave            back to #lobby",
+    "!rooms            every room, with its member count and topic",
+    "!topic [TEXT]     show, or set, your room's topic",
+    "!list [all]       who is in your room (all: everyone online, by room)",
+    "!msg NAME TEXT    TEXT to NAME alone",
+    "!follow #topic    room lines with the word #topic, from every room (!follow @name: their lines)",
+    "!unfollow X       stop following X; !follow? lists what you follow",
+    f"!history [N]      the last N lines of your room (default {HISTORY_DEFAULT_LINES}, "
+    f"at most {HISTORY_MAX_LINES})",
+    "Start a line with !! to say something that starts with one !.",
+)
