@@ -312,8 +312,8 @@ def test_clear_command_sends_nothing_and_is_no_error(start_client: ClientFactory
     assert client.stderr.text == ""
 
 
-@pytest.mark.parametrize(("typed", "sent"), [("!!text", b"@alice: !text"), ("!!help", b"@alice: !help")])
-def test_double_bang_sends_the_line_with_a_single_bang(
+@pytest.mark.parametrize(("typed", "sent"), [("!!text", b"@alice: !!text"), ("!!help", b"@alice: !!help")])
+def test_double_bang_is_sent_as_typed_for_the_server_to_strip_one_bang(
     start_client: ClientFactory, stub: StubServer, typed: str, sent: bytes
 ) -> None:
     client, peer = chatting(start_client, stub)
@@ -321,15 +321,28 @@ def test_double_bang_sends_the_line_with_a_single_bang(
     assert peer.recv_line() == sent
 
 
-def test_unknown_command_is_a_local_error_and_is_not_sent(
+def test_a_command_the_client_does_not_know_goes_to_the_server_as_typed(
     start_client: ClientFactory, stub: StubServer
 ) -> None:
     client, peer = chatting(start_client, stub)
-    client.type_line("!foo")
-    client.type_line("after foo")
-    assert peer.recv_line() == b"@alice: after foo"
-    assert "!foo" in client.stderr.wait_for("!foo")
+    client.type_line("!join #dev")
+    assert peer.recv_line() == b"@alice: !join #dev"
     assert client.proc.poll() is None
+
+
+def test_commands_work_with_the_real_server_and_their_replies_are_shown(
+    start_client: ClientFactory, server: ServerProcess
+) -> None:
+    bob = server.register("bob")
+    client = start_client("alice", f"chat://127.0.0.1:{server.port}")
+    client.stdout.wait_for(READY_LINE)
+    client.type_line("!join #dev")
+    client.stdout.wait_for("210 You are now in #dev (1 member).")
+    client.type_line("!!wow")
+    bob.send_line("@bob: !join #dev")
+    assert bob.recv_line() == b"210 You are now in #dev (2 members)."
+    client.type_line("!!hello from #dev")
+    assert bob.recv_line() == b"@alice: !hello from #dev"
 
 
 def test_a_typed_line_with_control_characters_is_not_sent(

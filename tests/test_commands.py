@@ -12,6 +12,7 @@ from chatroom.client.commands import (
     LocalError,
     RunCommand,
     SendText,
+    ServerCommand,
     interpret,
 )
 
@@ -48,16 +49,14 @@ def test_bang_word_runs_a_client_command(line: str, command: Command) -> None:
 @pytest.mark.parametrize(
     ("line", "text"), [("!!text", "!text"), ("!!", "!"), ("!!!x", "!!x"), ("!!help", "!help")]
 )
-def test_double_bang_sends_the_line_with_one_bang(line: str, text: str) -> None:
-    assert interpret(line) == SendText(text)
+def test_double_bang_is_sent_as_typed_and_shown_with_one_bang(line: str, text: str) -> None:
+    """The server relays a '!!' line with one '!' removed (docs/PROTOCOL.md 6.1)."""
+    assert interpret(line) == SendText(line, shown=text)
 
 
-@pytest.mark.parametrize(("line", "word"), [("!foo", "!foo"), ("!foo bar baz", "!foo"), ("!HELP", "!HELP")])
-def test_unknown_command_is_a_local_error_naming_it_and_pointing_to_help(line: str, word: str) -> None:
-    meaning = interpret(line)
-    assert isinstance(meaning, LocalError)
-    assert word in meaning.message
-    assert "!help" in meaning.message
+@pytest.mark.parametrize("line", ["!join #dev", "!msg bob hi there", "!HELP", "!foo bar baz", "!list all"])
+def test_any_other_bang_word_is_a_command_for_the_server_sent_as_typed(line: str) -> None:
+    assert interpret(line) == ServerCommand(line)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +69,8 @@ def test_line_with_control_characters_is_a_local_error(line: str) -> None:
 def test_help_text_lists_every_command_and_the_double_bang_escape() -> None:
     for command in Command:
         assert f"!{command.value}" in HELP_TEXT
+    for server_command in ("!join", "!leave", "!rooms", "!topic", "!list", "!msg", "!follow", "!history"):
+        assert server_command in HELP_TEXT
     assert "!!" in HELP_TEXT
 
 
@@ -81,7 +82,5 @@ def test_control_characters_are_refused_even_after_a_double_bang() -> None:
     assert isinstance(interpret("!!x\x1b[2J"), LocalError)
 
 
-def test_an_unknown_command_is_named_whole_in_the_error() -> None:
-    meaning = interpret("!exit now")
-    assert isinstance(meaning, LocalError)
-    assert "!exit now" in meaning.message
+def test_a_client_command_with_words_after_it_is_not_the_clients_and_goes_to_the_server() -> None:
+    assert interpret("!exit now") == ServerCommand("!exit now")

@@ -179,8 +179,12 @@ def test_a_typed_line_is_sent_as_a_chat_line_and_shown_as_ones_own() -> None:
     ]
 
 
-def test_double_bang_sends_one_bang() -> None:
-    assert registered().type_line("!!help") == [Send(b"@alice: !help\n"), ShowSent("!help")]
+def test_double_bang_is_sent_as_typed_and_shown_with_one_bang() -> None:
+    assert registered().type_line("!!help") == [Send(b"@alice: !!help\n"), ShowSent("!help")]
+
+
+def test_a_server_command_is_sent_and_not_shown_as_ones_own_line() -> None:
+    assert registered().type_line("!join #dev") == [Send(b"@alice: !join #dev\n")]
 
 
 @pytest.mark.parametrize("line", ["", "   ", "\t"])
@@ -203,9 +207,9 @@ def test_an_interface_can_add_its_own_keys_to_the_help() -> None:
 
 @pytest.mark.parametrize(
     ("line", "words"),
-    [("!foo", "Unknown command !foo"), ("esc \x1b[31m red", "control characters")],
+    [("esc \x1b[31m red", "control characters")],
 )
-def test_unknown_commands_and_control_characters_are_local_errors(line: str, words: str) -> None:
+def test_control_characters_are_local_errors(line: str, words: str) -> None:
     (effect,) = registered().type_line(line)
     assert isinstance(effect, ShowNotice) and effect.kind is NoticeKind.ERROR
     assert words in effect.text

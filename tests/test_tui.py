@@ -229,12 +229,20 @@ async def test_help_is_shown_and_nothing_is_sent(fake: FakeServer) -> None:
     async with app.run_test() as pilot:
         await registered(pilot, app)
         await type_line(pilot, "!help")
-        await until(pilot, pane_has(app, "Commands (never sent to the server):"), "the help is shown")
-        await type_line(pilot, "!nonsense")
-        await until(pilot, pane_has(app, "Unknown command !nonsense"), "the local error is shown")
+        await until(pilot, pane_has(app, "The client's commands (never sent to the server):"), "help shown")
         await type_line(pilot, "after")  # the server sees this line, and nothing before it
         await until(pilot, lambda: len(fake.lines) >= 2, "the server got a line")
         assert fake.lines == ["REGISTER alice CHAT/1.0", "@alice: after"]
+
+
+@async_test
+async def test_a_command_for_the_server_is_sent_as_typed(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        await type_line(pilot, "!join #dev")
+        await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
+        assert fake.lines[1] == "@alice: !join #dev"
 
 
 @async_test
@@ -244,7 +252,8 @@ async def test_double_bang_sends_a_line_starting_with_one_bang(fake: FakeServer)
         await registered(pilot, app)
         await type_line(pilot, "!!important")
         await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
-        assert fake.lines[1] == "@alice: !important"
+        assert fake.lines[1] == "@alice: !!important"  # the server removes one '!'
+        assert pane_has(app, "@alice: !important")()
 
 
 @async_test

@@ -1,7 +1,10 @@
-"""What a line typed at the prompt means: chat to send, or a command for the client itself.
+"""What a line typed at the prompt means: chat to send, a command for the client, or one for the server.
 
 Shared by every client frontend (line mode, line editor, full screen), so
-`!help` means the same everywhere.
+`!help` means the same everywhere. The client's own commands are !help, !exit
+and !clear; any other `!word` goes to the server, which answers it (rooms,
+private lines, follows, history: docs/PROTOCOL.md section 6). A server
+without commands relays such a line as text.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import unicodedata
 from dataclasses import dataclass
 
 COMMANDS_HELP = """\
-Type a line and press Enter to send it to everyone.
-Commands (never sent to the server):
+Type a line and press Enter to send it to everyone in your room.
+The client's commands (never sent to the server):
   !help    this help
   !exit    leave the chat (same as Ctrl-D or Ctrl-C)
   !clear   clear the screen (same as Ctrl-L)
+The server's commands (a server that has them answers; one that does not shows the line to everyone):
+  !join #room   !leave   !rooms   !topic [TEXT]   !list [all]   !msg NAME TEXT
+  !follow #topic|@name   !unfollow ...   !follow?   !history [N]
 Start a line with !! to send a line that begins with a single !."""
 # The commands every frontend has; each adds the keys of its own.
 
@@ -31,7 +37,17 @@ class Command(enum.Enum):
 
 @dataclass(frozen=True)
 class SendText:
+    """Chat text to send; `shown` is how the user sees their own line, when that differs."""
+
     text: str
+    shown: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerCommand:
+    """A `!command` for the server: sent as typed; its answer arrives as reply lines."""
+
+    line: str
 
 
 @dataclass(frozen=True)
@@ -49,7 +65,7 @@ class Ignore:
     """An empty or blank line: nothing is sent."""
 
 
-Interpretation = SendText | RunCommand | LocalError | Ignore
+Interpretation = SendText | ServerCommand | RunCommand | LocalError | Ignore
 
 
 def interpret(line: str) -> Interpretation:
@@ -59,11 +75,11 @@ def interpret(line: str) -> Interpretation:
     if any(ch != "\t" and unicodedata.category(ch) == "Cc" for ch in line):
         return LocalError("Not sent: the line contains control characters.")
     if line.startswith("!!"):
-        return SendText(line[1:])
+        return SendText(line, shown=line[1:])  # the server relays it with one '!' removed
     if line.startswith("!"):
         word = line[1:].strip()
         try:
             return RunCommand(Command(word))
         except ValueError:
-            return LocalError(f"Unknown command !{word}; type !help for the list.")
+            return ServerCommand(line)
     return SendText(line)

@@ -163,7 +163,9 @@ class Session:
         """The user entered `line`; `queued` is how many bytes still wait to reach the server."""
         meaning = commands.interpret(line)
         if isinstance(meaning, commands.SendText):
-            return self._chat(meaning.text, queued)
+            return self._chat(meaning.text, queued, meaning.shown)
+        if isinstance(meaning, commands.ServerCommand):
+            return [effect for effect in self._chat(meaning.line, queued) if not isinstance(effect, ShowSent)]
         if isinstance(meaning, commands.RunCommand):
             if meaning.command is commands.Command.EXIT:
                 return [LeaveRequested()]
@@ -215,7 +217,7 @@ class Session:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _chat(self, text: str, queued: int) -> list[Effect]:
+    def _chat(self, text: str, queued: int, shown: str | None = None) -> list[Effect]:
         if self.state is not SessionState.CHATTING:
             return [ShowNotice("Not sent: not registered with the server yet.", NoticeKind.ERROR)]
         data = self._protocol.chat(text)
@@ -228,7 +230,7 @@ class Session:
             ]
         if queued + len(data) > CLIENT_SENDQ_MAX_BYTES:
             return [ShowNotice("Not sent: the server is not reading what we send.", NoticeKind.ERROR)]
-        return [Send(data), ShowSent(text)]
+        return [Send(data), ShowSent(text if shown is None else shown)]
 
     def _end(self, status: int, message: str | None = None) -> Ended:
         self.state = SessionState.ENDED
