@@ -7,7 +7,8 @@ The layers, lowest first (README, "Layout"):
     hub       who hears what: users, rooms, routing of messages (no sockets, no wire bytes)
     codecs    wire protocols as the hub sees them (bytes to requests, messages to bytes)
     net       the loop, listeners, connections, transports
-    server    wires hub, codecs and net together; the command line
+    store     what the server keeps on disk: the rooms' history in SQLite, on a writer thread of its own
+    server    wires hub, codecs, net and store together; the command line
     client    the terminal client (speaks only the protocol)
     bench     the benchmark (speaks only the protocol)
 
@@ -32,7 +33,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "hub": frozenset({"base", "protocol"}),
     "codecs": frozenset({"base", "protocol", "hub"}),
     "net": frozenset({"base", "protocol", "hub", "codecs"}),
-    "server": frozenset({"base", "protocol", "hub", "codecs", "net"}),
+    "store": frozenset({"base"}),
+    "server": frozenset({"base", "protocol", "hub", "codecs", "net", "store"}),
     "client": frozenset({"base", "protocol"}),
     "bench": frozenset({"base", "protocol"}),
 }
