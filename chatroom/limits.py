@@ -97,13 +97,6 @@ LIST_NAMES_PER_LINE = 20
 # `!list` replies put this many names on a line, so a reply line stays far
 # below the line limit whatever the room's size (20 x 32 characters).
 
-HISTORY_DEFAULT_LINES = 20
-# `!history` without N: a screenful.
-
-HISTORY_MAX_LINES = 200
-# The most `!history N` returns: a bounded read, and a reply that cannot flood
-# the asker's connection.
-
 # -- history -------------------------------------------------------------------------------
 
 HISTORY_MAX_ROWS = 1_000_000

@@ -338,7 +338,6 @@ def test_commands_work_with_the_real_server_and_their_replies_are_shown(
     client.stdout.wait_for(READY_LINE)
     client.type_line("!join #dev")
     client.stdout.wait_for("210 You are now in #dev (1 member).")
-    client.type_line("!!wow")
     bob.send_line("@bob: !join #dev")
     assert bob.recv_line() == b"210 You are now in #dev (2 members)."
     client.type_line("!!hello from #dev")

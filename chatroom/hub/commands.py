@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatroom.limits import HISTORY_DEFAULT_LINES, HISTORY_MAX_LINES, MAX_TOPIC_CHARS
+from chatroom.limits import HISTORY_DEFAULT_REPLAY, HISTORY_MAX_REPLAY, MAX_TOPIC_CHARS
 from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
 ROOM_RULES = "Room names start with # and have 1 to 32 more characters, without spaces or control characters."
@@ -125,10 +125,10 @@ def parse(text: str) -> Command | Mistake:
         return Follows() if not args else Mistake(400, "Usage: !follow?")
     if name == "history":
         if not args:
-            return History(HISTORY_DEFAULT_LINES)
+            return History(HISTORY_DEFAULT_REPLAY)
         if len(args) == 1 and args[0].isdigit() and int(args[0]) > 0:
-            return History(min(int(args[0]), HISTORY_MAX_LINES))
-        return Mistake(400, f"Usage: !history, or !history N (1 to {HISTORY_MAX_LINES} lines)")
+            return History(min(int(args[0]), HISTORY_MAX_REPLAY))
+        return Mistake(400, f"Usage: !history, or !history N (1 to {HISTORY_MAX_REPLAY} lines)")
     return Mistake(421, f"Unknown command !{word}; !help lists the commands.")
 
 
@@ -148,7 +148,7 @@ HELP_LINES = (
     "!msg NAME TEXT    TEXT to NAME alone",
     "!follow #topic    room lines with the word #topic, from every room (!follow @name: their lines)",
     "!unfollow X       stop following X; !follow? lists what you follow",
-    f"!history [N]      the last N lines of your room (default {HISTORY_DEFAULT_LINES}, "
-    f"at most {HISTORY_MAX_LINES})",
+    f"!history [N]      the last N lines of your room (default {HISTORY_DEFAULT_REPLAY}, "
+    f"at most {HISTORY_MAX_REPLAY})",
     "Start a line with !! to say something that starts with one !.",
 )

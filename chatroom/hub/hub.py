@@ -37,13 +37,16 @@ Answer = Callable[[Recipient, int, list[str]], None]
 # answer(member, code, lines): a command's reply, called once, now or later (history reads).
 
 
-class HistoryReader(Protocol):
-    """Where `!history` reads from (chatroom.store); it answers later, on the loop's thread."""
+class History(Protocol):
+    """Where room lines are kept (chatroom.store, adapted by the server): written now, read later."""
+
+    def record(self, room_key: str, room: str, sender: str, text: str) -> None:
+        """Keep a room line (never a private one); must not block."""
 
     def recent(
         self, room_key: str, limit: int, answer: Callable[[list[tuple[float, str, str]]], None]
     ) -> None:
-        """answer([(when, sender, text), ...]) with the last `limit` lines of the room, oldest first."""
+        """Later: answer([(when, sender, text), ...]), the room's last `limit` lines, oldest first."""
 
 
 class Admission(Protocol):
@@ -60,7 +63,7 @@ class Hub:
         *,
         log_messages: bool = False,
         admission: Admission | None = None,
-        history: HistoryReader | None = None,
+        history: History | None = None,
     ) -> None:
         self.router = Router()
         self.log_messages = log_messages
@@ -102,7 +105,9 @@ class Hub:
 
     def say(self, sender: Recipient, text: str) -> None:
         """`sender` says `text` to its room."""
-        self.router.say(sender, text)
+        key, room = self.router.say(sender, text)
+        if self.history is not None:
+            self.history.record(key, room, sender.name, text)
         if self.log_messages:
             # The operator's terminal is a terminal too: no bidi overrides or controls reach it raw.
             log.info("Received message from user %s:  %s", sender.name, printable(f"@{sender.name}: {text}"))

@@ -215,10 +215,12 @@ class Router:
 
     # -- saying things -----------------------------------------------------------------------
 
-    def say(self, sender: Recipient, text: str) -> None:
-        """`sender` says `text` to its room, for the next delivery."""
+    def say(self, sender: Recipient, text: str) -> tuple[str, str]:
+        """`sender` says `text` to its room, for the next delivery; returns the room (folded, as written)."""
         key = self._room_of.get(sender, LOBBY)
-        self._pending.append((sender, RoomLine(sender.name, self._room_names[key], text), None, key))
+        room = self._room_names[key]
+        self._pending.append((sender, RoomLine(sender.name, room, text), None, key))
+        return key, room
 
     def whisper(self, sender: Recipient, to: str, text: str) -> Recipient | None:
         """`sender` says `text` to the user `to` alone; the recipient, or None if there is none."""

@@ -27,7 +27,9 @@ from chatroom.net.connection import Connection, Phase
 from chatroom.net.listener import Listener, open_listening_socket
 from chatroom.net.loop import EventLoop
 from chatroom.net.transport import PlainTransport
+from chatroom.server.history import LoopHistory
 from chatroom.signals import SignalPipe
+from chatroom.store.history import HistoryStore
 
 log = logging.getLogger("chatroom.server")
 
@@ -106,10 +108,12 @@ class Server:
         *,
         loop: EventLoop | None = None,
         admission: Admission | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.config = config
         self.loop = loop if loop is not None else EventLoop()
-        self.hub = Hub(log_messages=config.log_messages, admission=admission)
+        self.history = LoopHistory(history, self.loop) if history is not None else None
+        self.hub = Hub(log_messages=config.log_messages, admission=admission, history=self.history)
         self.connections: dict[int, Connection] = {}
         sock = listener if listener is not None else open_listening_socket(config.host, config.port)
         self.listeners = [Listener(self.loop, sock, self._admit_chat, "client")]
@@ -145,6 +149,8 @@ class Server:
         finally:
             self.loop.unwatch(pipe.fileno())
             pipe.close(then_ignore=True)  # exiting now: a late SIGINT must not turn status 0 into -2
+            if self.history is not None:
+                self.history.close()  # every line said before the shutdown is on disk
             self.loop.close()
 
     def run_once(self, timeout: float | None = None) -> None:

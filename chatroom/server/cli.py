@@ -12,6 +12,7 @@ from chatroom.console import ConsoleHandler, replace_unencodable, say
 from chatroom.fdlimit import raise_fd_limit
 from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
 from chatroom.signals import SignalPipe
+from chatroom.store.history import HistoryError, HistoryStore, default_history_path
 
 
 def _at_least(minimum: float, kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -95,6 +96,14 @@ def build_arg_parser() -> argparse.ArgumentParser:
         f"(default: {limits.SHUTDOWN_FLUSH_TIMEOUT_S:g})",
     )
     parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="the SQLite file that keeps every room's history (never private lines), or :memory: "
+        "to keep it only while the server runs (default: $XDG_DATA_HOME/chatroom/history.sqlite3, "
+        "else ~/.local/share/chatroom/history.sqlite3)",
+    )
+    parser.add_argument(
         "--max-per-address",
         type=_at_least(0, int),
         default=limits.MAX_CONNECTIONS_PER_ADDRESS,
@@ -131,23 +140,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     raise_fd_limit()
     try:
-        return _run(config, args.host, args.port)
+        return _run(config, args.host, args.port, args.db if args.db is not None else default_history_path())
     except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
         return 0
 
 
-def _run(config: ServerConfig, host: str, port: int) -> int:
+def _run(config: ServerConfig, host: str, port: int, db: str) -> int:
     signals = SignalPipe(CAUGHT_SIGNALS)
     try:
-        server = Server(config)
+        history = HistoryStore(db)
+    except HistoryError as error:
+        signals.close()
+        print(f"chatroom-server: {error}", file=sys.stderr)
+        return 1
+    try:
+        server = Server(config, history=history)
     except OSError as error:
         signals.close()
+        history.close()
         where = f"{host or '*'}:{port}"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
     say(f"Will wait for client connections at port {server.port}")
     say("Waiting for incoming client connections ...")
+    say(f"Keeping room history in {db}")
     server.serve_forever(signals)
     return 0
 

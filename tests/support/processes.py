@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,13 @@ def child_env() -> dict[str, str]:
     for name in ("PYTHONUNBUFFERED", "CHATROOM_DEBUG", "PYTHONWARNINGS"):
         env.pop(name, None)
     env["PYTHONPATH"] = str(REPO_ROOT)
+    # A server started without --db keeps its history under XDG_DATA_HOME: the
+    # tests' own directory, never the user's.
+    env["XDG_DATA_HOME"] = TEST_DATA_HOME
     return env
+
+
+TEST_DATA_HOME = tempfile.mkdtemp(prefix="chatroom-tests-")
 
 
 class OutputLines:
@@ -150,7 +157,8 @@ class ServerProcess(ChildProcess):
     ) -> None:
         """`env` adds to (or overrides) child_env()."""
         proc = subprocess.Popen(
-            [sys.executable, "server.py", *args],
+            # Each test's server forgets its history, unless the test asks for a file.
+            [sys.executable, "server.py", *(() if "--db" in args else ("--db", ":memory:")), *args],
             cwd=REPO_ROOT,
             env={**child_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
