@@ -87,7 +87,7 @@ class HistoryError(Exception):
     """The history database cannot be used; the message is one sentence naming the file."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per room line, and frozen costs 3x to make
 class HistoryLine:
     """One line said in a room.
 
