@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -307,9 +306,6 @@ def test_a_private_line_whose_addressee_left_before_delivery_is_dropped() -> Non
     assert bob.payloads == [] and alice.payloads == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Router.deliver indexes its room-line-only followers list by batch position"
-)
 def test_a_room_line_after_a_private_line_in_one_batch_still_reaches_its_followers() -> None:
     router = Router()
     wire = CountingWire("chat")

@@ -85,9 +85,9 @@ def parse(text: str) -> Command | Mistake:
     """`text` is a chat line's text that starts with one '!'."""
     word, _, rest = text[1:].partition(" ")
     name = word.lower()
-    args = rest.split()
+    args = [arg for arg in rest.split(" ") if arg]  # words are separated by spaces, nothing else
     if name == "help":
-        return Help()
+        return Help() if not args else Mistake(400, "Usage: !help")
     if name == "join":
         if len(args) != 1:
             return Mistake(400, "Usage: !join #room")
@@ -97,8 +97,8 @@ def parse(text: str) -> Command | Mistake:
     if name == "rooms":
         return Rooms() if not args else Mistake(400, "Usage: !rooms")
     if name == "topic":
-        text_given = rest.lstrip(" ")
-        if not text_given:
+        text_given = rest  # everything after the space that follows the word, kept exactly
+        if not text_given.strip(" "):
             return Topic(None)
         if len(text_given) > MAX_TOPIC_CHARS:
             return Mistake(400, f"A topic is at most {MAX_TOPIC_CHARS} characters.")
@@ -110,9 +110,8 @@ def parse(text: str) -> Command | Mistake:
             return ListMembers(everyone=True)
         return Mistake(400, "Usage: !list, or !list all")
     if name == "msg":
-        to, _, said = rest.lstrip(" ").partition(" ")
-        said = said.lstrip(" ")
-        if not to or not said:
+        to, _, said = rest.lstrip(" ").partition(" ")  # said: after the space after NAME, kept exactly
+        if not to or not said.strip(" "):
             return Mistake(400, "Usage: !msg NAME TEXT")
         if not is_valid_username(to):
             return Mistake(404, f"No user named {to} is online; !list all shows who is.")

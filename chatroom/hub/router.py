@@ -30,7 +30,7 @@ def topic_words(text: str) -> set[str]:
     """The folded #words of a line: what `!follow #topic` matches (docs/PROTOCOL.md 6.4)."""
     if "#" not in text:
         return set()
-    words = (word.strip(_WORD_EDGES) for word in text.split())
+    words = (word.strip(_WORD_EDGES) for word in text.split(" "))
     return {room_key(word) for word in words if word.startswith("#") and len(word) > 1}
 
 
@@ -281,9 +281,8 @@ class Router:
                 special.add(target)
             if key is not None:
                 by_room.setdefault(key, []).append(index)
-            if following and key is not None:
-                assert isinstance(message, RoomLine)
-                found = self._followers(sender, message.text)
+            if following:  # one entry per message, private lines included: looked up by position
+                found = self._followers(sender, message.text) if key is not None else set()
                 followers.append(found)
                 special.update(found)
         for room, indices in by_room.items():
