@@ -615,3 +615,43 @@ def test_an_open_that_hangs_is_refused_within_the_open_timeout(
         if thread.name == WRITER:
             thread.join(DEADLINE_S)
             assert not thread.is_alive(), "the writer did not end after its open finished"
+
+
+def test_old_lines_at_the_front_are_deleted_while_the_server_runs_not_only_at_close(path: Path) -> None:
+    """The amortised prune walks ids from the oldest (there is no index on the time since schema 2)."""
+    now = time.time()
+    with HistoryStore(str(path), max_age_s=3600.0) as store:
+        store.append(said("two hours ago", when=now - 7200))
+        for n in range(HISTORY_PRUNE_EVERY_LINES):
+            store.append(said(f"line {n}", when=now))
+        assert store.flush(5.0)
+        ask(store, "#dev", 1)  # the prune runs after the write that the request waits for
+        kept = [text for text, _ in rows_in(path)]
+        assert "two hours ago" not in kept and len(kept) == HISTORY_PRUNE_EVERY_LINES
+
+
+def test_a_schema_1_file_is_migrated_and_keeps_its_lines(path: Path) -> None:
+    """Schema 1 had an index on the time that cost every insert; opening drops it."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE lines (id INTEGER PRIMARY KEY, room_key TEXT NOT NULL, room TEXT NOT NULL,"
+        " sender TEXT NOT NULL, text TEXT NOT NULL, at REAL NOT NULL);"
+        "CREATE INDEX lines_by_room ON lines (room_key, id);"
+        "CREATE INDEX lines_by_age ON lines (at);"
+        f"PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+    )
+    db.execute(
+        "INSERT INTO lines (room_key, room, sender, text, at) VALUES ('#dev', '#Dev', 'bob', 'kept', ?)",
+        (time.time(),),
+    )
+    db.commit()
+    db.close()
+    with HistoryStore(str(path)) as store:
+        assert texts(ask(store, "#dev", 10)) == ["kept"]
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert indexes == {"lines_by_room"}
+    finally:
+        db.close()
