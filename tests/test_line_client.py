@@ -70,6 +70,9 @@ class RecordingFrontend:
     def set_ready(self, ready: bool) -> None:
         pass
 
+    def set_room(self, room: str) -> None:
+        pass
+
     def clear(self) -> None:
         pass
 

@@ -19,6 +19,7 @@ from chatroom.client.session import (
     ClearScreen,
     Effect,
     Ended,
+    InRoom,
     LeaveRequested,
     NoticeKind,
     Ready,
@@ -291,3 +292,27 @@ def test_any_bytes_from_the_server_give_effects_and_at_most_one_end(chunks: list
     assert len(ends) == 1 and effects[-1] == ends[0] == session.outcome
     assert session.state is SessionState.ENDED
     assert all(not isinstance(effect, Send) for effect in effects), "the server never makes us send"
+
+
+def test_the_servers_word_that_we_are_in_a_room_changes_the_room_after_the_reply_is_shown() -> None:
+    session = registered()
+    effects = session.receive(b"@bob: before\n210 You are now in #Dev (2 members).\n@bob: after\n")
+    assert effects == [
+        ShowIncoming(("@bob: before", "210 You are now in #Dev (2 members).")),
+        InRoom("#Dev"),
+        ShowIncoming(("@bob: after",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "210 You are now in dev (1 member).",
+        "@bob: 210 You are now in #x",
+        "210 in #x",
+        "211 You are now in #x",
+    ],
+)
+def test_lines_that_only_look_like_a_room_change_change_nothing(line: str) -> None:
+    effects = registered().receive(line.encode() + b"\n")
+    assert effects == [ShowIncoming((line,))]

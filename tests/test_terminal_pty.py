@@ -276,6 +276,19 @@ def test_a_message_arriving_mid_typing_leaves_the_typed_text_and_cursor_in_place
         assert bob.recv_line() == b"@alice: half _typed"
 
 
+def test_the_prompt_shows_the_room_once_the_server_says_we_are_in_it(server: ServerProcess) -> None:
+    with alice_and_bob(server) as (alice, bob):
+        alice.type(b"!join #dev\r")
+        alice.wait_for(lambda: alice.row() == "#dev>", "the room in the prompt")  # rows are rstripped
+        assert alice.row(-1) == "210 You are now in #dev (1 member)."
+        bob.send_line("@bob: !join #dev")
+        assert bob.recv_line() == b"210 You are now in #dev (2 members)."
+        alice.type(b"hi\r")
+        assert bob.recv_line() == b"@alice: hi"
+        alice.type(b"!leave\r")
+        alice.wait_for(lambda: alice.row() == "#lobby>", "back in the lobby")
+
+
 def test_a_burst_of_messages_scrolls_above_the_input_line(server: ServerProcess) -> None:
     with alice_and_bob(server) as (alice, bob):
         alice.type("draft")

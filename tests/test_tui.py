@@ -246,6 +246,18 @@ async def test_a_command_for_the_server_is_sent_as_typed(fake: FakeServer) -> No
 
 
 @async_test
+async def test_the_status_bar_shows_the_room_once_the_server_says_we_are_in_it(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test() as pilot:
+        await registered(pilot, app)
+        assert app.room is None
+        fake.send(b"210 You are now in #dev (1 member).\n")
+        await until(pilot, lambda: app.room == "#dev", "the app knows the room")
+        assert "│  #dev" in app._status().plain
+        assert pane_has(app, "210 You are now in #dev (1 member).")()
+
+
+@async_test
 async def test_double_bang_sends_a_line_starting_with_one_bang(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
     async with app.run_test() as pilot:

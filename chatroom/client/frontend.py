@@ -86,6 +86,9 @@ class Frontend(Protocol):
     def set_ready(self, ready: bool) -> None:
         """Registration finished (True): from now on show the prompt."""
 
+    def set_room(self, room: str) -> None:
+        """The user is now in `room`: show it (the terminal's prompt becomes '#room> ')."""
+
     def clear(self) -> None:
         """Clear the screen (!clear, Ctrl-L)."""
 
@@ -163,6 +166,9 @@ class PlainFrontend:
 
     def set_ready(self, ready: bool) -> None:
         """No prompt in plain mode."""
+
+    def set_room(self, room: str) -> None:
+        """No prompt in plain mode: the server's reply line already said it."""
 
     def clear(self) -> None:
         """Nothing to clear in plain mode."""

@@ -32,6 +32,7 @@ from chatroom.client.session import (
     ClearScreen,
     Effect,
     Ended,
+    InRoom,
     LeaveRequested,
     NoticeKind,
     Ready,
@@ -136,6 +137,8 @@ class ChatClient:
                 self.frontend.set_ready(True)
             elif isinstance(effect, ClearScreen):
                 self.frontend.clear()
+            elif isinstance(effect, InRoom):
+                self.frontend.set_room(effect.room)
             elif isinstance(effect, LeaveRequested):
                 self._leave()
             elif isinstance(effect, Ended):

@@ -29,6 +29,7 @@ from chatroom.protocol import (
     RegistrationRefused,
     ServerClosing,
 )
+from chatroom.protocol.names import is_valid_room_name
 from chatroom.text import printable
 
 GREETING = "Registration successful.  Ready for messaging!"
@@ -86,6 +87,13 @@ class ClearScreen:
 
 
 @dataclass(frozen=True)
+class InRoom:
+    """The server says the user is now in `room` (its reply to !join or !leave): show it in the prompt."""
+
+    room: str
+
+
+@dataclass(frozen=True)
 class LeaveRequested:
     """!exit: leave the way Ctrl-D does; the interface calls `Session.leave()` when it is ready to."""
 
@@ -102,7 +110,7 @@ class Ended:
         return self.status != EXIT_OK
 
 
-Effect = Send | Ready | ShowIncoming | ShowSent | ShowNotice | ClearScreen | LeaveRequested | Ended
+Effect = Send | Ready | ShowIncoming | ShowSent | ShowNotice | ClearScreen | InRoom | LeaveRequested | Ended
 
 
 class SessionState(enum.Enum):
@@ -140,6 +148,10 @@ class Session:
         for event in self._protocol.receive(data):
             if isinstance(event, Incoming):
                 batch.append(event.line)
+                room = room_entered(event.line)
+                if room is not None:  # after the reply itself, so the prompt changes below it
+                    effects.extend((ShowIncoming(tuple(batch)), InRoom(room)))
+                    batch = []
                 continue
             if batch:
                 effects.append(ShowIncoming(tuple(batch)))
@@ -236,3 +248,14 @@ class Session:
         self.state = SessionState.ENDED
         self.outcome = Ended(status, message)
         return self.outcome
+
+
+_IN_ROOM = "210 You are now in "
+
+
+def room_entered(line: str) -> str | None:
+    """'#dev' for the server's '210 You are now in #dev (2 members).' (docs/PROTOCOL.md 6.3), else None."""
+    if not line.startswith(_IN_ROOM):
+        return None
+    room = line[len(_IN_ROOM) :].split(" ", 1)[0]
+    return room if is_valid_room_name(room) else None

@@ -44,6 +44,7 @@ from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
 from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.protocol import chat_prefix
+from chatroom.text import printable
 
 DEFAULT_WIDTH = 80
 # Used when the terminal will not say how wide it is (0 columns, or not a terminal).
@@ -267,6 +268,10 @@ class TerminalFrontend:
 
     def set_ready(self, ready: bool) -> None:
         self._ready = ready
+        self._write(render.draw_input(self._view()))
+
+    def set_room(self, room: str) -> None:
+        self._prompt = f"{printable(room)}{render.PROMPT}"
         self._write(render.draw_input(self._view()))
 
     def clear(self) -> None:

@@ -34,6 +34,7 @@ from chatroom.client.session import (
     ClearScreen,
     Effect,
     Ended,
+    InRoom,
     LeaveRequested,
     NoticeKind,
     Ready,
@@ -158,8 +159,10 @@ def notice_texts(text: str, kind: NoticeKind) -> list[Text]:
     return [Text(printable(line), style=style) for line in text.split("\n")]
 
 
-def status_text(address: ChatAddress, username: str, phase: Phase, user_count: int | None) -> Text:
-    """The status bar: server, who you are, the connection, and the user count once known."""
+def status_text(
+    address: ChatAddress, username: str, phase: Phase, user_count: int | None, room: str | None = None
+) -> Text:
+    """The status bar: server, who you are, the connection, then the room and user count once known."""
     status = Text.assemble(
         (str(address), "bold"),
         "  │  ",
@@ -167,6 +170,8 @@ def status_text(address: ChatAddress, username: str, phase: Phase, user_count: i
         "  │  ",
         (f"{_PHASE_MARK[phase]} {phase.value}", _PHASE_STYLE[phase]),
     )
+    if room is not None:
+        status.append(f"  │  {printable(room)}", style="bold")
     if user_count is not None:
         status.append(f"  │  {user_count} user{'' if user_count == 1 else 's'}")
     return status
@@ -258,6 +263,7 @@ class ChatApp(App[int]):
         self.address = address
         self.phase = Phase.CONNECTING
         self.user_count: int | None = None  # CHAT/1.0 cannot tell yet; shown once something sets it
+        self.room: str | None = None  # shown in the status bar once the server says which room we are in
         self.farewell: Farewell | None = None
         self.attempts = 0  # connection attempts so far, the first one included
         self._opener = opener
@@ -373,6 +379,9 @@ class ChatApp(App[int]):
                 self.show_notice(effect.greeting)
             elif isinstance(effect, ClearScreen):
                 self.action_clear()
+            elif isinstance(effect, InRoom):
+                self.room = effect.room
+                self._refresh_status()
             elif isinstance(effect, LeaveRequested):
                 self.call_later(self.action_leave)
             elif isinstance(effect, Ended):
@@ -398,7 +407,7 @@ class ChatApp(App[int]):
         self.refresh_bindings()
 
     def _status(self) -> Text:
-        return status_text(self.address, self.username, self.phase, self.user_count)
+        return status_text(self.address, self.username, self.phase, self.user_count, self.room)
 
     def _refresh_status(self) -> None:
         self.query_one("#status", Static).update(self._status())
