@@ -95,13 +95,20 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "read slowly before exiting; a second Ctrl-C exits at once "
         f"(default: {limits.SHUTDOWN_FLUSH_TIMEOUT_S:g})",
     )
-    parser.add_argument(
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument(
         "--db",
         metavar="PATH",
         default=None,
         help="the SQLite file that keeps every room's history (never private lines), or :memory: "
         "to keep it only while the server runs (default: $XDG_DATA_HOME/chatroom/history.sqlite3, "
         "else ~/.local/share/chatroom/history.sqlite3)",
+    )
+    history.add_argument(
+        "--no-history",
+        action="store_true",
+        help="keep no room history at all (!history answers that there is none; for benchmarks "
+        "and servers that must not store what people say)",
     )
     parser.add_argument(
         "--max-per-address",
@@ -140,15 +147,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     raise_fd_limit()
     try:
-        return _run(config, args.host, args.port, args.db if args.db is not None else default_history_path())
+        db = None if args.no_history else args.db if args.db is not None else default_history_path()
+        return _run(config, args.host, args.port, db)
     except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
         return 0
 
 
-def _run(config: ServerConfig, host: str, port: int, db: str) -> int:
+def _run(config: ServerConfig, host: str, port: int, db: str | None) -> int:
+    """Serve until stopped; `db` None keeps no history."""
     signals = SignalPipe(CAUGHT_SIGNALS)
     try:
-        history = HistoryStore(db)
+        history = HistoryStore(db) if db is not None else None
     except HistoryError as error:
         signals.close()
         print(f"chatroom-server: {error}", file=sys.stderr)
@@ -157,14 +166,15 @@ def _run(config: ServerConfig, host: str, port: int, db: str) -> int:
         server = Server(config, history=history)
     except OSError as error:
         signals.close()
-        history.close()
+        if history is not None:
+            history.close()
         where = f"{host or '*'}:{port}"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
     say(f"Will wait for client connections at port {server.port}")
     say("Waiting for incoming client connections ...")
-    say(f"Keeping room history in {db}")
+    say(f"Keeping room history in {db}" if db is not None else "Keeping no room history")
     server.serve_forever(signals)
     return 0
 
