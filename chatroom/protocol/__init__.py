@@ -1,4 +1,4 @@
-"""CHAT/1.0 without I/O: bytes in, events and bytes out.
+"""CHAT/1.0 and CHAT/1.1 without I/O: bytes in, events and bytes out.
 
 Nothing in this package touches a socket, a selector, a clock or a terminal.
 The server, the client, the benchmark and the fuzz tests all drive these
@@ -30,13 +30,17 @@ from chatroom.protocol.lines import (
     SERVER_DISCONNECT,
     TOO_MANY_CONNECTIONS,
     VERSION,
+    VERSION_1_1,
     LocalProtocolError,
+    Registration,
     chat_prefix,
     disconnect_line,
     is_clean_text,
     is_disconnect_line,
     parse_register,
+    parse_registration,
     register_line,
+    server_disconnect_line,
     split_chat_line,
 )
 from chatroom.protocol.names import is_valid_username, username_key
@@ -45,6 +49,7 @@ from chatroom.protocol.server_side import (
     LeaveRequest,
     Refusal,
     RegisterRequest,
+    RoomMessage,
     ServerConnection,
     ServerEvent,
     ServerState,
@@ -61,6 +66,7 @@ __all__ = [
     "SERVER_DISCONNECT",
     "TOO_MANY_CONNECTIONS",
     "VERSION",
+    "VERSION_1_1",
     "ChatMessage",
     "ClientConnection",
     "ClientEvent",
@@ -72,7 +78,9 @@ __all__ = [
     "LocalProtocolError",
     "Refusal",
     "RegisterRequest",
+    "Registration",
     "Registered",
+    "RoomMessage",
     "RegistrationRefused",
     "ServerClosing",
     "ServerConnection",
@@ -84,7 +92,9 @@ __all__ = [
     "is_disconnect_line",
     "is_valid_username",
     "parse_register",
+    "parse_registration",
     "register_line",
+    "server_disconnect_line",
     "split_chat_line",
     "username_key",
 ]

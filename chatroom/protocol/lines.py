@@ -6,10 +6,13 @@ docs/PROTOCOL.md is the prose version of what this module and its siblings imple
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from chatroom.protocol.names import is_valid_username
+from chatroom.limits import HISTORY_MAX_REPLAY
+from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
 VERSION = b"CHAT/1.0"
+VERSION_1_1 = b"CHAT/1.1"  # events for clients that ask (docs/PROTOCOL.md section 7)
 
 REGISTERED = b"200 Registration successful\n"
 INVALID_REGISTRATION = b"400 Invalid registration\n"
@@ -46,12 +49,69 @@ def split_chat_line(line: str) -> tuple[str, str] | None:
     return name, text
 
 
-def register_line(name: str) -> bytes:
-    return b"REGISTER " + name.encode() + b" " + VERSION + b"\n"
+def register_line(name: str, version: bytes = VERSION, options: str = "") -> bytes:
+    """REGISTER name version, with CHAT/1.1 `options` ('replay=0') when given."""
+    tail = b" " + options.encode() if options else b""
+    return b"REGISTER " + name.encode() + b" " + version + tail + b"\n"
 
 
-def disconnect_line(name: str) -> bytes:
-    return b"DISCONNECT " + name.encode() + b" " + VERSION + b"\n"
+def disconnect_line(name: str, version: bytes = VERSION) -> bytes:
+    return b"DISCONNECT " + name.encode() + b" " + version + b"\n"
+
+
+def server_disconnect_line(version: bytes = VERSION) -> bytes:
+    return b"DISCONNECT " + version + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A well-formed REGISTER line: who, which version, and CHAT/1.1's options."""
+
+    name: str
+    version: bytes = VERSION
+    replay: int | None = None  # CHAT/1.1 replay=N; None: the server's default
+
+
+_OPTION_KEY = re.compile(rb"[a-z-]+\Z")
+
+
+def parse_registration(line: bytes) -> Registration | None:
+    """A REGISTER line of either version (CHAT/1.1 with options), else None."""
+    parts = line.split(b" ")
+    if len(parts) < 3 or parts[0] != b"REGISTER":
+        return None
+    if parts[2] == VERSION:
+        name = parse_register(line)
+        return Registration(name) if name is not None else None
+    if parts[2] != VERSION_1_1:
+        return None
+    name = parse_register(b" ".join([*parts[:2], VERSION]))
+    if name is None:
+        return None
+    replay: int | None = None
+    for option in parts[3:]:
+        key, equals, value = option.partition(b"=")
+        if not equals or not value or _OPTION_KEY.match(key) is None or not value.isascii():
+            return None
+        if not all(0x21 <= byte <= 0x7E for byte in value):
+            return None
+        if key == b"replay":  # keys we do not know are skipped: later versions may add some
+            if not value.isdigit() or int(value) > HISTORY_MAX_REPLAY:
+                return None
+            replay = int(value)
+    return Registration(name, VERSION_1_1, replay)
+
+
+def parse_room_prefix(line: bytes, prefix: bytes) -> tuple[str, int] | None:
+    """For CHAT/1.1's `@name #room: text` (prefix b'@name #'): the room and where the text starts."""
+    end = line.find(b": ", len(prefix))
+    if end < 0:
+        return None
+    try:
+        room = line[len(prefix) - 1 : end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return (room, end + 2) if is_valid_room_name(room) else None
 
 
 def parse_register(line: bytes) -> str | None:
@@ -66,10 +126,10 @@ def parse_register(line: bytes) -> str | None:
     return name if is_valid_username(name) else None
 
 
-def is_disconnect_line(line: bytes) -> bool:
-    """DISCONNECT <any name> CHAT/1.0, well formed."""
+def is_disconnect_line(line: bytes, version: bytes = VERSION) -> bool:
+    """DISCONNECT <any name> <version>, well formed."""
     parts = line.split(b" ")
-    return len(parts) == 3 and parts[0] == b"DISCONNECT" and parts[2] == VERSION and parts[1] != b""
+    return len(parts) == 3 and parts[0] == b"DISCONNECT" and parts[2] == version and parts[1] != b""
 
 
 # Every byte an ASCII chat line may hold: printable ASCII and TAB.

@@ -15,12 +15,15 @@ from chatroom.protocol.lines import (
     LINE_TOO_LONG,
     NOT_YOUR_NAME,
     REGISTERED,
+    VERSION,
+    VERSION_1_1,
     LocalProtocolError,
     chat_prefix,
     disconnect_line,
     is_clean_text,
     is_disconnect_line,
-    parse_register,
+    parse_registration,
+    parse_room_prefix,
 )
 
 
@@ -29,6 +32,16 @@ class RegisterRequest:
     """A well-formed REGISTER; the server decides whether the name is free."""
 
     name: str
+    version: bytes = VERSION
+    replay: int | None = None  # CHAT/1.1's replay=N option
+
+
+@dataclass(slots=True)
+class RoomMessage:
+    """CHAT/1.1's `@name #room: text`: a chat line for one of the sender's rooms."""
+
+    room: str
+    text: str
 
 
 @dataclass(slots=True)  # not frozen: one is made per chat line, and a frozen one costs 3x as much to make
@@ -52,7 +65,7 @@ class Refusal:
     reason: str
 
 
-ServerEvent = RegisterRequest | ChatMessage | LeaveRequest | Refusal
+ServerEvent = RegisterRequest | ChatMessage | RoomMessage | LeaveRequest | Refusal
 
 
 class ServerState(enum.Enum):
@@ -76,11 +89,12 @@ class ServerConnection:
     framer either way).
     """
 
-    __slots__ = ("state", "name", "framer", "_prefix", "_backlog")
+    __slots__ = ("state", "name", "version", "framer", "_prefix", "_backlog")
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self.state = ServerState.AWAITING_REGISTER
         self.name = ""
+        self.version = VERSION  # what the client registered with: CHAT/1.0 or CHAT/1.1
         self.framer = LineFramer(max_line)
         self._prefix = b""
         self._backlog: list[bytes] | None = None  # lines read while DECIDING
@@ -121,22 +135,25 @@ class ServerConnection:
                         yield ChatMessage(line)
                     else:
                         yield Refusal(INVALID_MESSAGE, False, "invalid bytes in chat line")
-                elif line == disconnect_line(self.name)[:-1]:
+                elif line == disconnect_line(self.name, self.version)[:-1]:
                     self.state = ServerState.CLOSED
                     yield LeaveRequest()
                     return
-                elif line.startswith(b"@") or is_disconnect_line(line):
+                elif self.version is VERSION_1_1 and line.startswith(self._prefix[:-2] + b" #"):
+                    yield self._room_message(line)
+                elif line.startswith(b"@") or is_disconnect_line(line, self.version):
                     yield Refusal(NOT_YOUR_NAME, False, "line speaks for another user")
                 else:
                     yield Refusal(INVALID_MESSAGE, False, "not a chat line")
             elif self.state is ServerState.AWAITING_REGISTER:
-                name = parse_register(line)
-                if name is None:
+                registration = parse_registration(line)
+                if registration is None:
                     self.state = ServerState.CLOSED
                     yield Refusal(INVALID_REGISTRATION, True, "invalid registration")
                     return
                 self.state = ServerState.DECIDING
-                yield RegisterRequest(name)
+                self.version = registration.version
+                yield RegisterRequest(registration.name, registration.version, registration.replay)
                 if self.state is ServerState.DECIDING:  # decided later: the rest waits
                     self._hold(lines, index + 1)
                     return
@@ -147,6 +164,16 @@ class ServerConnection:
             self.state = ServerState.CLOSED
             reply = LINE_TOO_LONG if registered else INVALID_REGISTRATION
             yield Refusal(reply, True, f"line longer than {self.framer.max_line} bytes")
+
+    def _room_message(self, line: bytes) -> RoomMessage | Refusal:
+        """`@name #room: text` from a CHAT/1.1 client (the name is checked already)."""
+        found = parse_room_prefix(line, self._prefix[:-2] + b" #")
+        if found is None:
+            return Refusal(INVALID_MESSAGE, False, "bad room in a room chat line")
+        if not is_clean_text(line):
+            return Refusal(INVALID_MESSAGE, False, "invalid bytes in chat line")
+        room, start = found
+        return RoomMessage(room, line[start:].decode())
 
     def accept(self, name: str) -> bytes:
         """The name is free: the user is in. Returns the reply to send."""
