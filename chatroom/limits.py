@@ -86,6 +86,16 @@ MAX_ROOMS = 10_000
 # members; past this `!join` of a new room is refused (429), joining an
 # existing one still works.
 
+MAX_ROOMS_PER_USER = 20
+# Rooms one CHAT/1.1 client may be in at once (a CHAT/1.0 client is in one);
+# past it `!join` is refused (429) until it leaves one.
+
+PRESENCE_MAX_MEMBERS = 200
+# CHAT/1.1's joins and leaves (JOINED/LEFT) are sent only in rooms of at most
+# this many members, and member lists on entering only for them: a reconnect
+# storm of thousands into one room then costs each join at most this many
+# events, not one per member (docs/PROTOCOL.md 7.3).
+
 MAX_FOLLOWS_PER_USER = 50
 # `!follow` entries per user. Each is checked against every room line, so the
 # bound keeps one user from making every line cost more; past it: 429.

@@ -76,7 +76,7 @@ def test_any_valid_username_registers_and_chats(server: ServerProcess, name: str
     "line",
     [
         b"",
-        b"REGISTER alice CHAT/1.1",
+        b"REGISTER alice CHAT/1.2",  # CHAT/1.1 is served since #9 (docs/PROTOCOL.md 7)
         b"REGISTER alice chat/1.0",
         b"register alice CHAT/1.0",
         b"HELLO alice CHAT/1.0",

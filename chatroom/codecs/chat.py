@@ -1,35 +1,50 @@
-"""CHAT/1.0 as the hub sees it: a connection's lines become requests, messages become lines.
+"""CHAT/1.0 and CHAT/1.1 as the hub sees them: a connection's lines become requests, messages lines.
 
 The parsing is chatroom.protocol's ServerConnection; this module only
-translates its events into hub requests, and encodes hub messages as CHAT/1.0
-lines. The encoding is exact: a room line from alice is `@alice: text`, the
-same bytes alice sent (valid UTF-8 decodes and encodes back to itself).
+translates its events into hub requests, and encodes hub messages as lines:
+CHAT/1.0's prose for a client that registered with CHAT/1.0, CHAT/1.1's
+events (docs/PROTOCOL.md section 7) for one that asked for them. The CHAT/1.0
+encoding is exact: a room line from alice is `@alice: text`, the same bytes
+alice sent (valid UTF-8 decodes and encodes back to itself).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Sequence
 
 from chatroom.codecs.requests import Command, Ending, Leave, Refuse, Register, Request, Say
-from chatroom.hub.message import FollowedLine, Message, PrivateLine, RoomLine
-from chatroom.limits import MAX_LINE_BYTES
+from chatroom.hub.message import (
+    Event,
+    FollowedLine,
+    Joined,
+    Left,
+    MemberList,
+    Message,
+    PrivateLine,
+    Replay,
+    RoomLine,
+    TopicShown,
+)
+from chatroom.limits import LIST_NAMES_PER_LINE, MAX_LINE_BYTES
 from chatroom.protocol import (
     REGISTRATION_TIMEOUT,
-    SERVER_DISCONNECT,
     TOO_MANY_CONNECTIONS,
+    VERSION_1_1,
     ChatMessage,
     LeaveRequest,
     RegisterRequest,
+    RoomMessage,
     ServerConnection,
     ServerEvent,
     ServerState,
     chat_prefix,
+    server_disconnect_line,
 )
 
 _ENDINGS = {
     Ending.REGISTRATION_TIMEOUT: REGISTRATION_TIMEOUT,
     Ending.TOO_MANY_CONNECTIONS: TOO_MANY_CONNECTIONS,
-    Ending.SERVER_SHUTDOWN: SERVER_DISCONNECT,
 }
 
 
@@ -38,20 +53,72 @@ class ChatWire:
 
     __slots__ = ()
 
-    def encode(self, message: Message) -> bytes:
+    events = False  # a CHAT/1.0 client gets no line it did not ask for
+
+    def encode(self, message: Message | Event) -> bytes:
         if type(message) is RoomLine:
             return f"@{message.sender}: {message.text}\n".encode()
         if isinstance(message, PrivateLine):  # never the bytes of an ordinary room line
             return f"@{message.sender} (private): {message.text}\n".encode()
-        assert isinstance(message, FollowedLine)
-        return f"@{message.sender} ({message.room}): {message.text}\n".encode()
+        if isinstance(message, FollowedLine):
+            return f"@{message.sender} ({message.room}): {message.text}\n".encode()
+        return b""  # events are never routed here; if one were, it would say nothing
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
-        last = len(lines) - 1
-        return "".join(f"{code}{' ' if n == last else '-'}{line}\n" for n, line in enumerate(lines)).encode()
+        return encode_reply(code, lines)
+
+
+class ChatWire11:
+    """Encodes hub messages and events as CHAT/1.1 lines (docs/PROTOCOL.md 7.3)."""
+
+    __slots__ = ()
+
+    events = True
+
+    def encode(self, message: Message | Event) -> bytes:
+        if type(message) is RoomLine:
+            return f"MSG {message.room} {message.sender} {message.text}\n".encode()
+        if isinstance(message, PrivateLine):
+            return f"PRIVATE {message.sender} {message.text}\n".encode()
+        if isinstance(message, FollowedLine):
+            return f"FOLLOWED {message.room} {message.sender} {message.text}\n".encode()
+        if isinstance(message, Joined | Left):
+            verb = "JOINED" if isinstance(message, Joined) else "LEFT"
+            return "".join(f"{verb} {message.room} {chunk}\n" for chunk in _chunks(message.names)).encode()
+        if isinstance(message, MemberList):
+            lines = [f"MEMBERS {message.room} {chunk}\n" for chunk in _chunks(message.names)]
+            presence = "on" if message.presence else "off"
+            lines.append(f"MEMBERS-END {message.room} {message.count} {presence}\n")
+            return "".join(lines).encode()
+        if isinstance(message, TopicShown):
+            return f"TOPIC {message.room} {message.text}\n".encode()
+        assert isinstance(message, Replay)
+        room = message.room
+        lines = [f"HISTORY {room} {_iso(when)} {sender} {text}\n" for when, sender, text in message.lines]
+        lines.append(f"HISTORY-END {message.room} {len(message.lines)}\n")
+        return "".join(lines).encode()
+
+    def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        return encode_reply(code, lines)
+
+
+def encode_reply(code: int, lines: Sequence[str]) -> bytes:
+    """One or more status lines with `code`, SMTP-style (docs/PROTOCOL.md 6.1)."""
+    last = len(lines) - 1
+    return "".join(f"{code}{' ' if n == last else '-'}{line}\n" for n, line in enumerate(lines)).encode()
+
+
+def _chunks(names: list[str]) -> list[str]:
+    step = LIST_NAMES_PER_LINE
+    return [" ".join(names[i : i + step]) for i in range(0, len(names), step)]
+
+
+def _iso(when: float) -> str:
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 CHAT_WIRE = ChatWire()
+CHAT11_WIRE = ChatWire11()
 
 
 class ChatCodec(ServerConnection):
@@ -63,11 +130,13 @@ class ChatCodec(ServerConnection):
 
     __slots__ = ("_text_start",)
 
-    wire = CHAT_WIRE
-
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         super().__init__(max_line)
         self._text_start = 0  # where a chat line's text starts: after "@name: "
+
+    @property
+    def wire(self) -> ChatWire | ChatWire11:
+        return CHAT11_WIRE if self.version is VERSION_1_1 else CHAT_WIRE
 
     @property
     def registered(self) -> bool:
@@ -87,12 +156,18 @@ class ChatCodec(ServerConnection):
                     yield Say(text[1:]) if text.startswith("!!") else Command(text)
                 else:
                     yield Say(text)
+            elif type(event) is RoomMessage:
+                text, room = event.text, event.room
+                if text.startswith("!"):
+                    yield Say(text[1:], room) if text.startswith("!!") else Command(text, room)
+                else:
+                    yield Say(text, room)
             elif isinstance(event, RegisterRequest):
-                yield Register(event.name)
+                yield Register(event.name, event.replay)
             elif isinstance(event, LeaveRequest):
                 yield Leave()
             else:
-                assert not isinstance(event, ChatMessage)
+                assert not isinstance(event, ChatMessage | RoomMessage)
                 limit = "--max-line" if self.framer.overflowed and event.fatal else None
                 yield Refuse(event.reply, event.fatal, event.reason, limit)
 
@@ -102,4 +177,6 @@ class ChatCodec(ServerConnection):
         return reply
 
     def ending(self, ending: Ending) -> bytes:
+        if ending is Ending.SERVER_SHUTDOWN:
+            return server_disconnect_line(self.version)
         return _ENDINGS[ending]

@@ -17,23 +17,29 @@ from chatroom.hub.message import Wire
 
 @dataclass(frozen=True, slots=True)
 class Register:
-    """The peer asks to be known as `name`."""
+    """The peer asks to be known as `name` (CHAT/1.1: with `replay` lines of history on entering a room)."""
 
     name: str
+    replay: int | None = None
 
 
 @dataclass(slots=True)  # not frozen: one is made per chat line (see chatroom.hub.message)
 class Say:
-    """The registered peer says `text` to the room it is in."""
+    """The registered peer says `text` to its current room, or to `room` (CHAT/1.1's `@name #room: `)."""
 
     text: str
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """The registered peer asks the server to do something: `text` is the command line ('!join #dev')."""
+    """The registered peer asks the server to do something: `text` is the command line ('!join #dev').
+
+    `room`: the room it was addressed to (CHAT/1.1), which the command is about.
+    """
 
     text: str
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ class Join:
 
 @dataclass(frozen=True)
 class Leave:
-    pass
+    room: str | None = None  # None: the current room
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,11 @@ def parse(text: str) -> Command | Mistake:
             return Mistake(400, "Usage: !join #room")
         return Join(args[0]) if is_valid_room_name(args[0]) else Mistake(400, ROOM_RULES)
     if name == "leave":
-        return Leave() if not args else Mistake(400, "Usage: !leave (it takes you back to #lobby)")
+        if not args:
+            return Leave()
+        if len(args) != 1 or not args[0].startswith("#"):
+            return Mistake(400, "Usage: !leave, or !leave #room (it takes you back to #lobby)")
+        return Leave(args[0]) if is_valid_room_name(args[0]) else Mistake(400, ROOM_RULES)
     if name == "rooms":
         return Rooms() if not args else Mistake(400, "Usage: !rooms")
     if name == "topic":
@@ -140,7 +144,7 @@ def _is_follow_target(target: str) -> bool:
 HELP_LINES = (
     "Commands (type them as a line of their own):",
     "!join #room       enter #room (created when new); your lines go to its members only",
-    "!leave            back to #lobby",
+    "!leave [#room]    leave your room (or #room); back to #lobby when it was your only one",
     "!rooms            every room, with its member count and topic",
     "!topic [TEXT]     show, or set, your room's topic",
     "!list [all]       who is in your room (all: everyone online, by room)",

@@ -16,9 +16,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from chatroom.hub import commands
-from chatroom.hub.message import LOBBY, Recipient
+from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Replay, TopicShown
 from chatroom.hub.router import Router
-from chatroom.limits import LIST_NAMES_PER_LINE, MAX_FOLLOWS_PER_USER, MAX_ROOMS
+from chatroom.limits import (
+    HISTORY_DEFAULT_REPLAY,
+    LIST_NAMES_PER_LINE,
+    MAX_FOLLOWS_PER_USER,
+    MAX_ROOMS,
+    MAX_ROOMS_PER_USER,
+    PRESENCE_MAX_MEMBERS,
+)
 from chatroom.protocol.names import room_key
 from chatroom.text import printable
 
@@ -71,14 +78,23 @@ class Hub:
         self._admission = admission
         self._deciding: dict[Recipient, Decided] = {}  # registrations waiting for admission
         self._topics: dict[str, str] = {}  # by folded room name; forgotten with the room
+        self._replay: dict[Recipient, int] = {}  # CHAT/1.1 members: history lines on entering a room
+        self._then: list[Callable[[], None]] = []  # a command's events, sent after its reply
+        self.presence = True  # False while the server shuts down: nobody needs to hear who left
 
     # -- registering -------------------------------------------------------------------------
 
-    def register(self, member: Recipient, name: str, decided: Decided) -> None:
-        """Ask for `name`; `decided(member, name, verdict)` follows, now or once admission answers."""
+    def register(self, member: Recipient, name: str, decided: Decided, replay: int | None = None) -> None:
+        """Ask for `name`; `decided(member, name, verdict)` follows, now or once admission answers.
+
+        `replay`: for a member whose wire takes events, the history lines it gets on entering a
+        room (None: the default).
+        """
         if name in self.router:
             decided(member, name, Verdict.TAKEN)
             return
+        if member.wire.events:
+            self._replay[member] = HISTORY_DEFAULT_REPLAY if replay is None else replay
         if self._admission is None:
             self._admit(member, name, decided)
             return
@@ -96,72 +112,121 @@ class Hub:
 
     def _admit(self, member: Recipient, name: str, decided: Decided) -> None:
         if not self.router.add(member, name):  # taken while admission thought it over
+            self._replay.pop(member, None)
             decided(member, name, Verdict.TAKEN)
             return
         decided(member, name, Verdict.ACCEPTED)
         log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
+        if self.router.is_registered(member):  # still there after its 200
+            self._entered(member, LOBBY)
+
+    # -- presence (CHAT/1.1 events; a CHAT/1.0 member never gets them) -------------------------
+
+    def _entered(self, member: Recipient, room: str) -> None:
+        """`member` is in `room` now: tell it (when it takes events) and the room's members."""
+        router = self.router
+        count = router.member_count(room)
+        if count <= PRESENCE_MAX_MEMBERS:
+            router.announce(room, Joined(room, [member.name]), skip=member)
+        if not member.wire.events:
+            return
+        router.send(member, Joined(room, [member.name]))
+        if count <= PRESENCE_MAX_MEMBERS:
+            names = sorted((other.name for other in router.members(room)), key=str.casefold)
+            router.send(member, MemberList(room, names, count, True))
+        else:
+            router.send(member, MemberList(room, [], count, False))
+        topic = self._topics.get(room_key(room))
+        if topic is not None:
+            router.send(member, TopicShown(room, topic))
+        self._replay_to(member, room)
+
+    def _exited(self, member: Recipient, room: str, *, tell_member: bool = True) -> None:
+        """`member` left `room`: tell the room's members, and the member itself when it takes events."""
+        if self.presence and self.router.member_count(room) < PRESENCE_MAX_MEMBERS:  # counted with it, it was at most that
+            self.router.announce(room, Left(room, [member.name]))
+        if tell_member and member.wire.events:
+            self.router.send(member, Left(room, [member.name]))
+
+    def _replay_to(self, member: Recipient, room: str) -> None:
+        wanted = self._replay.get(member, HISTORY_DEFAULT_REPLAY)
+        if wanted == 0:
+            return
+        if self.history is None:
+            self.router.send(member, Replay(room, []))
+            return
+        router = self.router
+        self.history.recent(room_key(room), wanted, lambda found: router.send(member, Replay(room, found)))
 
     # -- talking and leaving -------------------------------------------------------------------
 
-    def say(self, sender: Recipient, text: str) -> None:
-        """`sender` says `text` to its room."""
-        key, room = self.router.say(sender, text)
+    def say(self, sender: Recipient, text: str, room: str | None = None) -> bool:
+        """`sender` says `text` to its current room, or to `room`; False when it is not in `room`."""
+        if room is not None and not self.router.is_in(sender, room):
+            return False
+        key, room = self.router.say(sender, text, room)
         if self.history is not None:
             self.history.record(key, room, sender.name, text)
         if self.log_messages:
             # The operator's terminal is a terminal too: no bidi overrides or controls reach it raw.
             log.info("Received message from user %s:  %s", sender.name, printable(f"@{sender.name}: {text}"))
+        return True
 
     def leave(self, member: Recipient, reason: str) -> bool:
         """`member` is gone (or its registration is no longer wanted); True if it was a user."""
         self._deciding.pop(member, None)
+        self._replay.pop(member, None)
         if not self.router.is_registered(member):
             return False
-        room = self.router.room_of(member)
+        rooms = self.router.rooms_of(member)
         self.router.remove(member)
-        self._forget_if_empty(room)
+        for room in rooms:
+            self._exited(member, room, tell_member=False)
+            self._forget_if_empty(room)
         log.info("Disconnecting user %s", member.name)
         log.debug("User %s left: %s", member.name, reason)
         return True
 
     # -- commands (docs/PROTOCOL.md section 6) ---------------------------------------------------
 
-    def command(self, member: Recipient, text: str, answer: Answer) -> None:
-        """Carry out the command line `text` ('!join #dev'); `answer(member, code, lines)` follows."""
+    def command(self, member: Recipient, text: str, answer: Answer, room: str | None = None) -> None:
+        """Carry out the command line `text` ('!join #dev'); `answer(member, code, lines)` follows.
+
+        `room`: the room a CHAT/1.1 client addressed it to, which it is about (else its current room).
+        """
         parsed = commands.parse(text)
         log.debug("Command from user %s: %s", member.name, text.split(" ", 1)[0])
+        if room is not None and not self.router.is_in(member, room):
+            answer(member, 404, [not_in_room(room)])
+            return
+        here = room if room is not None else self.router.room_of(member)
         if isinstance(parsed, commands.Mistake):
             answer(member, parsed.code, [parsed.sentence])
         elif isinstance(parsed, commands.History):
-            self._history(member, parsed.lines, answer)
+            self._history(member, here, parsed.lines, answer)
         else:
-            code, lines = self._carry_out(member, parsed)
+            code, lines = self._carry_out(member, here, parsed)
             answer(member, code, lines)
+            then, self._then = self._then, []
+            for step in then:
+                step()
 
-    def _carry_out(self, member: Recipient, command: commands.Command) -> tuple[int, list[str]]:
+    def _carry_out(self, member: Recipient, here: str, command: commands.Command) -> tuple[int, list[str]]:
         router = self.router
         if isinstance(command, commands.Help):
             return 218, list(commands.HELP_LINES)
-        if isinstance(command, commands.Join | commands.Leave):
-            target = command.room if isinstance(command, commands.Join) else LOBBY
-            here = router.room_of(member)
-            if room_key(target) == room_key(here):
-                return 409, [f"You are in {here} already."]
-            if not router.room_exists(target) and len(router.rooms()) >= MAX_ROOMS:
-                return 429, [
-                    f"There are {MAX_ROOMS} rooms, the most this server allows; join one of them (!rooms)."
-                ]
-            now_in = router.move(member, target)
-            self._forget_if_empty(here)
-            return 210, [f"You are now in {now_in} ({_count(router.member_count(now_in), 'member')})."]
+        if isinstance(command, commands.Join):
+            return self._join(member, command.room)
+        if isinstance(command, commands.Leave):
+            return self._leave_room(member, command.room or here)
         if isinstance(command, commands.Rooms):
             rooms = router.rooms()
             lines = [f"{name} {_count(count, 'member')}{self._topic_suffix(name)}" for name, count in rooms]
             return 211, [*lines, f"{_count(len(rooms), 'room')}."]
         if isinstance(command, commands.Topic):
-            return self._topic(member, command.text)
+            return self._topic(here, command.text)
         if isinstance(command, commands.ListMembers):
-            return 213, self._members(member) if not command.everyone else self._everyone()
+            return 213, self._members(here) if not command.everyone else self._everyone()
         if isinstance(command, commands.Whisper):
             if room_key(command.to) == room_key(member.name):
                 return 400, ["You cannot send a private message to yourself."]
@@ -188,24 +253,61 @@ class Hub:
             return 216, ["You follow nothing; !follow #topic or !follow @name to start."]
         return 216, [*followed, f"You follow {len(followed)}."]
 
-    def _topic(self, member: Recipient, text: str | None) -> tuple[int, list[str]]:
-        room = self.router.room_of(member)
+    def _join(self, member: Recipient, target: str) -> tuple[int, list[str]]:
+        router = self.router
+        several = member.wire.events  # a CHAT/1.1 client may be in several rooms; CHAT/1.0 in one
+        rooms = router.rooms_of(member)
+        if router.is_in(member, target):
+            if not several or room_key(target) == room_key(rooms[-1]):
+                return 409, [f"You are in {router.room_of(member)} already."]
+            now_in = router.enter(member, target)  # already in it: it only becomes current
+            return 210, [f"You are now in {now_in} ({_count(router.member_count(now_in), 'member')})."]
+        if several and len(rooms) >= MAX_ROOMS_PER_USER:
+            return 429, [f"You are in {MAX_ROOMS_PER_USER} rooms, the most allowed; !leave one first."]
+        if not router.room_exists(target) and len(router.rooms()) >= MAX_ROOMS:
+            return 429, [
+                f"There are {MAX_ROOMS} rooms, the most this server allows; join one of them (!rooms)."
+            ]
+        now_in = router.enter(member, target) if several else router.move(member, target)
+        if not several:
+            left = rooms[0]
+            self._forget_if_empty(left)
+            self._then.append(lambda: self._exited(member, left))
+        self._then.append(lambda: self._entered(member, now_in))
+        return 210, [f"You are now in {now_in} ({_count(router.member_count(now_in), 'member')})."]
+
+    def _leave_room(self, member: Recipient, room: str) -> tuple[int, list[str]]:
+        router = self.router
+        if not router.is_in(member, room):
+            return 404, [f"You are not in {room}."]
+        rooms = router.rooms_of(member)
+        if rooms == [LOBBY]:
+            return 409, [f"You are in {LOBBY} already."]
+        left = rooms[[room_key(name) for name in rooms].index(room_key(room))]
+        now_in = router.exit(member, left)
+        self._forget_if_empty(left)
+        self._then.append(lambda: self._exited(member, left))
+        if len(rooms) == 1:  # it was its only room: it is back in the lobby
+            self._then.append(lambda: self._entered(member, LOBBY))
+        return 210, [f"You are now in {now_in} ({_count(router.member_count(now_in), 'member')})."]
+
+    def _topic(self, room: str, text: str | None) -> tuple[int, list[str]]:
         if text is None:
             topic = self._topics.get(room_key(room))
             if topic is None:
                 return 212, [f"{room} has no topic; !topic TEXT sets one."]
             return 212, [f"The topic of {room} is: {topic}"]
-        if room == LOBBY:
+        if room_key(room) == LOBBY:
             return 400, [f"{LOBBY} has no topic."]
         self._topics[room_key(room)] = text
+        self._then.append(lambda: self.router.announce(room, TopicShown(room, text)))
         return 212, [f"The topic of {room} is now: {text}"]
 
     def _topic_suffix(self, room: str) -> str:
         topic = self._topics.get(room_key(room))
         return f": {topic}" if topic else ""
 
-    def _members(self, member: Recipient) -> list[str]:
-        room = self.router.room_of(member)
+    def _members(self, room: str) -> list[str]:
         names = sorted((other.name for other in self.router.members(room)), key=str.casefold)
         return [*_name_lines(names), f"{_count(len(names), 'member')} in {room}."]
 
@@ -217,8 +319,7 @@ class Hub:
             lines.extend(f"{room}: {chunk}" for chunk in _name_lines(names))
         return [*lines, f"{_count(len(self.router), 'user')} in {_count(len(rooms), 'room')}."]
 
-    def _history(self, member: Recipient, wanted: int, answer: Answer) -> None:
-        room = self.router.room_of(member)
+    def _history(self, member: Recipient, room: str, wanted: int, answer: Answer) -> None:
         if self.history is None:
             answer(member, 217, [f"0 lines of {room}: this server keeps no history."])
             return
@@ -243,6 +344,11 @@ class Hub:
 
     def take_dropped(self) -> list[Recipient]:
         return self.router.take_dropped()
+
+
+def not_in_room(room: str) -> str:
+    """The 404 sentence for a line or command addressed to a room one is not in."""
+    return f"You are not in {room}; !join {room} first."
 
 
 def _count(number: int, noun: str) -> str:

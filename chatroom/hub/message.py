@@ -50,13 +50,61 @@ class FollowedLine:
     text: str
 
 
+@dataclass(slots=True)
+class Joined:
+    """Presence (CHAT/1.1 events only): `names` entered `room`."""
+
+    room: str
+    names: list[str]
+
+
+@dataclass(slots=True)
+class Left:
+    """Presence (CHAT/1.1 events only): `names` left `room` (for another room, or the server)."""
+
+    room: str
+    names: list[str]
+
+
+@dataclass(slots=True)
+class MemberList:
+    """Who is in `room`, for one who just entered it: `names` empty when presence is off."""
+
+    room: str
+    names: list[str]
+    count: int
+    presence: bool
+
+
+@dataclass(slots=True)
+class TopicShown:
+    """`room`'s topic, on entering it or when it is set."""
+
+    room: str
+    text: str
+
+
+@dataclass(slots=True)
+class Replay:
+    """The last lines of `room`, oldest first: (when, sender, text), `when` in seconds since the epoch."""
+
+    room: str
+    lines: list[tuple[float, str, str]]
+
+
 Message = RoomLine | PrivateLine | FollowedLine
+Event = Joined | Left | MemberList | TopicShown | Replay
+# Events go only to wires whose `events` is True (CHAT/1.1); a CHAT/1.0 client never asked for them.
 
 
 class Wire(Hashable, Protocol):
     """One wire protocol's encoder, shared by all its recipients (so it is the cache key)."""
 
-    def encode(self, message: Message) -> bytes:
+    @property
+    def events(self) -> bool:
+        """True when its clients asked for events (presence, member lists, replays)."""
+
+    def encode(self, message: Message | Event) -> bytes:
         """The bytes that carry `message` to a recipient of this wire (whole lines).
 
         The router calls it once per message per wire in a batch, and joins

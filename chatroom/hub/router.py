@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 
-from chatroom.hub.message import LOBBY, FollowedLine, Message, PrivateLine, Recipient, RoomLine, Wire
+from chatroom.hub.message import LOBBY, Event, FollowedLine, Message, PrivateLine, Recipient, RoomLine, Wire
 from chatroom.protocol.names import room_key, username_key
 
 _Members = dict[Wire, dict[Recipient, None]]  # a room's members grouped by wire (dicts keep order)
@@ -41,7 +41,7 @@ class Router:
         "_users",
         "_rooms",
         "_room_names",
-        "_room_of",
+        "_rooms_of",
         "_user_followers",
         "_topic_followers",
         "_follows_of",
@@ -53,7 +53,9 @@ class Router:
         self._users: dict[str, Recipient] = {}  # by folded name (username_key)
         self._rooms: dict[str, _Members] = {LOBBY: {}}  # by folded room name (room_key)
         self._room_names: dict[str, str] = {LOBBY: LOBBY}  # folded -> as first written
-        self._room_of: dict[Recipient, str] = {}  # folded room, only for users outside the lobby
+        # The folded rooms of each user not simply in the lobby, the current one last (CHAT/1.1
+        # clients may be in several); a user missing here is in the lobby alone.
+        self._rooms_of: dict[Recipient, list[str]] = {}
         self._user_followers: dict[str, dict[Recipient, None]] = {}  # folded user name -> followers
         self._topic_followers: dict[str, dict[Recipient, None]] = {}  # folded #topic -> followers
         self._follows_of: dict[Recipient, list[str]] = {}  # what each follower typed, in order
@@ -76,12 +78,21 @@ class Router:
         return self._users.get(username_key(name))
 
     def is_registered(self, recipient: Recipient) -> bool:
-        group = self._rooms.get(self._room_of.get(recipient, LOBBY), {}).get(recipient.wire)
+        rooms = self._rooms_of.get(recipient)
+        group = self._rooms.get(LOBBY if rooms is None else rooms[0], {}).get(recipient.wire)
         return group is not None and recipient in group
 
     def room_of(self, recipient: Recipient) -> str:
-        """The room the user is in, as its name was first written."""
-        return self._room_names[self._room_of.get(recipient, LOBBY)]
+        """The user's current room (the one it entered last), as its name was first written."""
+        rooms = self._rooms_of.get(recipient)
+        return self._room_names[LOBBY if rooms is None else rooms[-1]]
+
+    def rooms_of(self, recipient: Recipient) -> list[str]:
+        """Every room the user is in, in the order entered (the current one last)."""
+        return [self._room_names[key] for key in self._rooms_of.get(recipient, [LOBBY])]
+
+    def is_in(self, recipient: Recipient, room: str) -> bool:
+        return room_key(room) in self._rooms_of.get(recipient, [LOBBY])
 
     def members(self, room: str) -> list[Recipient]:
         return [member for group in self._rooms.get(room_key(room), {}).values() for member in group]
@@ -119,28 +130,65 @@ class Router:
         if self._users.get(key) is not recipient:
             return False
         del self._users[key]
-        self._part(recipient, self._room_of.pop(recipient, LOBBY))
+        for room in self._rooms_of.pop(recipient, [LOBBY]):
+            self._part(recipient, room)
         for target in self._follows_of.pop(recipient, []):
             self._drop_follower(recipient, target)
         return True
 
     def move(self, recipient: Recipient, room: str) -> str:
-        """Put a registered user in `room` (created when new), out of the room it was in.
+        """Put a registered user in `room` (created when new), out of every room it was in.
 
         Returns the room's name as it was first written ('#Dev' for a later '#dev').
         """
         key = room_key(room)
-        before = self._room_of.get(recipient, LOBBY)
-        if before != key:
+        before = self._rooms_of.get(recipient, [LOBBY])
+        if before != [key]:
             self.deliver()  # what was said before the move reaches the room it was said in
-            self._part(recipient, before)
+            for old in before:
+                if old != key:
+                    self._part(recipient, old)
+            self._room_names.setdefault(key, room)
+            if key not in before:
+                self._join(recipient, key)
+            self._set_rooms(recipient, [key])
+        return self._room_names[key]
+
+    def enter(self, recipient: Recipient, room: str) -> str:
+        """Add `room` (created when new) to the user's rooms and make it current; its name as written."""
+        key = room_key(room)
+        rooms = list(self._rooms_of.get(recipient, [LOBBY]))
+        if key in rooms:
+            rooms.remove(key)
+        else:
+            self.deliver()
             self._room_names.setdefault(key, room)
             self._join(recipient, key)
-            if key == LOBBY:
-                del self._room_of[recipient]
-            else:
-                self._room_of[recipient] = key
+        rooms.append(key)
+        self._set_rooms(recipient, rooms)
         return self._room_names[key]
+
+    def exit(self, recipient: Recipient, room: str) -> str:
+        """Take the user out of `room` (it must be in it); back in the lobby when it was the last.
+
+        Returns the user's current room afterwards.
+        """
+        key = room_key(room)
+        rooms = list(self._rooms_of.get(recipient, [LOBBY]))
+        self.deliver()
+        rooms.remove(key)
+        self._part(recipient, key)
+        if not rooms:
+            self._join(recipient, LOBBY)
+            rooms = [LOBBY]
+        self._set_rooms(recipient, rooms)
+        return self._room_names[rooms[-1]]
+
+    def _set_rooms(self, recipient: Recipient, rooms: list[str]) -> None:
+        if rooms == [LOBBY]:
+            self._rooms_of.pop(recipient, None)  # the common case costs no entry
+        else:
+            self._rooms_of[recipient] = rooms
 
     def _join(self, recipient: Recipient, key: str) -> None:
         members = self._rooms.setdefault(key, {})
@@ -215,9 +263,16 @@ class Router:
 
     # -- saying things -----------------------------------------------------------------------
 
-    def say(self, sender: Recipient, text: str) -> tuple[str, str]:
-        """`sender` says `text` to its room, for the next delivery; returns the room (folded, as written)."""
-        key = self._room_of.get(sender, LOBBY)
+    def say(self, sender: Recipient, text: str, room: str | None = None) -> tuple[str, str]:
+        """`sender` says `text` to its current room or to `room` (one it is in), for the next delivery.
+
+        Returns the room (folded, as written).
+        """
+        if room is None:
+            rooms = self._rooms_of.get(sender)
+            key = LOBBY if rooms is None else rooms[-1]
+        else:
+            key = room_key(room)
         room = self._room_names[key]
         self._pending.append((sender, RoomLine(sender.name, room, text), None, key))
         return key, room
@@ -231,6 +286,28 @@ class Router:
 
     def has_pending(self) -> bool:
         return bool(self._pending)
+
+    def announce(self, room: str, event: Event, skip: Recipient | None = None) -> None:
+        """`event` to every member of `room` whose wire takes events, now (after what was said before)."""
+        members = self._rooms.get(room_key(room))
+        if not members or not any(wire.events for wire in members):
+            return
+        self.deliver()
+        dropped = self._dropped
+        for wire, group in members.items():
+            if wire.events:
+                payload = wire.encode(event)
+                for recipient in group:
+                    if recipient is not skip and not recipient.deliver(payload):
+                        dropped.append(recipient)
+
+    def send(self, recipient: Recipient, event: Event) -> None:
+        """`event` to one registered user, now (after what was said before); nothing if it left."""
+        if not self.is_registered(recipient):
+            return
+        self.deliver()
+        if not recipient.deliver(recipient.wire.encode(event)):
+            self._dropped.append(recipient)
 
     def take_dropped(self) -> list[Recipient]:
         """The recipients that could not take their lines since the last call: drop them."""
@@ -293,8 +370,8 @@ class Router:
         followed: dict[Wire, dict[int, bytes]] = {}
         dropped = self._dropped
         for recipient in special:
-            room = self._room_of.get(recipient, LOBBY)
-            group = self._rooms.get(room, {}).get(recipient.wire)
+            rooms = self._rooms_of.get(recipient, [LOBBY])
+            group = self._rooms.get(rooms[0], {}).get(recipient.wire)
             if group is None or recipient not in group:  # left since
                 continue
             wire = recipient.wire
@@ -306,7 +383,7 @@ class Router:
                 if key is None:
                     if target is recipient:
                         chosen.append(lines[index])
-                elif key == room:
+                elif key in rooms:
                     chosen.append(lines[index])
                 elif following and recipient in followers[index]:
                     assert isinstance(message, RoomLine)

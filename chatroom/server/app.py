@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
 from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Request, Say
-from chatroom.hub.hub import Admission, Hub, Verdict
+from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.listener import Listener, open_listening_socket
@@ -224,7 +224,10 @@ class Server:
         hub = self.hub
         for request in requests:
             if type(request) is Say:
-                hub.say(conn, request.text)
+                if request.room is None:
+                    hub.say(conn, request.text)
+                elif not hub.say(conn, request.text, request.room):
+                    self._answer(conn, 404, [not_in_room(request.room)])
                 continue
             if isinstance(request, Refuse) and not request.fatal:
                 refusals.append(request)
@@ -235,11 +238,11 @@ class Server:
                 if conn.phase is not Phase.OPEN:
                     break
             if isinstance(request, Command):
-                hub.command(conn, request.text, self._answer)
+                hub.command(conn, request.text, self._answer, request.room)
             elif isinstance(request, Register):
                 self._deciding_now = conn
                 try:
-                    hub.register(conn, request.name, self._registration_decided)
+                    hub.register(conn, request.name, self._registration_decided, request.replay)
                 finally:
                     self._deciding_now = None
                 if conn.codec.paused and conn.phase is Phase.OPEN:
@@ -481,6 +484,7 @@ class Server:
         """
         log.info("Interrupt received, shutting down ...")
         self._state = _Run.SHUTTING_DOWN
+        self.hub.presence = False  # everyone is leaving: DISCONNECT says it once
         for listener in self.listeners:
             listener.close()
         self.hub.deliver()  # lines already read still reach their recipients first
