@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chatroom.hub.message import LOBBY, FollowedLine, Message, PrivateLine, RoomLine
+from chatroom.hub.message import LOBBY, Event, FollowedLine, Joined, Message, PrivateLine, RoomLine
 from chatroom.hub.router import Router
 
 
 class CountingWire:
     """Encodes messages as readable text and counts how often it was asked to."""
 
-    def __init__(self, tag: str = "") -> None:
+    def __init__(self, tag: str = "", *, events: bool = False) -> None:
         self.tag = tag
+        self.events = events
         self.encodings = 0
 
-    def encode(self, message: Message) -> bytes:
+    def encode(self, message: Message | Event) -> bytes:
         self.encodings += 1
+        if not isinstance(message, RoomLine | FollowedLine | PrivateLine):
+            return f"{self.tag}event {message!r}\n".encode()
         if isinstance(message, RoomLine):
             return f"{self.tag}{message.room} {message.sender}: {message.text}\n".encode()
         if isinstance(message, FollowedLine):
@@ -207,3 +210,87 @@ def test_the_chat_wire_encodes_exactly_the_bytes_a_chat_1_0_peer_sent() -> None:
     assert CHAT_WIRE.encode(RoomLine("alice", LOBBY, text)) == line
     private = CHAT_WIRE.encode(PrivateLine("alice", "bob", "psst"))
     assert private.startswith(b"@alice") and not private.startswith(b"@alice: ")
+
+
+# -- several rooms (CHAT/1.1) and events --------------------------------------------------------------
+
+
+def test_a_user_in_several_rooms_hears_each_and_says_to_the_current_one_or_the_one_named() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.move(carol, "#dev")
+    assert router.enter(alice, "#Dev") == "#dev"
+    assert router.rooms_of(alice) == [LOBBY, "#dev"] and router.room_of(alice) == "#dev"
+    router.say(bob, "lobby")
+    router.say(carol, "dev")
+    router.say(alice, "to current")
+    router.say(alice, "to lobby", "#LOBBY")
+    router.deliver()
+    assert alice.lines == ["#lobby bob: lobby", "#dev carol: dev"]
+    assert bob.lines == ["#lobby alice: to lobby"]
+    assert carol.lines == ["#dev alice: to current"]
+
+
+def test_enter_of_a_room_one_is_in_makes_it_current_without_a_second_membership() -> None:
+    router = Router()
+    alice, bob = users(router, "alice", "bob")
+    router.enter(alice, "#dev")
+    router.enter(alice, "#lobby")
+    assert router.rooms_of(alice) == ["#dev", LOBBY] and router.room_of(alice) == LOBBY
+    assert router.member_count(LOBBY) == 2 and router.member_count("#dev") == 1
+    router.say(bob, "once")
+    router.deliver()
+    assert alice.lines == ["#lobby bob: once"]
+
+
+def test_exit_falls_back_to_the_previous_room_and_from_the_last_to_the_lobby() -> None:
+    router = Router()
+    (alice,) = users(router, "alice")
+    router.enter(alice, "#a")
+    router.enter(alice, "#b")
+    assert router.exit(alice, "#b") == "#a"
+    assert router.exit(alice, "#lobby") == "#a"
+    assert router.rooms_of(alice) == ["#a"]
+    assert router.exit(alice, "#a") == LOBBY
+    assert router.rooms_of(alice) == [LOBBY] and router.is_registered(alice)
+    assert not router.room_exists("#a") and not router.room_exists("#b")
+
+
+def test_remove_takes_a_user_out_of_every_room() -> None:
+    router = Router()
+    alice, bob = users(router, "alice", "bob")
+    router.enter(alice, "#a")
+    router.enter(bob, "#a")
+    assert router.remove(alice)
+    assert router.member_count(LOBBY) == 1 and router.member_count("#a") == 1
+    assert not router.is_registered(alice)
+
+
+def test_a_followed_line_reaches_a_follower_in_several_rooms_once_as_a_room_line() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.move(bob, "#dev")
+    router.enter(alice, "#dev")  # alice: #lobby and #dev
+    router.follow(alice, "@bob")
+    router.follow(alice, "#ship")
+    router.say(bob, "#ship it")
+    router.say(carol, "other")  # a second line makes this a batch, not the one-line fast path
+    router.deliver()
+    assert alice.lines == ["#dev bob: #ship it", "#lobby carol: other"]
+
+
+def test_events_go_only_to_wires_that_take_them_and_never_to_the_one_skipped() -> None:
+    router = Router()
+    events = CountingWire("ev:", events=True)
+    (bob,) = users(router, "bob")
+    alice, carol = users(router, "alice", "carol", wire=events)
+    router.say(bob, "before")
+    router.announce(LOBBY, Joined(LOBBY, ["dave"]), skip=carol)
+    assert alice.lines == ["ev:#lobby bob: before", "ev:event Joined(room='#lobby', names=['dave'])"]
+    assert carol.lines == ["ev:#lobby bob: before"]  # what was said before comes first, to all
+    assert bob.lines == []
+    router.send(bob, Joined(LOBBY, ["x"]))  # send encodes for the recipient's own wire
+    assert bob.lines == ["event Joined(room='#lobby', names=['x'])"]
+    router.remove(alice)
+    router.send(alice, Joined(LOBBY, ["y"]))
+    assert alice.lines[-1] == "ev:event Joined(room='#lobby', names=['dave'])"  # gone: nothing more

@@ -1,12 +1,17 @@
 """The router against a model: hypothesis drives users through rooms, follows and private lines.
 
-The model is plain sets and dicts written from docs/PROTOCOL.md section 6,
-not from the router: for every line said it decides, when the line is said,
-who must receive it and in which form (a room line to the room's other
-members, a private line to its addressee alone, a followed line once to
-followers outside the room, nothing to the sender). After every delivery each
-recipient must hold exactly the lines the model expects, each once, and the
-lines of one sender in the order they were said.
+The model is plain sets and dicts written from docs/PROTOCOL.md sections 6
+and 7, not from the router: for every line said it decides, when the line is
+said, who must receive it and in which form (a room line to the other members
+of the room it was said in, a private line to its addressee alone, a followed
+line once to followers in none of the line's room, nothing to the sender).
+Users move as CHAT/1.0 clients do (one room at a time) and enter and leave
+rooms as CHAT/1.1 clients do (several at once, the current one entered last,
+back in #lobby after leaving the last), and say lines to their current room or
+to any room they are in. After every delivery each recipient must hold
+exactly the lines the model expects, each once, batch after batch, and the
+lines of one sender in the order they were said. Events (presence, topics)
+go only to users whose wire takes them, after every line said before.
 
 Names, rooms and topics here are ASCII, so case folding is the whole of the
 folding rule of section 3 (NFKC changes nothing in ASCII).
@@ -22,28 +27,41 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from chatroom.hub.message import FollowedLine, Message, PrivateLine, RoomLine
+from chatroom.hub.message import Event, FollowedLine, Joined, Message, PrivateLine, RoomLine, TopicShown
 from chatroom.hub.router import Router
 
 
 class CountingWire:
     """Encodes messages as readable lines (fields split by '|') and counts how often it was asked to."""
 
+    events = False  # a CHAT/1.0 wire: the router must never hand it an event
+
     def __init__(self, tag: str = "") -> None:
         self.tag = tag
         self.encodings = 0
 
-    def encode(self, message: Message) -> bytes:
+    def encode(self, message: Message | Event) -> bytes:
         self.encodings += 1
         if isinstance(message, RoomLine):
             return f"{self.tag}|room|{message.room}|{message.sender}|{message.text}\n".encode()
         if isinstance(message, FollowedLine):
             return f"{self.tag}|followed|{message.room}|{message.sender}|{message.text}\n".encode()
-        assert isinstance(message, PrivateLine)
-        return f"{self.tag}|private|{message.to}|{message.sender}|{message.text}\n".encode()
+        if isinstance(message, PrivateLine):
+            return f"{self.tag}|private|{message.to}|{message.sender}|{message.text}\n".encode()
+        assert self.events, f"an event on a wire that did not ask for events: {message!r}"
+        if isinstance(message, Joined):
+            return f"{self.tag}|joined|{message.room}||{' '.join(message.names)}\n".encode()
+        assert isinstance(message, TopicShown), f"the model sends no {message!r}"
+        return f"{self.tag}|topic|{message.room}||{message.text}\n".encode()
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         return "".join(f"{code} {line}\n" for line in lines).encode()
+
+
+class EventWire(CountingWire):
+    """A CHAT/1.1 wire: its users asked for events."""
+
+    events = True
 
 
 class FakeRecipient:
@@ -65,22 +83,25 @@ class FakeRecipient:
 class Heard:
     """One line as a recipient must get it: its form, its room (or addressee), who said it, and the text."""
 
-    form: str  # 'room', 'followed' or 'private'
+    form: str  # 'room', 'followed' or 'private'; events: 'joined' or 'topic' (no sender)
     where: str  # the room as first written; for a private line the addressee's name
     sender: str
-    text: str  # starts with the line's serial number, so that every line said is unique
+    text: str  # a line's text starts with its serial number, so that every line said is unique
 
     @property
     def serial(self) -> int:
         return int(self.text.split(" ", 1)[0])
 
 
-WIRES = (CountingWire("chat"), CountingWire("other"))
+LINE_FORMS = ("room", "followed", "private")
+
+WIRES = (CountingWire("chat"), CountingWire("other"), EventWire("events"))
 
 NAMES = ("alice", "ALICE", "bob", "Carol", "dave")
 # Registration spellings and addressees: 'alice' and 'ALICE' are one user.
 
-ROOMS = ("#lobby", "#Lobby", "#dev", "#Dev", "#DEV", "#ops")
+ROOMS = ("#lobby", "#Lobby", "#dev", "#Dev", "#DEV", "#ops", "#qa", "#QA")
+# Every room a user can be in, in several spellings each; '#ops' only as written.
 
 TARGETS = ("@alice", "@Bob", "@bob", "@carol", "@dave", "@zed", "#rust", "#Rust", "#go", "#dev")
 
@@ -93,6 +114,12 @@ WORD_EDGES = ".,;:!?'\"()[]{}"
 
 def fold(name: str) -> str:
     return name.casefold()
+
+
+def spelled(room: str, pick: int) -> str:
+    """One of the ways ROOMS writes the folded `room`."""
+    spellings = [name for name in ROOMS if fold(name) == room]
+    return spellings[pick % len(spellings)]
 
 
 def topics_of(text: str) -> set[str]:
@@ -120,11 +147,14 @@ class RouterModel(RuleBasedStateMachine):
         self.router = Router()
         self.serial = 0
         self.online: dict[str, FakeRecipient] = {}  # folded name -> user
-        self.room_of: dict[FakeRecipient, str] = {}  # folded room, online users only
-        self.room_names: dict[str, str] = {LOBBY: LOBBY}  # folded room -> as first written
+        # Each online user's folded rooms in the order entered: the current one last (7.2).
+        self.rooms: dict[FakeRecipient, list[str]] = {}
+        self.room_names: dict[str, str] = {LOBBY: LOBBY}  # folded room -> as first written, in order made
         self.follows: dict[FakeRecipient, set[str]] = {}  # '@' or '#' + folded name
         self.gone: list[FakeRecipient] = []  # removed users: they must get nothing more
-        self.expected: dict[FakeRecipient, list[Heard]] = {}  # delivered so far, per recipient
+        # What each recipient must have got so far, one list per delivery (a batch, or one event):
+        # everything of one batch arrives before anything of the next, in any order within it.
+        self.expected: dict[FakeRecipient, list[list[Heard]]] = {}
         self.pending: list[dict[FakeRecipient, Heard]] = []  # per line said since the last delivery
 
     # -- the model's own rules ---------------------------------------------------------------------
@@ -133,26 +163,59 @@ class RouterModel(RuleBasedStateMachine):
         return self.online.get(fold(name))
 
     def members(self, room: str) -> list[FakeRecipient]:
-        return [member for member, where in self.room_of.items() if where == room]
+        return [member for member, rooms in self.rooms.items() if room in rooms]
+
+    def forget_if_empty(self, room: str) -> None:
+        """A room is forgotten when its last member leaves (6.2), #lobby excepted."""
+        if room != LOBBY and not self.members(room):
+            del self.room_names[room]
 
     def delivered(self) -> None:
-        """The router delivered (deliver(), and add() or move() before they change who is where)."""
+        """The router delivered (deliver(); add(), move(), enter() and exit() before they change who
+        is where; announce() and send() before their event)."""
+        batch: dict[FakeRecipient, list[Heard]] = {}
         for line in self.pending:
             for recipient, form in line.items():
-                self.expected.setdefault(recipient, []).append(form)
+                batch.setdefault(recipient, []).append(form)
+        for recipient, forms in batch.items():
+            self.expected.setdefault(recipient, []).append(forms)
         self.pending = []
 
     def next_text(self, words: list[str]) -> str:
         self.serial += 1
         return " ".join([str(self.serial), *words])
 
+    def check_received(self) -> None:
+        for recipient in [*self.online.values(), *self.gone]:
+            received = heard(recipient)
+            batches = self.expected.get(recipient, [])
+            expected = [form for batch in batches for form in batch]
+            missing = Counter(expected) - Counter(received)
+            extra = Counter(received) - Counter(expected)
+            assert not missing and not extra, (
+                f"{recipient.name}: missing {sorted(missing, key=repr)}, "
+                f"unexpected or repeated {sorted(extra, key=repr)}"
+            )
+            start = 0
+            for batch in batches:
+                got = received[start : start + len(batch)]
+                assert Counter(got) == Counter(batch), (
+                    f"{recipient.name} got {got} where one delivery should have brought {batch}"
+                )
+                start += len(batch)
+            lines = [line for line in received if line.form in LINE_FORMS]
+            for sender in {line.sender for line in lines}:
+                serials = [line.serial for line in lines if line.sender == sender]
+                assert serials == sorted(serials), f"{recipient.name} got {sender}'s lines out of order: {serials}"
+
     # -- rules -----------------------------------------------------------------------------------
 
     @initialize(with_follows=st.booleans())
     def everyone_in_the_lobby(self, with_follows: bool) -> None:
-        """Four users to begin with; with follows, lines take the router's batched path at once."""
+        """Four users to begin with, one on each wire at least; with follows, lines take the router's
+        batched path at once."""
         for number, name in enumerate(("alice", "bob", "Carol", "dave")):
-            self.register(name, WIRES[number % 2])
+            self.register(name, WIRES[number % len(WIRES)])
         if with_follows:
             self.follow("carol", "@alice")
             self.follow("dave", "#rust")
@@ -165,7 +228,7 @@ class RouterModel(RuleBasedStateMachine):
         if free:
             self.delivered()  # lines said before a user joined are not for it
             self.online[fold(name)] = recipient
-            self.room_of[recipient] = LOBBY
+            self.rooms[recipient] = [LOBBY]
             self.expected[recipient] = []
 
     @rule(name=st.sampled_from(NAMES))
@@ -175,9 +238,8 @@ class RouterModel(RuleBasedStateMachine):
             return
         assert self.router.remove(recipient)
         del self.online[fold(name)]
-        room = self.room_of.pop(recipient)
-        if room != LOBBY and not self.members(room):
-            del self.room_names[room]
+        for room in self.rooms.pop(recipient):
+            self.forget_if_empty(room)
         self.follows.pop(recipient, None)
         for line in self.pending:  # a user who left gets nothing more
             line.pop(recipient, None)
@@ -190,35 +252,76 @@ class RouterModel(RuleBasedStateMachine):
 
     @rule(name=st.sampled_from(NAMES), room=st.sampled_from(ROOMS))
     def move(self, name: str, room: str) -> None:
+        """CHAT/1.0's !join: out of every room the user is in, into `room` alone."""
         recipient = self.user(name)
         if recipient is None:
             return
-        before, after = self.room_of[recipient], fold(room)
-        if before != after:
-            self.delivered()  # what was said before the move reaches the room it was said in
-            self.room_of[recipient] = after
-            if before != LOBBY and not self.members(before):
-                del self.room_names[before]
+        before, after = self.rooms[recipient], fold(room)
+        if before != [after]:
+            self.delivered()  # what was said before the move reaches the rooms it was said in
+            self.rooms[recipient] = [after]
+            for old in before:
+                self.forget_if_empty(old)
             self.room_names.setdefault(after, room)
         assert self.router.move(recipient, room) == self.room_names[after]
 
-    @rule(name=st.sampled_from(NAMES), words=st.lists(st.sampled_from(WORDS), max_size=4))
-    def say(self, name: str, words: list[str]) -> None:
+    @rule(name=st.sampled_from(NAMES), room=st.sampled_from(ROOMS))
+    def enter(self, name: str, room: str) -> None:
+        """CHAT/1.1's !join: `room` becomes current, entered when new to the user (and made when new)."""
+        recipient = self.user(name)
+        if recipient is None:
+            return
+        rooms, key = self.rooms[recipient], fold(room)
+        if key in rooms:
+            rooms.remove(key)  # only made current: nobody comes or goes, so nothing need be delivered
+        else:
+            self.delivered()  # what was said before it came is not for it
+            self.room_names.setdefault(key, room)
+        rooms.append(key)
+        assert self.router.enter(recipient, room) == self.room_names[key]
+
+    @rule(name=st.sampled_from(NAMES), index=st.integers(min_value=0, max_value=7), pick=st.integers(0, 3))
+    def exit(self, name: str, index: int, pick: int) -> None:
+        """CHAT/1.1's !leave #room, for a room the user is in: back in #lobby after its last room."""
+        recipient = self.user(name)
+        if recipient is None:
+            return
+        rooms = self.rooms[recipient]
+        if rooms == [LOBBY]:
+            return  # the hub answers 409 without asking the router
+        room = rooms[index % len(rooms)]
+        self.delivered()  # what was said before it left still reaches it
+        rooms.remove(room)
+        if not rooms:
+            rooms.append(LOBBY)
+        self.forget_if_empty(room)
+        assert self.router.exit(recipient, spelled(room, pick)) == self.room_names[rooms[-1]]
+
+    @rule(
+        name=st.sampled_from(NAMES),
+        words=st.lists(st.sampled_from(WORDS), max_size=4),
+        index=st.none() | st.integers(min_value=0, max_value=7),
+        pick=st.integers(0, 3),
+    )
+    def say(self, name: str, words: list[str], index: int | None, pick: int) -> None:
+        """A line to the sender's current room (index None) or to one of its rooms, named."""
         sender = self.user(name)
         if sender is None:
             return
         text = self.next_text(words)
-        room = self.room_of[sender]
+        rooms = self.rooms[sender]
+        room = rooms[-1] if index is None else rooms[index % len(rooms)]
+        named = None if index is None else spelled(room, pick)
         topics = topics_of(text)
         line: dict[FakeRecipient, Heard] = {}
-        for other, where in self.room_of.items():
+        for other, others_rooms in self.rooms.items():
             if other is sender:
                 continue
-            if where == room:
+            if room in others_rooms:
                 line[other] = Heard("room", self.room_names[room], sender.name, text)
             elif self.follows.get(other, set()) & ({"@" + fold(sender.name)} | topics):
                 line[other] = Heard("followed", self.room_names[room], sender.name, text)
-        self.router.say(sender, text)
+        assert self.router.say(sender, text, named) == (room, self.room_names[room])
         self.pending.append(line)
 
     @rule(name=st.sampled_from(NAMES), to=st.sampled_from((*NAMES, "zed", "BOB")))
@@ -231,10 +334,6 @@ class RouterModel(RuleBasedStateMachine):
         assert self.router.whisper(sender, to, text) is addressee
         if addressee is not None:
             self.pending.append({addressee: Heard("private", addressee.name, sender.name, text)})
-            if any(self.follows.values()):
-                # The server answers !msg after a delivery, so a private line ends its batch; a room
-                # line after it in one batch while anyone follows trips a router bug (test below).
-                self.deliver()
 
     # Whether a follow changed between a line and its delivery counts for that line is not
     # specified, so what was said before a follow or an unfollow is delivered (and checked) first.
@@ -261,38 +360,69 @@ class RouterModel(RuleBasedStateMachine):
         assert self.router.unfollow(follower, followed) is following
         follows.discard(fold(followed))
 
+    # An event is sent at once, after every line said before it; when nobody takes it, whether
+    # those lines go now is not specified, so they are delivered (and checked) right after.
+
+    @rule(room=st.sampled_from(ROOMS), who=st.sampled_from(NAMES))
+    def announce(self, room: str, who: str) -> None:
+        """`who` entered `room`: every member whose wire takes events hears it, but `who` itself."""
+        skip = self.user(who)
+        key = fold(room)
+        told = [member for member in self.members(key) if member.wire.events and member is not skip]
+        self.router.announce(room, Joined(room, [who]), skip=skip)
+        if told:
+            self.delivered()
+            for member in told:
+                self.expected[member].append([Heard("joined", room, "", who)])
+        self.deliver()
+
+    @rule(name=st.sampled_from(NAMES), room=st.sampled_from(ROOMS), index=st.none() | st.integers(min_value=0))
+    def send(self, name: str, room: str, index: int | None) -> None:
+        """An event to one user whose wire takes events; to a user who left (index), nothing."""
+        if index is not None:
+            if self.gone:
+                self.router.send(self.gone[index % len(self.gone)], TopicShown(room, "gone"))
+            self.deliver()
+            return
+        recipient = self.user(name)
+        if recipient is None or not recipient.wire.events:
+            return  # the hub sends events only to those who asked for them
+        text = self.next_text(["topic"])
+        self.router.send(recipient, TopicShown(room, text))
+        self.delivered()
+        self.expected[recipient].append([Heard("topic", room, "", text)])
+        self.deliver()
+
     @rule()
     def deliver(self) -> None:
         self.router.deliver()
         self.delivered()
         assert not self.router.has_pending()
-        for recipient in [*self.online.values(), *self.gone]:
-            received = heard(recipient)
-            expected = self.expected.get(recipient, [])
-            missing = Counter(expected) - Counter(received)
-            extra = Counter(received) - Counter(expected)
-            assert not missing and not extra, (
-                f"{recipient.name}: missing {sorted(missing, key=lambda h: h.serial)}, "
-                f"unexpected or repeated {sorted(extra, key=lambda h: h.serial)}"
-            )
-            for sender in {line.sender for line in received}:
-                serials = [line.serial for line in received if line.sender == sender]
-                assert serials == sorted(serials), f"{recipient.name} got {sender}'s lines out of order"
+        self.check_received()
 
     # -- what the router says about who is where -----------------------------------------------------
 
     @invariant()
     def users_and_rooms_agree(self) -> None:
-        assert len(self.router) == len(self.online)
+        router = self.router
+        assert len(router) == len(self.online)
         for key, recipient in self.online.items():
-            assert key in self.router and self.router.find(key.upper()) is recipient
-            assert self.router.room_of(recipient) == self.room_names[self.room_of[recipient]]
-            assert {fold(target) for target in self.router.follows(recipient)} == self.follows.get(
-                recipient, set()
-            )
-        rooms = {fold(name): count for name, count in self.router.rooms()}
-        assert rooms == {room: len(self.members(room)) for room in self.room_names}
-        assert {name for name, _ in self.router.rooms()} == set(self.room_names.values())
+            assert key in router and router.find(key.upper()) is recipient
+            assert router.is_registered(recipient)
+            rooms = self.rooms[recipient]
+            assert router.rooms_of(recipient) == [self.room_names[room] for room in rooms]
+            assert router.room_of(recipient) == self.room_names[rooms[-1]]
+            for room in ROOMS:
+                assert router.is_in(recipient, room) is (fold(room) in rooms), (recipient.name, room)
+            assert {fold(target) for target in router.follows(recipient)} == self.follows.get(recipient, set())
+        for recipient in self.gone:
+            assert not router.is_registered(recipient)
+        assert router.rooms() == [(name, len(self.members(room))) for room, name in self.room_names.items()]
+        for room in ROOMS:
+            members = router.members(room)
+            assert len(members) == len(set(members)) == router.member_count(room)
+            assert set(members) == set(self.members(fold(room)))
+            assert router.room_exists(room) is (fold(room) in self.room_names)
 
 
 def test_a_private_line_whose_addressee_left_before_delivery_is_dropped() -> None:

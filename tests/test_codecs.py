@@ -1,0 +1,105 @@
+"""The CHAT codecs without a network: CHAT/1.1's requests and events (docs/PROTOCOL.md section 7)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatroom.codecs.chat import CHAT11_WIRE, CHAT_WIRE, ChatCodec
+from chatroom.codecs.requests import Command, Ending, Refuse, Register, Say
+from chatroom.hub.message import (
+    FollowedLine,
+    Joined,
+    Left,
+    MemberList,
+    PrivateLine,
+    Replay,
+    RoomLine,
+    TopicShown,
+)
+from chatroom.protocol import VERSION_1_1, Registration, parse_registration
+from chatroom.protocol.names import is_valid_username
+
+NOON = 1_796_040_000.0  # 2026-11-30T12:00:00Z
+
+
+def registered(line: bytes, name: str = "alice") -> ChatCodec:
+    codec = ChatCodec()
+    requests = list(codec.requests(line + b"\n"))
+    assert isinstance(requests[0], Register)
+    codec.accept(name)
+    return codec
+
+
+def test_chat11_events_are_encoded_as_section_7_3_writes_them() -> None:
+    encode = CHAT11_WIRE.encode
+    assert encode(RoomLine("bob", "#dev", "hi  there")) == b"MSG #dev bob hi  there\n"
+    assert encode(PrivateLine("bob", "alice", "psst")) == b"PRIVATE bob psst\n"
+    assert encode(FollowedLine("bob", "#ops", "x")) == b"FOLLOWED #ops bob x\n"
+    assert encode(Joined("#dev", ["bob", "carol"])) == b"JOINED #dev bob carol\n"
+    assert encode(Left("#dev", ["bob"])) == b"LEFT #dev bob\n"
+    assert encode(TopicShown("#dev", "ship: it")) == b"TOPIC #dev ship: it\n"
+    assert encode(Replay("#dev", [(NOON, "bob", "one"), (NOON + 61, "carol", "two")])) == (
+        b"HISTORY #dev 2026-11-30T12:00:00Z bob one\n"
+        b"HISTORY #dev 2026-11-30T12:01:01Z carol two\n"
+        b"HISTORY-END #dev 2\n"
+    )
+    assert encode(Replay("#dev", [])) == b"HISTORY-END #dev 0\n"
+
+
+def test_member_lists_put_20_names_a_line_and_say_whether_presence_is_on() -> None:
+    names = [f"u{n:02}" for n in range(45)]
+    lines = CHAT11_WIRE.encode(MemberList("#big", names, 45, True)).decode().splitlines()
+    assert [len(line.split(" ")) - 2 for line in lines[:-1]] == [20, 20, 5]
+    assert lines[0].startswith("MEMBERS #big u00 u01 ") and lines[-1] == "MEMBERS-END #big 45 on"
+    assert CHAT11_WIRE.encode(MemberList("#huge", [], 5000, False)) == b"MEMBERS-END #huge 5000 off\n"
+
+
+def test_the_chat10_wire_never_carries_an_event() -> None:
+    assert not CHAT_WIRE.events and CHAT11_WIRE.events
+    for event in (Joined("#a", ["b"]), Left("#a", ["b"]), TopicShown("#a", "t"), Replay("#a", [])):
+        assert CHAT_WIRE.encode(event) == b""
+    assert CHAT_WIRE.encode(RoomLine("bob", "#dev", "hi")) == b"@bob: hi\n"
+
+
+def test_a_chat11_codec_turns_room_addressed_lines_into_requests_for_that_room() -> None:
+    codec = registered(b"REGISTER alice CHAT/1.1 replay=3")
+    assert codec.wire is CHAT11_WIRE
+    lines = b"@alice #dev: hi\n@alice #dev: !list\n@alice #dev: !!bang\n@alice: plain\n@alice #d ev: x\n"
+    requests = list(codec.requests(lines))
+    assert requests[:4] == [Say("hi", "#dev"), Command("!list", "#dev"), Say("!bang", "#dev"), Say("plain")]
+    assert isinstance(requests[4], Refuse) and requests[4].reply == b"400 Invalid message\n"
+
+
+def test_a_chat10_codec_refuses_the_room_addressed_form() -> None:
+    codec = registered(b"REGISTER alice CHAT/1.0")
+    assert codec.wire is CHAT_WIRE
+    (refusal,) = codec.requests(b"@alice #dev: hi\n")
+    assert isinstance(refusal, Refuse) and refusal.reply == b"403 Not your username\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "last"), [(b"CHAT/1.0", b"DISCONNECT CHAT/1.0\n"), (b"CHAT/1.1", b"DISCONNECT CHAT/1.1\n")]
+)
+def test_shutdown_and_leaving_speak_the_version_registered(line: bytes, last: bytes) -> None:
+    codec = registered(b"REGISTER alice " + line)
+    assert codec.ending(Ending.SERVER_SHUTDOWN) == last
+    (leave,) = codec.requests(b"DISCONNECT alice " + line + b"\n")
+    assert type(leave).__name__ == "Leave"
+
+
+@given(
+    st.text(min_size=1, max_size=32).filter(is_valid_username),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=200)),
+)
+def test_any_valid_chat11_registration_parses_with_its_replay(name: str, replay: int | None) -> None:
+    option = b"" if replay is None else b" replay=" + str(replay).encode()
+    line = b"REGISTER " + name.encode() + b" CHAT/1.1" + option
+    assert parse_registration(line) == Registration(name, VERSION_1_1, replay)
+
+
+@given(st.binary(max_size=80))
+def test_parse_registration_never_raises(line: bytes) -> None:
+    found = parse_registration(line)
+    assert found is None or is_valid_username(found.name)
