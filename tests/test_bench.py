@@ -208,7 +208,7 @@ def test_positional_words_are_workloads_and_a_chat_url_is_the_server() -> None:
     options = options_from(build_parser().parse_args(["soak", "fanout", "chat://example.org:5000"]))
     assert options.workloads == ("fanout", "soak")
     assert str(options.address) == "chat://example.org:5000"
-    assert options_from(build_parser().parse_args([])).workloads == ("fanout", "scale", "soak")
+    assert options_from(build_parser().parse_args([])).workloads == ("fanout", "scale", "soak", "rooms")
 
 
 def test_a_client_count_the_fd_limit_cannot_hold_is_capped_with_the_reason() -> None:
@@ -351,11 +351,13 @@ def test_a_tiny_run_of_every_workload_on_a_server_it_starts_delivers_everything(
         "all",
         *("--clients", "4", "--senders", "2", "--rates", "50", "--step-seconds", "1", "--drain-seconds", "2"),
         *("--sizes", "20", "--duration", "2", "--soak-sessions", "6", "--soak-rate", "100", *extra),
+        *("--room-users", "6", "--rooms", "2", "--room-rates", "50"),
         tmp_path=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert data["clean"] is True
     assert "### fanout: 4 clients" in done.stdout and "### scale" in done.stdout and "### soak" in done.stdout
+    assert "### rooms: 6 users in 2 rooms" in done.stdout
 
     (fanout,) = data["fanout"]
     assert fanout["registered"] == 4 and fanout["server"]["exit_code"] == 0

@@ -14,6 +14,13 @@ slice `chunk[offset::length]` holds that byte of every line, checked at C
 speed. Only a chunk that fails this is split into lines
 (`LineSpec.classify`). The send time is the message's *scheduled* time, so a
 sender that falls behind shows up as latency, not as a lower rate.
+
+In the rooms workload some lines are private: the sender writes
+`@<name>: !msg <user> |<step>|...`, the user receives
+`@<name> (private): |<step>|...` (the same body, so the same checks and
+times, once the tag is taken out: `as_room_line`), and the sender gets
+`215 Sent to <user>.` (a RECEIPT). Those lines have another length, so
+their chunks are judged line by line.
 """
 
 from __future__ import annotations
@@ -34,6 +41,13 @@ _RUN = 4096
 SENDER_ROLE = "s"  # fanout senders
 RECEIVER_ROLE = "r"  # everyone else who stays for the whole run
 SESSION_ROLE = "c"  # soak clients that come and go
+MEMBER_ROLE = "m"  # rooms: every user, sender or not
+
+PRIVATE_TAG = b" (private)"
+# What the server puts after the sender's name in a private line
+# ('@alice (private): text', docs/PROTOCOL.md 6.4); the text is the body as sent.
+RECEIPT = b"215 Sent to "
+# The server's answer to the sender of a private line ('215 Sent to NAME.').
 
 
 def run_tag() -> str:
@@ -57,6 +71,8 @@ def body(step: int, seq: int, ts_ns: int, body_bytes: int) -> bytes:
 
 class LineKind(enum.Enum):
     OK = "well-formed line of this phase"
+    PRIVATE = "well-formed private line of this phase"
+    RECEIPT = "the server's receipt for a private line sent"
     STALE = "benchmark line of an earlier phase"
     FOREIGN = "line not sent by this benchmark"
     NOTICE = "server notice"
@@ -158,6 +174,11 @@ class LineSpec:
 
     def classify(self, line: bytes) -> LineKind:
         """Judge one line (without its LF) that count_whole did not accept as part of a chunk."""
+        if line.startswith(RECEIPT):
+            return LineKind.RECEIPT
+        if line.startswith(b"@") and line.partition(b": ")[0].endswith(PRIVATE_TAG):
+            kind = self.classify(as_room_line(line))
+            return LineKind.PRIVATE if kind is LineKind.OK else kind
         if not line.startswith(b"@"):
             return LineKind.NOTICE if _looks_like_notice(line) else LineKind.FOREIGN
         name, sep, text = line[1:].partition(b": ")
@@ -179,8 +200,14 @@ class LineSpec:
         return LineKind.OK
 
     def line_ts(self, line: bytes) -> int:
-        """The send time of one line that classify() judged OK."""
+        """The send time of one line that classify() judged OK (PRIVATE: after as_room_line)."""
         return int(line[self.ts_at : self.ts_at + TS_DIGITS])
+
+
+def as_room_line(line: bytes) -> bytes:
+    """'@name (private): text' -> '@name: text', the line as the sender wrote it."""
+    head, sep, text = line.partition(b": ")
+    return head.removesuffix(PRIVATE_TAG) + sep + text
 
 
 def _looks_like_notice(line: bytes) -> bool:

@@ -21,9 +21,11 @@ from chatroom.bench.fanout import run_fanout
 from chatroom.bench.options import WORKLOADS, OptionError, Options
 from chatroom.bench.progress import Progress
 from chatroom.bench.report import Report, command_line, machine, now_text, text, write_json
+from chatroom.bench.rooms import run_rooms
 from chatroom.bench.runner import Bench
 from chatroom.bench.scale import run_scale
 from chatroom.bench.soak import run_soak
+from chatroom.limits import MAX_ROOMS
 from chatroom.protocol.address import EXPECTED_FORM, AddressError, parse_chat_address
 
 PROG = "chatroom-bench"
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         usage=f"{PROG} [WORKLOAD ...] [chat://HOST:PORT] [options]",
         description=(
-            "Benchmark a CHAT/1.0 server. WORKLOAD is fanout, scale, soak or all (default: all). "
+            "Benchmark a CHAT/1.0 server. WORKLOAD is fanout (everyone hears every line), scale (idle "
+            "users), soak (users come and go), rooms (users in rooms, some lines private; the server "
+            "must offer section 6 of docs/PROTOCOL.md) or all (default: all). "
             "Without an address it starts our own server (python -m chatroom.server) for each "
             "measurement, reads its CPU, memory and descriptors from /proc, and stops it with SIGINT. "
             "With chat://HOST:PORT it measures that server, which may be any CHAT/1.0 implementation "
@@ -63,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "targets",
         nargs="*",
         metavar="WORKLOAD|ADDRESS",
-        help="workloads to run (fanout, scale, soak, all) and/or the server's chat://host:port",
+        help="workloads to run (fanout, scale, soak, rooms, all) and/or the server's chat://host:port",
     )
     general = parser.add_argument_group("general")
     general.add_argument(
@@ -126,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.png",
         help="draw the results (needs matplotlib: chatroom[bench])",
     )
-    fanout = parser.add_argument_group("fanout: S of C clients send at stepped rates, all others receive")
+    fanout = parser.add_argument_group(
+        "fanout: S of C clients send at stepped rates, all others receive (rooms steps too)"
+    )
     fanout.add_argument(
         "--clients",
         metavar="LIST",
@@ -237,6 +243,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.DEFAULT_SAMPLE_INTERVAL,
         help="seconds between samples of the server's RSS and fds",
     )
+    rooms = parser.add_argument_group(
+        "rooms: N users in K rooms, S send at stepped rates (step options as in fanout), some privately"
+    )
+    rooms.add_argument(
+        "--room-users",
+        metavar="N",
+        type=int,
+        default=defaults.DEFAULT_ROOM_USERS,
+        help="users N; user i joins room #r<i mod K>",
+    )
+    rooms.add_argument(
+        "--rooms", metavar="K", type=int, default=defaults.DEFAULT_ROOMS, help="rooms K (at most N)"
+    )
+    rooms.add_argument(
+        "--room-senders",
+        metavar="S",
+        type=int,
+        default=None,
+        help="senders among the users: users 0 to S-1 (default: K, one per room)",
+    )
+    rooms.add_argument(
+        "--room-rates",
+        metavar="LIST",
+        default=_list(defaults.DEFAULT_ROOM_RATES),
+        help="total lines/s per step, private ones included, comma-separated (10k ok)",
+    )
+    rooms.add_argument(
+        "--private-share",
+        metavar="FRACTION",
+        type=float,
+        default=defaults.DEFAULT_PRIVATE_SHARE,
+        help="share of the lines sent as '!msg USER ...' to a random other user",
+    )
+    rooms.add_argument(
+        "--history",
+        metavar="on,off",
+        default=None,
+        help="the started server's room history: on (a new --db file in a temporary directory), "
+        "off (--no-history), or on,off for both, one after the other (default: on)",
+    )
     return parser
 
 
@@ -292,6 +338,21 @@ def options_from(args: argparse.Namespace) -> Options:
     _at_least(args.soak_sessions, 1, "--soak-sessions")
     _at_least(args.soak_residents, 1, "--soak-residents")
     _at_least(args.session_messages, 1, "--session-messages")
+    _at_least(args.room_users, 2, "--room-users")
+    _at_most(args.room_users, MAX_CLIENTS, "--room-users")
+    _at_least(args.rooms, 1, "--rooms")
+    _at_most(args.rooms, min(args.room_users, MAX_ROOMS - 1), "--rooms")  # (#lobby is one)
+    room_senders = args.room_senders if args.room_senders is not None else args.rooms
+    _at_least(room_senders, 1, "--room-senders")
+    _at_most(room_senders, args.room_users, "--room-senders")
+    _at_least(args.private_share, 0, "--private-share")
+    _at_most(args.private_share, 1, "--private-share")
+    history = defaults.parse_history(args.history) if args.history is not None else defaults.DEFAULT_HISTORY
+    if address is not None and args.history is not None:
+        raise OptionError(
+            "--history chooses how this benchmark starts our server; a server given by address keeps "
+            "its own history settings"
+        )
     return Options(
         workloads=chosen,
         address=address,
@@ -318,6 +379,12 @@ def options_from(args: argparse.Namespace) -> Options:
         soak_residents=args.soak_residents,
         session_messages=args.session_messages,
         sample_interval=args.sample_interval,
+        room_users=args.room_users,
+        rooms=args.rooms,
+        room_senders=room_senders,
+        room_rates=defaults.parse_rates(args.room_rates, "--room-rates"),
+        private_share=args.private_share,
+        history=history if address is None else ("as it runs",),
         json_path=args.json_path,
         plot_path=args.plot_path,
     )
@@ -333,7 +400,7 @@ def _workloads(text: str) -> list[str]:
             names.append(part)
         else:
             raise OptionError(
-                f"unknown workload {part!r}: expected fanout, scale, soak or all, "
+                f"unknown workload {part!r}: expected fanout, scale, soak, rooms or all, "
                 f"or an address {EXPECTED_FORM}"
             )
     return names
@@ -369,6 +436,9 @@ def run(options: Options, report: Report, progress: Progress) -> None:
             elif workload == "scale":
                 for size in options.sizes:
                     report.scale.append(run_scale(bench, size))
+            elif workload == "rooms":
+                for history in options.history:
+                    report.rooms.append(run_rooms(bench, history))
             else:
                 report.soak = run_soak(bench)
     finally:
@@ -407,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = "interrupted"
         status = 130
     report.seconds = time.monotonic() - began
-    measured = bool(report.fanout or report.scale or report.soak)
+    measured = bool(report.fanout or report.scale or report.soak or report.rooms)
     if measured:
         sys.stdout.write(text(report))
         sys.stdout.flush()

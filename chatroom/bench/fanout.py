@@ -10,15 +10,19 @@ steps stop after the first failing one (--keep-going runs them all).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from chatroom.bench import procstat
 from chatroom.bench.body import RECEIVER_ROLE, SENDER_ROLE, client_name
-from chatroom.bench.orders import Phase, PhaseReport
-from chatroom.bench.results import BUSY_PERCENT, P99_LIMIT_MS, FanoutResult, FanoutStep
+from chatroom.bench.orders import JoinReport, Phase, PhaseReport, RampReport
+from chatroom.bench.results import BUSY_PERCENT, P99_LIMIT_MS, FanoutResult, FanoutStep, RoomsResult
 from chatroom.bench.runner import Bench, Measurement
 from chatroom.bench.stats import WeightedSamples
 
 START_DELAY_NS = 300_000_000  # time for every worker to get the order before t0
+
+StepT = TypeVar("StepT", bound=FanoutStep)
 
 
 def run_fanout(bench: Bench, clients_wanted: int) -> FanoutResult:
@@ -50,30 +54,77 @@ def run_fanout(bench: Bench, clients_wanted: int) -> FanoutResult:
             return result
         sender_names = [client_name(bench.tag, SENDER_ROLE, i, 4) for i in range(senders)]
         receiver_names = [client_name(bench.tag, RECEIVER_ROLE, i, 6) for i in range(clients - senders)]
-        bench.progress.start(f"fanout C={clients}: registering {clients} clients")
-        ramps = measurement.ramp(sender_names + receiver_names, options.ramp_timeout)
-        result.registered = sum(r.registered for r in ramps)
-        result.register_s = (max(r.t_end_ns for r in ramps) - min(r.t_start_ns for r in ramps)) / 1e9
-        if result.registered < clients:
-            fails = _merge([r.fails for r in ramps])
-            result.problems.append(f"only {result.registered} of {clients} clients registered: {fails}")
-            bench.warn(f"fanout C={clients}: {result.problems[-1]}")
+        label = f"fanout C={clients}"
+        if not register(bench, measurement, result, sender_names + receiver_names, label, "clients"):
             return result
-        for step, rate in enumerate(options.rates, start=1):
-            row = _run_step(bench, measurement, result, step, rate, sender_names)
-            result.steps.append(row)
-            verdict = "ok" if row.passed else "FAILED: " + "; ".join(row.problems)
-            bench.progress.note(
-                f"fanout C={clients} step {step}: {rate:g} msgs/s -> {row.deliveries_s:,.0f} deliveries/s, "
-                f"{row.delivered_pct:.3f}% delivered, p99 {_ms(row.p99_ms)}: {verdict}"
-            )
-            if not row.passed and not options.keep_going:
-                break
-        _sum_up(result)
+        result.steps = run_steps(
+            bench,
+            options.rates,
+            label,
+            lambda step, rate: _run_step(bench, measurement, result, step, rate, sender_names),
+        )
+        sum_up(result)
     result.server = measurement.run
     if measurement.run.exit_code not in (0, None):
         result.problems.append(f"server exit status {measurement.run.exit_code}")
     return result
+
+
+def register(
+    bench: Bench,
+    measurement: Measurement,
+    result: FanoutResult | RoomsResult,
+    names: list[str],
+    label: str,
+    who: str,
+) -> bool:
+    """Register `names` (`who`: 'clients', 'users'); False, with the problem noted, unless all did."""
+    bench.progress.start(f"{label}: registering {len(names)} {who}")
+    ramps = measurement.ramp(names, bench.options.ramp_timeout)
+    result.registered = sum(r.registered for r in ramps)
+    result.register_s = span_s(ramps)
+    fails = [r.fails for r in ramps]
+    return not shortfall(bench, result, label, f"{who} registered", result.registered, len(names), fails)
+
+
+def span_s(reports: Sequence[RampReport | JoinReport]) -> float:
+    """From the first worker's start to the last one's end."""
+    return (max(r.t_end_ns for r in reports) - min(r.t_start_ns for r in reports)) / 1e9
+
+
+def shortfall(
+    bench: Bench,
+    result: FanoutResult | RoomsResult,
+    label: str,
+    what: str,
+    done: int,
+    wanted: int,
+    fails: list[dict[str, int]],
+) -> bool:
+    """Whether fewer than `wanted` clients did `what` (then a problem, with the reasons, and a warning)."""
+    if done >= wanted:
+        return False
+    result.problems.append(f"only {done} of {wanted} {what}: {merge_counts(fails)}")
+    bench.warn(f"{label}: {result.problems[-1]}")
+    return True
+
+
+def run_steps(
+    bench: Bench, rates: Sequence[float], label: str, run_step: Callable[[int, float], StepT]
+) -> list[StepT]:
+    """One step per rate, each noted when done; after the first failing one, only with --keep-going."""
+    steps: list[StepT] = []
+    for step, rate in enumerate(rates, start=1):
+        row = run_step(step, rate)
+        steps.append(row)
+        verdict = "ok" if row.passed else "FAILED: " + "; ".join(row.problems)
+        bench.progress.note(
+            f"{label} step {step}: {rate:g} msgs/s -> {row.deliveries_s:,.0f} deliveries/s, "
+            f"{row.delivered_pct:.3f}% delivered, p99 {_ms(row.p99_ms)}: {verdict}"
+        )
+        if not row.passed and not bench.options.keep_going:
+            break
+    return steps
 
 
 def _run_step(
@@ -84,41 +135,86 @@ def _run_step(
     rate: float,
     sender_names: list[str],
 ) -> FanoutStep:
-    options = bench.options
     clients = result.clients
-    messages = max(1, round(rate * options.step_seconds))
-    pool = bench.workers()
+    order = new_phase(bench, step, rate, sender_names, bench.tag + SENDER_ROLE)
+    label = f"fanout C={clients} step {step}/{len(bench.options.rates)}: {rate:g} msgs/s"
+    reports = run_phase(bench, measurement, order, label)
+    return judge_step(bench, measurement, order, reports, clients, f"fanout C={clients}, step {step}")
+
+
+def new_phase(
+    bench: Bench,
+    step: int,
+    rate: float,
+    sender_names: list[str],
+    name_prefix: str,
+    private_to: Mapping[int, str] | None = None,
+    expect: Mapping[str, int] | None = None,
+) -> Phase:
+    """The order for one step: --step-seconds at `rate`, paced, then the drain (see orders.Phase)."""
+    options = bench.options
     t0 = time.monotonic_ns() + START_DELAY_NS
-    deadline = t0 + int((options.step_seconds + options.drain_seconds) * 1e9)
-    order = Phase(
+    return Phase(
         step=step,
-        messages=messages,
+        messages=step_messages(rate, options.step_seconds),
         rate=rate,
         t0_ns=t0,
-        deadline_ns=deadline,
+        deadline_ns=t0 + int((options.step_seconds + options.drain_seconds) * 1e9),
         senders=tuple(sender_names),
-        name_prefix=bench.tag + SENDER_ROLE,
+        name_prefix=name_prefix,
         body_bytes=options.body_bytes,
         sample_every=options.sample_every,
         coalesce_ms=options.coalesce_ms,
         settle_max_s=options.settle_seconds,
+        private_to=private_to or {},
+        expect=expect,
     )
-    bench.progress.start(
-        f"fanout C={clients} step {step}/{len(options.rates)}: {rate:g} msgs/s",
-        options.step_seconds + 0.3,
-    )
+
+
+def step_messages(rate: float, step_seconds: float) -> int:
+    return max(1, round(rate * step_seconds))
+
+
+def run_phase(bench: Bench, measurement: Measurement, order: Phase, label: str) -> list[PhaseReport]:
+    """Give every worker the order and wait for all of them, sampling the server meanwhile."""
+    options = bench.options
+    pool = bench.workers()
+    bench.progress.start(label, options.step_seconds + 0.3)
     wait = options.step_seconds + options.drain_seconds + options.settle_seconds + 60
     reports = pool.call([order] * len(pool), PhaseReport, wait, measurement.tick)
     measurement.sampler.take()
+    return reports
+
+
+def judge_step(
+    bench: Bench,
+    measurement: Measurement,
+    order: Phase,
+    reports: list[PhaseReport],
+    clients: int,
+    label: str,
+) -> FanoutStep:
+    """What a step's reports add up to, with every problem named (loudly when lines were lost).
+
+    Deliveries expected: every client gets every line but its own, or, with
+    `order.expect`, the lines named there for each client.
+    """
+    options = bench.options
+    rate, messages, t0 = order.rate, order.messages, order.t0_ns
     t_end = max(r.t_end_ns for r in reports)
     wall_s = max(1e-3, (t_end - t0) / 1e9)
-    expected = messages * (clients - 1)
+    expected = sum(order.expect.values()) if order.expect is not None else messages * (clients - 1)
     delivered = sum(r.got for r in reports)
     late = sum(r.late for r in reports)
     unsent = sum(r.unsent for r in reports)
     sent = sum(r.queued for r in reports) - unsent
-    lost = max(0, sent * (clients - 1) - delivered - late)
-    over = delivered + late - sent * (clients - 1)
+    if order.expect is None:
+        owed = sent * (clients - 1)
+        over = delivered + late - owed
+    else:  # (when lines went unsent, which of them were owed is not known: an estimate)
+        owed = round(expected * sent / messages)
+        over = sum(r.open_surplus for r in reports)
+    lost = max(0, owed - delivered - late)
     last_rx = max((r.last_rx_ns for r in reports), default=0)
     span_s = max(options.step_seconds, (last_rx - t0) / 1e9) if last_rx else options.step_seconds
     latency = WeightedSamples()
@@ -141,25 +237,27 @@ def _run_step(
     # sender's connection ended, lines it had handed to the kernel may never
     # have been read by the server, so no loss can be pinned on the server.
     open_clients = sum(r.open_clients for r in reports)
-    senders_gone = len(sender_names) - sum(r.senders_open for r in reports)
+    senders_gone = len(order.senders) - sum(r.senders_open for r in reports)
     lost_open = 0
-    if not senders_gone:
+    if not senders_gone and order.expect is None:
         lost_open = max(
             0,
             open_clients * sent
             - sum(r.open_own_sent for r in reports)
             - sum(r.open_received for r in reports),
         )
+    elif not senders_gone and not unsent:
+        lost_open = sum(r.open_missing for r in reports)
     lost_closed = max(0, lost - lost_open)
-    where = f"at {rate:g} msgs/s (fanout C={clients}, step {step})"
+    where = f"at {rate:g} msgs/s ({label})"
     if lost_open > 0:
         bench.alert(
-            f"LOST {lost_open:,} of {sent * (clients - 1):,} deliveries {where} on connections that stayed "
+            f"LOST {lost_open:,} of {owed:,} deliveries {where} on connections that stayed "
             "open: the server dropped them (a bug)"
         )
         problems.append(f"{lost_open:,} lost on open connections")
     if lost_closed:
-        closed = _merge([r.closed for r in reports])
+        closed = merge_counts([r.closed for r in reports])
         bench.alert(
             f"LOST {lost_closed:,} deliveries {where} with {clients - open_clients} clients whose "
             f"connections ended ({senders_gone} of them senders): {closed}"
@@ -168,9 +266,14 @@ def _run_step(
             f"{lost_closed:,} lost with {clients - open_clients} clients whose connections ended"
             + (f" ({senders_gone} of them senders)" if senders_gone else "")
         )
-    if over > 0:
-        bench.alert(f"{over:,} deliveries more than sent at {rate:g} msgs/s (fanout C={clients}): duplicates")
+    if over > 0 and order.expect is None:
+        bench.alert(f"{over:,} deliveries more than sent {where}: duplicates")
         problems.append(f"{over:,} duplicated")
+    elif over > 0:
+        bench.alert(
+            f"{over:,} deliveries to clients beyond what they were sent {where}: misrouted or duplicated"
+        )
+        problems.append(f"{over:,} misdelivered")
     if unsent:
         problems.append(f"{unsent:,} messages never sent (the server stopped reading the senders)")
     if late:
@@ -180,12 +283,10 @@ def _run_step(
     bad = sum(r.foreign + r.wrong_sender for r in reports)
     if bad:
         examples = [example for r in reports for example in r.bad_examples][:3]
-        bench.alert(
-            f"{bad} malformed or misattributed lines at {rate:g} msgs/s (fanout C={clients}): {examples}"
-        )
+        bench.alert(f"{bad} malformed or misattributed lines {where}: {examples}")
         problems.append(f"{bad:,} malformed lines")
     stale = sum(r.stale for r in reports)
-    notices = _merge([r.notices for r in reports])
+    notices = merge_counts([r.notices for r in reports])
     if notices:
         problems.append(f"server said {notices}")
     if p99 is None or p99 >= P99_LIMIT_MS:
@@ -198,10 +299,10 @@ def _run_step(
         problems.append("every CPU of the machine busy")
     passed = delivered == expected and not bad and not over and p99 is not None and p99 < P99_LIMIT_MS
     return FanoutStep(
-        step=step,
+        step=order.step,
         rate_msgs=rate,
         messages=messages,
-        offered_deliveries_s=rate * (clients - 1),
+        offered_deliveries_s=rate * expected / messages,
         expected=expected,
         delivered=delivered,
         late=late,
@@ -238,7 +339,8 @@ def _run_step(
     )
 
 
-def _sum_up(result: FanoutResult) -> None:
+def sum_up(result: FanoutResult | RoomsResult) -> None:
+    """The maximum sustainable rate: the best passing step."""
     passing = [row for row in result.steps if row.passed]
     if not passing:
         return
@@ -250,7 +352,7 @@ def _sum_up(result: FanoutResult) -> None:
     result.max_is_lower_bound = best.lg_bound or not failed_above
 
 
-def _merge(counters: list[dict[str, int]]) -> dict[str, int]:
+def merge_counts(counters: list[dict[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for counter in counters:
         for key, value in counter.items():

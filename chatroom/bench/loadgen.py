@@ -26,7 +26,7 @@ import socket
 import struct
 import time
 
-from chatroom.bench.body import LineKind, LineSpec
+from chatroom.bench.body import LineKind, LineSpec, as_room_line
 from chatroom.bench.orders import (
     Close,
     CloseReport,
@@ -132,6 +132,8 @@ class Tally:
         "spec",
         "mask",
         "got",
+        "privates",
+        "receipts",
         "late",
         "late_mode",
         "stale",
@@ -157,6 +159,8 @@ class Tally:
         # 0 or less: never sample (reads & -1 is reads, never 0 once counted)
         self.mask = every - 1 if sample_every > 0 else -1
         self.got = 0
+        self.privates = 0  # of got: private lines
+        self.receipts = 0  # '215 Sent to NAME.': not deliveries, counted apart
         self.late = 0
         self.late_mode = False
         self.stale = 0
@@ -205,11 +209,17 @@ class Tally:
         good = 0
         for line in data.split(b"\n")[:-1]:
             kind = spec.classify(line)
-            if kind is LineKind.OK:
+            if kind is LineKind.PRIVATE:
+                line = as_room_line(line)
+                if not self.late_mode:
+                    self.privates += 1
+            if kind is LineKind.OK or kind is LineKind.PRIVATE:
                 good += 1
                 latency = now - spec.line_ts(line)
                 self.max_ns = max(self.max_ns, latency)
                 self._sample(latency, 1.0)
+            elif kind is LineKind.RECEIPT:
+                self.receipts += 1
             elif kind is LineKind.STALE:
                 self.stale += 1
             elif kind is LineKind.NOTICE:
@@ -507,29 +517,37 @@ class Worker:
             cpu_s=own_cpu_seconds() - cpu0,
         )
 
-    def registration_reply(self, client: Client, adopt: bool = True) -> str | None:
-        """Read a registering client: None while waiting, '' when registered, else why it failed.
-
-        With `adopt`, a registered client joins the worker's clients (those phases count on).
-        """
+    def reply(self, client: Client, code: bytes, during: str) -> str | None:
+        """Read a client that waits for a reply with status `code` (b'200'): None while
+        waiting, '' when it came, else why not (a refusal, or the connection failed)."""
         try:
             data = client.sock.recv(RECV_BYTES)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError as error:
-            return f"recv during registration: {error.strerror}"
+            return f"recv during {during}: {error.strerror}"
         if not data:
             said = client.tail.decode(errors="replace").strip()[:80]
-            return "closed by the server during registration" + (f" ({said!r})" if said else "")
+            return f"closed by the server during {during}" + (f" ({said!r})" if said else "")
         client.tail += data
         newline = client.tail.find(b"\n")
         if newline < 0:
-            return "registration reply longer than 4 KiB" if len(client.tail) > 4096 else None
+            return f"{during} reply longer than 4 KiB" if len(client.tail) > 4096 else None
         line = client.tail[:newline].rstrip(b"\r")
-        if line != b"200" and not line.startswith(b"200 "):
-            return f"registration refused: {line[:80].decode(errors='replace')!r}"
+        if line != code and not line.startswith(code + b" "):
+            return f"{during} refused: {line[:80].decode(errors='replace')!r}"
         rest = client.tail[newline + 1 :]
         client.tail = rest[rest.rfind(b"\n") + 1 :]  # lines relayed to us already are not counted
+        return ""
+
+    def registration_reply(self, client: Client, adopt: bool = True) -> str | None:
+        """Read a registering client: None while waiting, '' when registered, else why it failed.
+
+        With `adopt`, a registered client joins the worker's clients (those phases count on).
+        """
+        verdict = self.reply(client, b"200", "registration")
+        if verdict != "":
+            return verdict
         client.state = State.READY
         if adopt:
             self.clients.append(client)
@@ -560,7 +578,13 @@ class Worker:
                 colon[g] = b"@" + name.encode() + b": "
                 own[id(sender)] += (messages - g + total_senders - 1) // total_senders if g < messages else 0
         senders = list({id(c): c for c in mine.values()}.values())
-        expected = sum(messages - own[id(c)] for c in clients)
+        expect = order.expect
+        if expect is not None:
+            expected = sum(expect.get(c.name, 0) for c in clients)
+        else:
+            expected = sum(messages - own[id(c)] for c in clients)
+        private_to = {k: b"!msg " + name.encode() + b" " for k, name in order.private_to.items()}
+        private_queued = 0
         for c in clients:
             c.got = 0
             c.sent = 0
@@ -597,7 +621,12 @@ class Worker:
                             g = k % total_senders
                             sender = mine.get(g)
                             if sender is not None and sender.state is State.READY:
-                                sender.out += spec.line(colon[g], k, t0 + int(k * interval))
+                                command = private_to.get(k)
+                                if command is None:
+                                    sender.out += spec.line(colon[g], k, t0 + int(k * interval))
+                                else:
+                                    sender.out += spec.line(colon[g] + command, k, t0 + int(k * interval))
+                                    private_queued += 1
                                 sender.sent += 1
                                 queued += 1
                             k += 1
@@ -608,7 +637,7 @@ class Worker:
                     if sender.out and sender.state is State.READY:
                         self.flush(sender)
                         backlog = backlog or (bool(sender.out) and sender.state is State.READY)
-                if not queuing and not backlog and tally.got >= expected:
+                if not queuing and not backlog and tally.got >= expected and tally.receipts >= private_queued:
                     break
                 if now >= deadline:
                     break
@@ -640,7 +669,7 @@ class Worker:
             cpu_s = own_cpu_seconds() - cpu0
             if cpu_send_s < 0:
                 cpu_send_s = cpu_s
-            unsent = self._drop_unsent(senders, spec.length)
+            unsent = self._drop_unsent(senders)
             if tally.got < expected and mono() >= deadline and order.settle_max_s > 0:
                 self._settle(order, tally, poller, by_fd, senders, expected)
         finally:
@@ -684,10 +713,15 @@ class Worker:
             send_lag_max_ms=lag_max / 1e6,
             cpu_s=cpu_s,
             cpu_send_s=cpu_send_s,
+            privates=tally.privates,
+            private_queued=private_queued,
+            receipts=tally.receipts,
+            open_missing=sum(max(0, expect.get(c.name, 0) - c.got) for c in still_open) if expect else 0,
+            open_surplus=sum(max(0, c.got - expect.get(c.name, 0)) for c in still_open) if expect else 0,
         )
 
     @staticmethod
-    def _drop_unsent(senders: list[Client], line_length: int) -> int:
+    def _drop_unsent(senders: list[Client]) -> int:
         """Forget queued lines the kernel never took, but finish a line it took half of.
 
         Returns the number of whole lines dropped, so that the next phase starts clean.
@@ -698,7 +732,7 @@ class Worker:
             if not out:
                 continue
             keep = out.find(b"\n") + 1 if sender.partial else 0
-            lines = (len(out) - keep) // line_length
+            lines = out.count(b"\n", keep)
             sender.sent -= lines
             dropped += lines
             del out[keep:]

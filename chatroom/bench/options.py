@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from chatroom.bench.body import DEFAULT_BODY_BYTES
 from chatroom.protocol.address import ChatAddress
 
-WORKLOADS = ("fanout", "scale", "soak")
+WORKLOADS = ("fanout", "scale", "soak", "rooms")
+HISTORY_VARIANTS = ("on", "off")
 
 DEFAULT_CLIENTS = (100,)
 DEFAULT_SENDERS = 10
@@ -27,6 +28,11 @@ DEFAULT_SESSION_MESSAGES = 5
 DEFAULT_SAMPLE_INTERVAL = 1.0
 DEFAULT_SAMPLE_EVERY = 4
 DEFAULT_COALESCE_MS = 1.0
+DEFAULT_ROOM_USERS = 1000
+DEFAULT_ROOMS = 100
+DEFAULT_ROOM_RATES = (1000.0, 3000.0, 10000.0)
+DEFAULT_PRIVATE_SHARE = 0.1
+DEFAULT_HISTORY = ("on",)
 
 
 class OptionError(ValueError):
@@ -60,6 +66,12 @@ class Options:
     soak_residents: int = DEFAULT_SOAK_RESIDENTS
     session_messages: int = DEFAULT_SESSION_MESSAGES
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL
+    room_users: int = DEFAULT_ROOM_USERS
+    rooms: int = DEFAULT_ROOMS
+    room_senders: int = DEFAULT_ROOMS  # one per room
+    room_rates: tuple[float, ...] = DEFAULT_ROOM_RATES
+    private_share: float = DEFAULT_PRIVATE_SHARE
+    history: tuple[str, ...] = DEFAULT_HISTORY  # a started server's; one variant, unnamed, for an address
     json_path: str | None = None
     plot_path: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -95,7 +107,7 @@ def parse_int_list(text: str, what: str, minimum: int = 1) -> tuple[int, ...]:
     return tuple(values)
 
 
-def parse_rates(text: str) -> tuple[float, ...]:
+def parse_rates(text: str, what: str = "--rates") -> tuple[float, ...]:
     """'1000,3000,10k' -> (1000.0, 3000.0, 10000.0); every rate above 0."""
     values = []
     for part in text.split(","):
@@ -106,11 +118,22 @@ def parse_rates(text: str) -> tuple[float, ...]:
         try:
             value = float(part) * scale
         except ValueError:
-            raise OptionError(f"--rates: {part!r} is not a number of messages per second") from None
+            raise OptionError(f"{what}: {part!r} is not a number of messages per second") from None
         if not value > 0:
-            raise OptionError(f"--rates: {value:g} messages per second is not above 0")
+            raise OptionError(f"{what}: {value:g} messages per second is not above 0")
         values.append(value)
     return tuple(values)
+
+
+def parse_history(text: str) -> tuple[str, ...]:
+    """'on', 'off', 'on,off' -> the variants of a started server to run, in that order."""
+    wanted = [part.strip().lower() for part in text.split(",") if part.strip()]
+    for part in wanted:
+        if part not in HISTORY_VARIANTS:
+            raise OptionError(f"--history: {part!r} is neither on nor off (expected on, off or on,off)")
+    if not wanted:
+        raise OptionError("--history: expected on, off or on,off")
+    return tuple(dict.fromkeys(wanted))
 
 
 def parse_cpus(text: str, what: str) -> frozenset[int] | None:

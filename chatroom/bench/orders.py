@@ -7,6 +7,7 @@ stamped by one worker can be timed by another.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chatroom.bench.target import Endpoint
@@ -59,6 +60,11 @@ class Phase:
     coalesce_ms: float = 1.0  # poll for input at most once per this long
     settle_quiet_s: float = 1.0
     settle_max_s: float = 30.0
+    # rooms: message k goes privately ('!msg NAME ...') to private_to[k], and
+    # each client must receive expect[name] lines (room and private lines);
+    # without expect every client must receive every line but its own.
+    private_to: Mapping[int, str] = field(default_factory=dict)
+    expect: Mapping[str, int] | None = None
 
 
 @dataclass
@@ -92,6 +98,30 @@ class PhaseReport:
     send_lag_max_ms: float  # how late the sender ran behind its schedule at worst
     cpu_s: float  # from the order until the deadline (or until all was in)
     cpu_send_s: float  # from the order until the last message was due
+    privates: int = 0  # of `got`, private lines
+    private_queued: int = 0  # private lines this worker's senders queued
+    receipts: int = 0  # '215 Sent to NAME.' lines its senders received
+    # With Phase.expect, over the clients still connected: lines short of what each should have
+    # received, and lines beyond it (a line that reached someone it was not for).
+    open_missing: int = 0
+    open_surplus: int = 0
+
+
+@dataclass(frozen=True)
+class Join:
+    """Send '!join ROOM' for each of this worker's clients named in `rooms`; wait for each '210' reply."""
+
+    rooms: Mapping[str, str]  # client name -> room
+    deadline_s: float
+
+
+@dataclass
+class JoinReport:
+    joined: int
+    wanted: int
+    fails: dict[str, int]
+    t_start_ns: int
+    t_end_ns: int
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""--plot FILE.png: deliveries/s and p99 against offered rate (fanout), RSS against clients (scale).
+"""--plot FILE.png: deliveries/s and p99 against offered rate (fanout, rooms), RSS against clients (scale).
 
 matplotlib is optional (the `bench` extra); it is imported only here, and
 `require_matplotlib()` is called before a run starts so that a missing
@@ -7,11 +7,12 @@ package costs a one-line error, not a finished run without its plot.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chatroom.bench.errors import BenchError
 from chatroom.bench.report import Report
-from chatroom.bench.results import P99_LIMIT_MS
+from chatroom.bench.results import P99_LIMIT_MS, FanoutStep
 
 
 def require_matplotlib() -> Any:
@@ -29,8 +30,11 @@ def require_matplotlib() -> Any:
 
 def write_plot(report: Report, path: str) -> None:
     pyplot = require_matplotlib()
+    # Fanout and rooms steps share the throughput and latency panels, one line per measurement.
+    series: list[tuple[str, Sequence[FanoutStep]]] = [(f"C={r.clients}", r.steps) for r in report.fanout]
+    series += [(f"rooms N={r.users} K={r.rooms} history {r.history}", r.steps) for r in report.rooms]
     panels = []
-    if report.fanout:
+    if series:
         panels += ["deliveries", "p99"]
     if report.scale:
         panels.append("rss")
@@ -46,29 +50,27 @@ def write_plot(report: Report, path: str) -> None:
         axis.set_visible(False)
     for axis, panel in zip(cells, panels, strict=False):
         if panel == "deliveries":
-            for result in report.fanout:
-                offered = [step.offered_deliveries_s for step in result.steps]
-                got = [step.deliveries_s for step in result.steps]
-                axis.plot(offered, got, marker="o", label=f"C={result.clients}")
-            top = max((step.offered_deliveries_s for r in report.fanout for step in r.steps), default=1.0)
+            for name, steps in series:
+                offered = [step.offered_deliveries_s for step in steps]
+                got = [step.deliveries_s for step in steps]
+                axis.plot(offered, got, marker="o", label=name)
+            top = max((step.offered_deliveries_s for _, steps in series for step in steps), default=1.0)
             axis.plot([0, top], [0, top], linestyle=":", color="grey", label="offered")
             axis.set_xscale("log")
             axis.set_yscale("log")
             axis.set_xlabel("offered deliveries/s")
             axis.set_ylabel("deliveries/s achieved")
-            axis.set_title("fanout throughput")
+            axis.set_title("throughput")
         elif panel == "p99":
-            for result in report.fanout:
-                points = [(s.offered_deliveries_s, s.p99_ms) for s in result.steps if s.p99_ms is not None]
-                axis.plot(
-                    [x for x, _ in points], [y for _, y in points], marker="o", label=f"C={result.clients}"
-                )
+            for name, steps in series:
+                points = [(s.offered_deliveries_s, s.p99_ms) for s in steps if s.p99_ms is not None]
+                axis.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
             axis.axhline(P99_LIMIT_MS, linestyle=":", color="red", label=f"{P99_LIMIT_MS:g} ms")
             axis.set_xscale("log")
             axis.set_yscale("log")
             axis.set_xlabel("offered deliveries/s")
             axis.set_ylabel("p99 latency (ms)")
-            axis.set_title("fanout latency")
+            axis.set_title("latency")
         elif panel == "rss":
             points = [
                 (r.registered, r.rss_after_kb / 1024) for r in report.scale if r.rss_after_kb is not None

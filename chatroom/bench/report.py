@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import chatroom
-from chatroom.bench.results import P99_LIMIT_MS, FanoutResult, ScaleResult, SoakResult
+from chatroom.bench.results import (
+    P99_LIMIT_MS,
+    FanoutResult,
+    FanoutStep,
+    RoomsResult,
+    ScaleResult,
+    SoakResult,
+)
 
 NA = "n/a"
 
@@ -28,6 +35,7 @@ class Report:
     fanout: list[FanoutResult] = field(default_factory=list)
     scale: list[ScaleResult] = field(default_factory=list)
     soak: SoakResult | None = None
+    rooms: list[RoomsResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
@@ -38,7 +46,11 @@ class Report:
         """No measurement lost a line on an open connection, duplicated or garbled one, or
         leaked a descriptor, and every started server exited 0. (Lines lost with clients the
         server disconnected, for reading too slowly under overload, are reported, not failed.)"""
-        results: list[FanoutResult | ScaleResult | SoakResult] = [*self.fanout, *self.scale]
+        results: list[FanoutResult | ScaleResult | SoakResult | RoomsResult] = [
+            *self.fanout,
+            *self.scale,
+            *self.rooms,
+        ]
         if self.soak is not None:
             results.append(self.soak)
         for result in results:
@@ -48,6 +60,12 @@ class Report:
             if (
                 any(step.lost_open or step.foreign_lines for step in fan.steps)
                 or fan.registered < fan.clients
+            ):
+                return False
+        for rooms in self.rooms:
+            if (
+                any(step.lost_open or step.foreign_lines or step.misdelivered for step in rooms.steps)
+                or rooms.joined < rooms.users
             ):
                 return False
         for scale in self.scale:
@@ -118,81 +136,129 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 # -- the tables --------------------------------------------------------------------------
 
 
+FANOUT_HEADERS = (
+    "msgs/s",
+    "offered deliveries/s",
+    "deliveries/s",
+    "delivered",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "server CPU",
+    "server RSS",
+    "server µs/delivery",
+    "LG CPU",
+    "machine CPU",
+    "verdict",
+)
+
+
+def _step_cells(step: FanoutStep) -> list[str]:
+    """A step's cells under FANOUT_HEADERS."""
+    verdict = "ok" if step.passed else "FAIL"
+    if step.problems:
+        verdict += ": " + "; ".join(step.problems)
+    return [
+        count(step.rate_msgs),
+        count(step.offered_deliveries_s),
+        count(step.deliveries_s),
+        share(step.delivered_pct),
+        ms(step.p50_ms),
+        ms(step.p99_ms),
+        ms(step.max_ms),
+        pct(step.server_cpu_pct),
+        mib(step.server_rss_kb),
+        us(step.server_us_per_delivery),
+        pct(step.lg_cpu_pct) + (f" of {step.lg_cores * 100}%" if step.lg_cores > 1 else ""),
+        pct(step.machine_cpu_pct) + f" of {step.machine_cores * 100}%",
+        verdict,
+    ]
+
+
+def us(value: float | None) -> str:
+    return NA if value is None else f"{value:.2f}"
+
+
 def fanout_text(result: FanoutResult) -> str:
     title = (
         f"### fanout: {result.clients} clients, {result.senders} senders, {result.step_seconds:g} s steps "
         f"(+ up to {result.drain_seconds:g} s drain), {result.body_bytes}-byte bodies"
     )
+    registered = None
+    if result.register_s is not None:
+        registered = f"Registered {result.registered}/{result.clients} clients in {result.register_s:.2f} s."
+    return _stepped_text(title, result, registered, FANOUT_HEADERS, [_step_cells(s) for s in result.steps])
+
+
+def _stepped_text(
+    title: str,
+    result: FanoutResult | RoomsResult,
+    registered: str | None,
+    headers: Sequence[str],
+    rows: list[list[str]],
+) -> str:
+    """A measurement in steps: the title, its registration, a row per step, the best, the problems."""
     parts = [title, ""]
     if result.cap_note:
         parts += [f"Capped: {result.cap_note}.", ""]
+    if registered:
+        parts += [registered, ""]
+    if rows:
+        parts += [table(headers, rows), ""]
+    parts.append(_sustainable_text(result))
+    parts += [f"Problem: {problem}." for problem in result.problems]
+    return "\n".join(parts)
+
+
+def _sustainable_text(result: FanoutResult | RoomsResult) -> str:
+    if result.max_sustainable_deliveries_s is None:
+        return f"Maximum sustainable rate (100% delivered, p99 < {P99_LIMIT_MS:g} ms): none of the steps."
+    bound = "at least " if result.max_is_lower_bound else ""
+    why = ""
+    if result.max_is_lower_bound:
+        best = [s for s in result.steps if s.passed and s.rate_msgs == result.max_sustainable_rate_msgs]
+        why = (
+            " (the load generator was at its limit)"
+            if best and best[0].lg_bound
+            else " (no step above it failed)"
+        )
+    return (
+        f"Maximum sustainable rate (100% delivered, p99 < {P99_LIMIT_MS:g} ms): {bound}"
+        f"{count(result.max_sustainable_deliveries_s)} deliveries/s "
+        f"({count(result.max_sustainable_rate_msgs)} msgs/s in){why}."
+    )
+
+
+HISTORY_TEXT = {"on": "history on (a new --db file)", "off": "history off (--no-history)"}
+
+
+def rooms_text(result: RoomsResult) -> str:
+    title = (
+        f"### rooms: {result.users} users in {result.rooms} rooms, {result.senders} senders, "
+        f"{result.private_share:.0%} private, "
+        f"{HISTORY_TEXT.get(result.history, 'history as the server keeps it')}, "
+        f"{result.step_seconds:g} s steps (+ up to {result.drain_seconds:g} s drain), "
+        f"{result.body_bytes}-byte bodies"
+    )
+    registered = None
     if result.register_s is not None:
-        parts += [
-            f"Registered {result.registered}/{result.clients} clients in {result.register_s:.2f} s.",
-            "",
-        ]
-    headers = [
-        "msgs/s",
-        "offered deliveries/s",
-        "deliveries/s",
-        "delivered",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "server CPU",
-        "server RSS",
-        "server µs/delivery",
-        "LG CPU",
-        "machine CPU",
-        "verdict",
-    ]
+        joined = f"; joined their rooms in {result.join_s:.2f} s" if result.join_s is not None else ""
+        registered = (
+            f"Registered {result.registered}/{result.users} users in {result.register_s:.2f} s{joined}."
+        )
+    # The fanout columns, with three more: after msgs/s, after delivered, after µs/delivery.
+    headers = list(FANOUT_HEADERS)
+    headers[1:1] = ["private lines"]
+    headers[5:5] = ["room + private deliveries"]
+    headers[12:12] = ["server µs/stored msg"]
     rows = []
     for step in result.steps:
-        verdict = "ok" if step.passed else "FAIL"
-        if step.problems:
-            verdict += ": " + "; ".join(step.problems)
-        rows.append(
-            [
-                count(step.rate_msgs),
-                count(step.offered_deliveries_s),
-                count(step.deliveries_s),
-                share(step.delivered_pct),
-                ms(step.p50_ms),
-                ms(step.p99_ms),
-                ms(step.max_ms),
-                pct(step.server_cpu_pct),
-                mib(step.server_rss_kb),
-                NA if step.server_us_per_delivery is None else f"{step.server_us_per_delivery:.2f}",
-                pct(step.lg_cpu_pct) + (f" of {step.lg_cores * 100}%" if step.lg_cores > 1 else ""),
-                pct(step.machine_cpu_pct) + f" of {step.machine_cores * 100}%",
-                verdict,
-            ]
-        )
-    if rows:
-        parts.append(table(headers, rows))
-        parts.append("")
-    if result.max_sustainable_deliveries_s is not None:
-        bound = "at least " if result.max_is_lower_bound else ""
-        why = ""
-        if result.max_is_lower_bound:
-            best = [s for s in result.steps if s.passed and s.rate_msgs == result.max_sustainable_rate_msgs]
-            why = (
-                " (the load generator was at its limit)"
-                if best and best[0].lg_bound
-                else " (no step above it failed)"
-            )
-        parts.append(
-            f"Maximum sustainable rate (100% delivered, p99 < {P99_LIMIT_MS:g} ms): {bound}"
-            f"{count(result.max_sustainable_deliveries_s)} deliveries/s "
-            f"({count(result.max_sustainable_rate_msgs)} msgs/s in){why}."
-        )
-    else:
-        parts.append(
-            f"Maximum sustainable rate (100% delivered, p99 < {P99_LIMIT_MS:g} ms): none of the steps."
-        )
-    for problem in result.problems:
-        parts.append(f"Problem: {problem}.")
-    return "\n".join(parts)
+        cells = _step_cells(step)
+        cells[1:1] = [count(step.private_sent)]
+        cells[5:5] = [f"{step.room_delivered:,} + {step.private_delivered:,}"]
+        cells[12:12] = [us(step.server_us_per_stored)]
+        rows.append(cells)
+    return _stepped_text(title, result, registered, headers, rows)
 
 
 def scale_text(results: Sequence[ScaleResult]) -> str:
@@ -282,6 +348,7 @@ def text(report: Report) -> str:
     ]
     servers = {r.server.address if not r.server.started_here else "started here" for r in report.fanout}
     servers |= {r.server.address if not r.server.started_here else "started here" for r in report.scale}
+    servers |= {r.server.address if not r.server.started_here else "started here" for r in report.rooms}
     if report.soak is not None:
         servers.add(report.soak.server.address if not report.soak.server.started_here else "started here")
     if servers == {"started here"}:
@@ -294,6 +361,8 @@ def text(report: Report) -> str:
         parts += [scale_text(report.scale), ""]
     if report.soak is not None:
         parts += [soak_text(report.soak), ""]
+    for rooms in report.rooms:
+        parts += [rooms_text(rooms), ""]
     if report.notes:
         parts += ["Notes:", ""] + [f"- {note}" for note in report.notes] + [""]
     return "\n".join(parts).rstrip() + "\n"

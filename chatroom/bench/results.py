@@ -85,6 +85,46 @@ class FanoutResult:
 
 
 @dataclass
+class RoomsStep(FanoutStep):
+    """A rooms step: the fanout columns, where a delivery is a room line reaching one other member
+    of its room or a private line reaching its addressee (offered and expected deliveries count
+    those), and the server's CPU is also put per line it stores."""
+
+    room_delivered: int  # of `delivered`, room lines
+    private_delivered: int  # ... and private lines
+    private_sent: int  # private lines sent (a share of `messages`)
+    receipts: int  # '215 Sent to NAME.' replies the senders received (one per private line)
+    misdelivered: int  # lines beyond what a client was sent (another room's, a duplicate): a server bug
+    stored: int  # room lines sent: what a server with history stores (private lines never are)
+    server_us_per_stored: float | None  # server CPU over the step / stored
+
+
+@dataclass
+class RoomsResult:
+    users_wanted: int
+    users: int
+    rooms: int
+    senders: int
+    private_share: float
+    history: str  # "on" (a fresh --db file), "off" (--no-history), or "as it runs" (a given address)
+    step_seconds: float
+    drain_seconds: float
+    body_bytes: int
+    server: ServerRun
+    cap_note: str | None
+    server_args: list[str] = field(default_factory=list)  # what a started server was given for `history`
+    registered: int = 0
+    joined: int = 0
+    register_s: float | None = None
+    join_s: float | None = None
+    steps: list[RoomsStep] = field(default_factory=list)
+    max_sustainable_deliveries_s: float | None = None
+    max_sustainable_rate_msgs: float | None = None
+    max_is_lower_bound: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ScaleResult:
     clients_wanted: int
     clients: int

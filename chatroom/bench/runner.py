@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chatroom.bench import oslimits, procstat
@@ -191,13 +191,15 @@ class Bench:
         )
 
     @contextlib.contextmanager
-    def measurement(self) -> Iterator[Measurement]:
-        """A server for one measurement (fresh when started here); cleaned up however it ends."""
+    def measurement(self, server_args: Sequence[str] = ()) -> Iterator[Measurement]:
+        """A server for one measurement (fresh when started here, with `server_args` added to its
+        command line); cleaned up however it ends."""
         server: Server
         if self._external is not None:
             server = self._external
         else:
-            server = LocalServer(set(self.options.server_cpus) if self.options.server_cpus else None)
+            cpus = set(self.options.server_cpus) if self.options.server_cpus else None
+            server = LocalServer(cpus, server_args)
         measurement = Measurement(self, server)
         clean = False
         try:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ STOP_TIMEOUT_S = 15.0
 PROBE_TIMEOUT_S = 5.0
 
 _PORT_LINE = re.compile(rb"port (\d+)")
+_BANNERS = ("Will wait for client connections", "Waiting for", "Keeping room history in", "Keeping no room")
+# What the server prints at every start; anything else it says is kept as a warning.
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,9 @@ class Server:
 
 
 class LocalServer(Server):
-    """`python -m chatroom.server --port 0 ...` started here, stopped with SIGINT."""
+    """`python -m chatroom.server --port 0 ... ARGS` started here, stopped with SIGINT."""
 
-    def __init__(self, cpus: set[int] | None = None) -> None:
+    def __init__(self, cpus: set[int] | None = None, args: Sequence[str] = ()) -> None:
         # Kept open for the server's lifetime and closed in close(), hence no `with`.
         self._log = tempfile.NamedTemporaryFile(prefix="chatroom-bench-server-", suffix=".log")  # noqa: SIM115
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(chatroom.__file__)))
@@ -97,6 +100,7 @@ class LocalServer(Server):
             "--no-log-messages",
             "--log-level",
             "warning",
+            *args,
         ]
         try:
             self.process = subprocess.Popen(
@@ -160,11 +164,7 @@ class LocalServer(Server):
 
     def problems(self) -> list[str]:
         lines = self._output().decode(errors="replace").splitlines()
-        return [
-            line
-            for line in lines
-            if line.strip() and "Will wait for client connections" not in line and "Waiting for" not in line
-        ]
+        return [line for line in lines if line.strip() and not any(banner in line for banner in _BANNERS)]
 
     def close(self) -> None:
         self.stop()

@@ -1,7 +1,8 @@
 """A load-generator worker process: it serves the coordinator's orders one by one.
 
-It sits above both kinds of work it runs (chatroom.bench.loadgen's ramps and
-phases, chatroom.bench.churn's soak), so neither of those imports the other's caller.
+It sits above every kind of work it runs (chatroom.bench.loadgen's ramps and
+phases, chatroom.bench.churn's soak, chatroom.bench.joins' room joins), so none
+of those imports the other's caller.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import traceback
 from multiprocessing.connection import Connection
 
 from chatroom.bench.churn import soak
+from chatroom.bench.joins import join
 from chatroom.bench.loadgen import Worker
-from chatroom.bench.orders import Close, Phase, Ramp, Soak, WorkerFailure
+from chatroom.bench.orders import Close, Join, Phase, Ramp, Soak, WorkerFailure
 from chatroom.fdlimit import raise_fd_limit
 
 
@@ -42,6 +44,8 @@ def worker_main(pipe: Connection, index: int, cpus: frozenset[int] | None) -> No
                 reply = worker.phase(order)
             elif isinstance(order, Soak):
                 reply = soak(worker, order)
+            elif isinstance(order, Join):
+                reply = join(worker, order)
             elif isinstance(order, Close):
                 reply = worker.close(order)
             else:
