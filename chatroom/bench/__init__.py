@@ -4,9 +4,9 @@ Modules, each named for what it holds:
 
 - cli: the command line; options: settings and their defaults
 - runner: the worker pool, a server per measurement, sampling, warnings
-- fanout, scale, soak: the three workloads (the coordinator's side)
+- fanout, scale, soak, rooms: the four workloads (the coordinator's side)
 - pool, orders: worker processes and the messages to and from them
-- loadgen, churn: a worker's client sockets and its loops (the generator's side)
+- loadgen, churn, joins: a worker's client sockets and its loops (the generator's side)
 - body: the benchmark's chat lines and how received lines are checked
 - stats: weighted latency percentiles
 - target, procstat, oslimits, errors: the server under test, /proc, OS limits, the user-facing error
