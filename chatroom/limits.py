@@ -37,6 +37,14 @@ DELIVERY_INTERVAL_S = 0.002
 # adds latency only under load, and never more than this. 0 delivers every
 # turn. Chosen with the fan-out benchmark (docs/PERFORMANCE.md).
 
+DELIVERY_ADAPT_WINDOW_S = 0.1
+DELIVERY_BATCH_MIN_LINES = 0.5
+# The interval pays only when a room gets several lines within it. Every
+# window the server estimates, from the lines it delivered and the rooms they
+# went to, how many lines one room gathers per interval; below this many it
+# delivers every turn instead (many quiet rooms: waiting would add latency and
+# save no send()), at or above it it waits the interval (one busy room).
+
 RECV_BYTES = 64 * 1024
 # Bytes asked of one recv(). Large enough that a busy sender's backlog is
 # read in one call; it bounds the work one peer gets per loop turn.

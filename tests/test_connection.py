@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -384,3 +385,58 @@ def test_lines_pipelined_after_an_immediate_registration_are_judged_in_order(wor
     world.turns()
     assert recv_line(bob) == b"@alice: first"
     assert recv_to_end(alice) == b"200 Registration successful\n413 Line too long\n"
+
+
+# -- the delivery interval adapts to the traffic ------------------------------------------------------
+
+
+def has_data(sock: socket.socket) -> bool:
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+def talk(world: InProcess, sender: socket.socket, name: str, lines: int, listener: socket.socket) -> None:
+    """`lines` lines from `name`, 1 ms of fake time apart; `listener` reads them all."""
+    for n in range(lines):
+        sender.sendall(f"@{name}: line {n}\n".encode())
+        world.clock.now += 0.001
+        world.turns(2)
+    world.advance(0.002)
+    received = b""
+    while not received.endswith(f"line {lines - 1}\n".encode()):
+        world.turns(1)
+        received += listener.recv(65536) if has_data(listener) else b""
+
+
+def test_one_busy_room_makes_the_server_wait_the_interval_and_gather_lines(world: InProcess) -> None:
+    alice, bob = world.register("alice"), world.register("bob")
+    talk(world, alice, "alice", 150, bob)  # 1,000 lines/s in one room: 2 a room per 2 ms interval
+    alice.sendall(b"@alice: first\n")  # delivered at once: the interval since the last has passed
+    world.clock.now += 0.003
+    world.turn_until(lambda: has_data(bob), "the first line arrived")
+    assert recv_line(bob) == b"@alice: first"
+    alice.sendall(b"@alice: waits\n")  # within the interval of the last delivery: it waits
+    world.turns(5)
+    assert not has_data(bob)
+    world.advance(0.002)
+    assert recv_line(bob) == b"@alice: waits"
+
+
+def test_many_quiet_rooms_make_the_server_deliver_every_line_at_once(world: InProcess) -> None:
+    listener = world.register("listener")
+    senders = [world.register(f"u{n}") for n in range(10)]
+    for n, sock in enumerate(senders):
+        sock.sendall(f"@u{n}: !join #r{n}\n".encode())
+        world.turn_until(lambda sock=sock: has_data(sock), f"u{n} joined")
+        assert recv_line(sock).startswith(b"210 ")
+    peer = world.register("peer")  # in the lobby with listener, to hear it
+    for n in range(150):  # 1,000 lines/s, over 10 rooms: 0.2 a room per interval
+        k = n % 10
+        senders[k].sendall(f"@u{k}: hi {n}\n".encode())
+        world.clock.now += 0.001
+        world.turns(1)
+    for text in ("at once", "also at once"):  # 0.1 ms apart: the second would wait if batching
+        listener.sendall(f"@listener: {text}\n".encode())
+        world.clock.now += 0.0001
+        world.turn_until(lambda: has_data(peer), f"{text!r} arrived")
+        assert recv_line(peer) == f"@listener: {text}".encode()

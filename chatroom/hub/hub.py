@@ -143,7 +143,8 @@ class Hub:
 
     def _exited(self, member: Recipient, room: str, *, tell_member: bool = True) -> None:
         """`member` left `room`: tell the room's members, and the member itself when it takes events."""
-        if self.presence and self.router.member_count(room) < PRESENCE_MAX_MEMBERS:  # counted with it, it was at most that
+        # Counted with the member, the room had at most PRESENCE_MAX_MEMBERS: presence was on.
+        if self.presence and self.router.member_count(room) < PRESENCE_MAX_MEMBERS:
             self.router.announce(room, Left(room, [member.name]))
         if tell_member and member.wire.events:
             self.router.send(member, Left(room, [member.name]))
@@ -344,6 +345,9 @@ class Hub:
 
     def take_dropped(self) -> list[Recipient]:
         return self.router.take_dropped()
+
+    def take_traffic(self) -> tuple[int, int]:
+        return self.router.take_traffic()
 
 
 def not_in_room(room: str) -> str:

@@ -47,6 +47,8 @@ class Router:
         "_follows_of",
         "_pending",
         "_dropped",
+        "_lines_delivered",
+        "_rooms_spoken",
     )
 
     def __init__(self) -> None:
@@ -61,6 +63,8 @@ class Router:
         self._follows_of: dict[Recipient, list[str]] = {}  # what each follower typed, in order
         self._pending: list[_Pending] = []
         self._dropped: list[Recipient] = []
+        self._lines_delivered = 0  # since take_traffic(): what the delivery interval is tuned by
+        self._rooms_spoken: set[str] = set()
 
     # -- who is here ----------------------------------------------------------------------
 
@@ -309,6 +313,13 @@ class Router:
         if not recipient.deliver(recipient.wire.encode(event)):
             self._dropped.append(recipient)
 
+    def take_traffic(self) -> tuple[int, int]:
+        """(lines delivered, rooms they went to) since the last call."""
+        traffic = (self._lines_delivered, len(self._rooms_spoken))
+        self._lines_delivered = 0
+        self._rooms_spoken.clear()
+        return traffic
+
     def take_dropped(self) -> list[Recipient]:
         """The recipients that could not take their lines since the last call: drop them."""
         if not self._dropped:
@@ -329,10 +340,12 @@ class Router:
         if not pending:
             return
         self._pending = []
+        self._lines_delivered += len(pending)
         following = bool(self._user_followers or self._topic_followers)
         if len(pending) == 1 and not following:  # the common case at a moderate load
             sender, message, target, key = pending[0]
             if key is not None:
+                self._rooms_spoken.add(key)
                 self._fan_out(key, {sender}, lambda wire: wire.encode(message))
             elif (
                 target is not None
@@ -362,6 +375,7 @@ class Router:
                 found = self._followers(sender, message.text) if key is not None else set()
                 followers.append(found)
                 special.update(found)
+        self._rooms_spoken.update(by_room)
         for room, indices in by_room.items():
             if len(indices) == len(pending):
                 self._fan_out(room, special, lambda wire: b"".join(lines_for(wire)))

@@ -34,9 +34,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatroom-server",
         description=(
-            "A CHAT/1.0 (and CHAT/1.1) chat room server. With no arguments it listens on every interface on a "
-            "port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): every "
-            "client is sent 'DISCONNECT CHAT/1.0' first. SIGHUP is logged and otherwise ignored."
+            "A CHAT/1.0 (and CHAT/1.1) chat room server. With no arguments it listens on every "
+            "interface on a port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): "
+            "every client is sent 'DISCONNECT CHAT/1.0' first. SIGHUP is logged and otherwise ignored."
         ),
     )
     parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
