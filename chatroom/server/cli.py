@@ -84,7 +84,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         default=limits.DELIVERY_INTERVAL_S * 1000,
         metavar="MS",
         help="under load, gather chat lines for at most this long and send each recipient them "
-        f"together; 0 sends every line at once (default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
+        "together; the server waits only while one room gets several lines in that time (many "
+        "quiet rooms get every line at once); 0 never waits "
+        f"(default: {limits.DELIVERY_INTERVAL_S * 1000:g})",
     )
     parser.add_argument(
         "--shutdown-timeout",
