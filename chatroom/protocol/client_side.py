@@ -1,4 +1,11 @@
-"""The client's side of a CHAT/1.0 connection, without I/O: bytes in, events out."""
+"""The client's side of a CHAT/1.0 or CHAT/1.1 connection, without I/O: bytes in, events out.
+
+The version is chosen when the connection is made (docs/PROTOCOL.md 7.1): it
+decides the REGISTER and DISCONNECT lines, and whether a chat line may name
+its room (`@alice #dev: text`, CHAT/1.1 only). What the lines that arrive mean
+is chatroom.protocol.events' business; this object only frames them and
+follows the connection's state.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,16 @@ from dataclasses import dataclass
 
 from chatroom.limits import CLIENT_MAX_LINE_BYTES
 from chatroom.protocol.framing import LineFramer
-from chatroom.protocol.lines import LocalProtocolError, chat_prefix, disconnect_line, register_line
-from chatroom.protocol.names import is_valid_username
+from chatroom.protocol.lines import (
+    VERSION,
+    VERSION_1_1,
+    LocalProtocolError,
+    chat_prefix,
+    disconnect_line,
+    register_line,
+    server_disconnect_line,
+)
+from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +46,7 @@ class Incoming:
 
 @dataclass(frozen=True, slots=True)
 class ServerClosing:
-    """The server said DISCONNECT CHAT/1.0."""
+    """The server said DISCONNECT CHAT/1.0 (or CHAT/1.1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,37 +66,49 @@ class ClientState(enum.Enum):
     CLOSED = "closed"
 
 
+VERSIONS = (VERSION, VERSION_1_1)
+
+
 class ClientConnection:
-    """The client's side of CHAT/1.0 for user `name`."""
+    """The client's side of CHAT/1.0 (or, with `version=VERSION_1_1`, CHAT/1.1) for user `name`."""
 
-    __slots__ = ("name", "state", "framer", "_prefix")
+    __slots__ = ("name", "version", "state", "framer", "_prefix", "_server_disconnects")
 
-    def __init__(self, name: str, max_line: int = CLIENT_MAX_LINE_BYTES) -> None:
+    def __init__(self, name: str, max_line: int = CLIENT_MAX_LINE_BYTES, version: bytes = VERSION) -> None:
         if not is_valid_username(name):
             raise LocalProtocolError(f"invalid username {name!r}")
+        if version not in VERSIONS:
+            raise LocalProtocolError(f"unknown protocol version {version!r}")
         self.name = name
+        self.version = version
         self.state = ClientState.IDLE
         self.framer = LineFramer(max_line)
         self._prefix = chat_prefix(name)
+        # A CHAT/1.1 server says DISCONNECT CHAT/1.1; the CHAT/1.0 form is understood too.
+        self._server_disconnects = {server_disconnect_line(v)[:-1] for v in (VERSION, version)}
 
     def register(self) -> bytes:
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"cannot register while {self.state.value}")
         self.state = ClientState.AWAITING_REPLY
-        return register_line(self.name)
+        return register_line(self.name, self.version)
 
-    def chat(self, text: str) -> bytes:
-        """The line that says `text` to everyone; `text` must be one line."""
+    def chat(self, text: str, room: str | None = None) -> bytes:
+        """The line that says `text` to your room, or (CHAT/1.1) to `room`; `text` must be one line."""
         if self.state is not ClientState.REGISTERED:
             raise LocalProtocolError(f"cannot chat while {self.state.value}")
         if "\n" in text or "\r" in text:
             raise LocalProtocolError("a chat message is a single line")
-        return self._prefix + text.encode() + b"\n"
+        if room is None:
+            return self._prefix + text.encode() + b"\n"
+        if self.version != VERSION_1_1 or not is_valid_room_name(room):
+            raise LocalProtocolError(f"cannot address room {room!r} in {self.version.decode()}")
+        return f"@{self.name} {room}: {text}\n".encode()
 
     def disconnect(self) -> bytes:
-        """DISCONNECT <name> CHAT/1.0; after it the connection is over."""
+        """DISCONNECT <name> <version>; after it the connection is over."""
         self.state = ClientState.CLOSED
-        return disconnect_line(self.name)
+        return disconnect_line(self.name, self.version)
 
     def receive(self, data: bytes) -> Iterator[ClientEvent]:
         """Feed bytes from the server; b"" means the server closed the connection."""
@@ -97,7 +124,7 @@ class ClientConnection:
                     self.state = ClientState.CLOSED
                     yield RegistrationRefused(line)
                     return
-            elif raw == b"DISCONNECT CHAT/1.0":
+            elif raw in self._server_disconnects:
                 self.state = ClientState.CLOSED
                 yield ServerClosing()
                 return
