@@ -1,9 +1,12 @@
 """The real client, started as `client.py` with pipes for stdin and stdout (so: plain line mode).
 
-Most tests run it against `StubServer`, a minimal CHAT/1.0 server written
-here on blocking sockets, so the exact bytes the client sends are visible and
-the client is checked against the protocol rather than against our server;
-a few run it against the real server to check that the two work together.
+Most tests run it against `StubServer`, a minimal server written here on
+blocking sockets, so the exact bytes the client sends are visible and the
+client is checked against the protocol rather than against our server; it
+accepts the client's CHAT/1.1 registration and then speaks plain lines (the
+client reads CHAT/1.0's forms in either version), or refuses it as a server
+that knows only CHAT/1.0 would. A few run it against the real server to check
+that the two work together.
 "Not sent" is proved by order: after the line that must not be sent, the user
 types an ordinary line, and that must be the next line the server receives.
 """
@@ -28,7 +31,7 @@ GREETING = [
 
 
 class StubServer:
-    """A minimal CHAT/1.0 server for one client at a time: blocking sockets, the test drives it."""
+    """A minimal server for one client at a time: blocking sockets, the test drives it."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -43,10 +46,12 @@ class StubServer:
         self.peers.append(peer)
         return peer
 
-    def accept_registration(self, name: str = "alice", reply: bytes = b"200 Registration successful") -> Peer:
-        """Accept the next client, check its REGISTER line byte for byte, and answer `reply`."""
+    def accept_registration(
+        self, name: str = "alice", reply: bytes = b"200 Registration successful", version: str = "CHAT/1.1"
+    ) -> Peer:
+        """Accept the next client, check its REGISTER line for `version` byte for byte, answer `reply`."""
         peer = self.accept()
-        assert peer.recv_line(STARTUP_DEADLINE_S) == f"REGISTER {name} CHAT/1.0".encode()
+        assert peer.recv_line(STARTUP_DEADLINE_S) == f"REGISTER {name} {version}".encode()
         peer.send_line(reply)
         return peer
 
@@ -154,7 +159,7 @@ def test_client_sends_register_then_each_typed_line_as_a_chat_line_then_disconne
         "@alice: ünïcödé 🎉 and\ttab".encode(),
     ]
     client.close_input()
-    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.0"
+    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.1"
     peer.expect_closed()
     assert client.wait() == 0
 
@@ -165,7 +170,7 @@ def test_a_last_line_without_newline_is_still_sent_at_end_of_input(
     client, peer = chatting(start_client, stub)
     client.type_text("no newline")
     client.close_input()
-    assert peer.recv_lines(2) == [b"@alice: no newline", b"DISCONNECT alice CHAT/1.0"]
+    assert peer.recv_lines(2) == [b"@alice: no newline", b"DISCONNECT alice CHAT/1.1"]
     assert client.wait() == 0
 
 
@@ -187,7 +192,7 @@ def test_on_a_leave_signal_the_client_sends_disconnect_and_exits_0(
 ) -> None:
     client, peer = chatting(start_client, stub)
     client.signal(signum)
-    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.0"
+    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.1"
     assert client.wait() == 0
     assert "Traceback" not in client.stderr.text
 
@@ -227,7 +232,7 @@ def test_server_disconnect_makes_the_client_say_so_and_exit_0(
 ) -> None:
     client, peer = chatting(start_client, stub)
     peer.send_line("@bob: last words")
-    peer.send_line("DISCONNECT CHAT/1.0")
+    peer.send_line("DISCONNECT CHAT/1.1")
     assert client.wait() == 0
     assert client.stdout.lines[-2:] == ["@bob: last words", "Disconnected from server ... exiting!"]
     assert "Traceback" not in client.stderr.text
@@ -250,7 +255,6 @@ def test_a_server_that_vanishes_is_reported_in_one_sentence_and_a_nonzero_exit(
 @pytest.mark.parametrize(
     "reply",
     [
-        b"400 Invalid registration",
         b"401 Client already registered",
         b"408 Registration timeout",
         b"500 Something else",
@@ -266,12 +270,52 @@ def test_a_reply_other_than_200_is_printed_and_the_client_exits_nonzero(
     assert READY_LINE not in client.stdout.lines
 
 
+def test_a_server_that_knows_only_chat_1_0_gets_a_new_connection_registering_with_it(
+    start_client: ClientFactory, stub: StubServer
+) -> None:
+    client = start_client("alice", stub.address)
+    first = stub.accept_registration("alice", b"400 Invalid registration")
+    first.close()  # as a CHAT/1.0 server does after its 400
+    peer = stub.accept_registration("alice", version="CHAT/1.0")
+    client.wait_ready()
+    assert client.stdout.lines[:5] == [
+        "Connecting to server ...",
+        "Connection to server established. Sending intro message...",
+        "The server speaks only CHAT/1.0; connecting again with it.",
+        "",
+        READY_LINE,
+    ]
+    client.type_line("hello")
+    assert peer.recv_line() == b"@alice: hello"
+    client.close_input()
+    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.0"
+    assert client.wait() == 0
+    assert client.stderr.text == ""
+
+
+def test_a_second_400_is_the_usual_refusal(start_client: ClientFactory, stub: StubServer) -> None:
+    client = start_client("alice", stub.address)
+    stub.accept_registration("alice", b"400 Invalid registration").close()
+    stub.accept_registration("alice", b"400 Invalid registration", version="CHAT/1.0")
+    assert client.wait(STARTUP_DEADLINE_S) != 0
+    assert "Registration refused: 400 Invalid registration" in assert_one_sentence_on_stderr(client)
+
+
+def test_with_chat_1_0_the_client_asks_for_nothing_else_and_a_400_is_a_refusal(
+    start_client: ClientFactory, stub: StubServer
+) -> None:
+    client = start_client("--chat-1.0", "alice", stub.address)
+    stub.accept_registration("alice", b"400 Invalid registration", version="CHAT/1.0")
+    assert client.wait(STARTUP_DEADLINE_S) != 0
+    assert "400 Invalid registration" in assert_one_sentence_on_stderr(client)
+
+
 def test_a_server_that_closes_before_replying_is_reported_in_one_sentence(
     start_client: ClientFactory, stub: StubServer
 ) -> None:
     client = start_client("alice", stub.address)
     peer = stub.accept()
-    assert peer.recv_line(STARTUP_DEADLINE_S) == b"REGISTER alice CHAT/1.0"
+    assert peer.recv_line(STARTUP_DEADLINE_S) == b"REGISTER alice CHAT/1.1"
     peer.close()
     assert client.wait(STARTUP_DEADLINE_S) != 0
     assert "connection" in assert_one_sentence_on_stderr(client).lower()
@@ -297,7 +341,7 @@ def test_help_command_prints_the_commands_and_sends_nothing(
 def test_exit_command_sends_disconnect_and_exits_0(start_client: ClientFactory, stub: StubServer) -> None:
     client, peer = chatting(start_client, stub)
     client.type_line("!exit")
-    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.0"
+    assert peer.recv_line() == b"DISCONNECT alice CHAT/1.1"
     peer.expect_closed()
     assert client.wait() == 0
 

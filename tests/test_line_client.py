@@ -17,9 +17,12 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from chatroom.client import cli
+from chatroom.client.completion import Completer
+from chatroom.client.connect import ClientError
 from chatroom.client.frontend import PlainFrontend, Quit, Submit, Suspend, UserAction
 from chatroom.client.line import ChatClient
-from chatroom.client.session import NoticeKind
+from chatroom.client.session import FALLBACK, NoticeKind
+from chatroom.client.shown import Shown
 from chatroom.limits import CLIENT_SENDQ_MAX_BYTES
 
 # The signals the client catches while it runs: leave, suspend and resume.
@@ -34,6 +37,7 @@ class RecordingFrontend:
         self.closed = False
         self.handlers_at_close: dict[int, object] = {}
         self.notices: list[str] = []
+        self.completer: Completer | None = None
 
     def start(self) -> None:
         self.started = True
@@ -58,7 +62,7 @@ class RecordingFrontend:
     def handle_signal(self, signum: int) -> list[UserAction]:
         return []
 
-    def show_incoming(self, lines: Sequence[str]) -> None:
+    def show_incoming(self, lines: Sequence[Shown]) -> None:
         pass
 
     def show_sent(self, text: str) -> None:
@@ -72,6 +76,9 @@ class RecordingFrontend:
 
     def set_room(self, room: str) -> None:
         pass
+
+    def set_completer(self, completer: Completer) -> None:
+        self.completer = completer
 
     def clear(self) -> None:
         pass
@@ -107,7 +114,7 @@ def test_the_terminal_is_given_back_before_the_signal_handlers_are_released(
     }
     assert all(still_caught.values()), f"released before the terminal was restored: {still_caught}"
     assert {signum: signal.getsignal(signum) for signum in CAUGHT} == before, "released afterwards"
-    assert server_end.recv(1024) == b"REGISTER alice CHAT/1.0\n"
+    assert server_end.recv(1024) == b"REGISTER alice CHAT/1.1\n"
 
 
 @pytest.mark.parametrize(
@@ -159,3 +166,43 @@ def test_typed_lines_wait_while_the_send_queue_is_full_and_none_is_lost() -> Non
         client.selector.close()
         client_end.close()
         server_end.close()
+
+
+def test_a_refused_chat_1_1_registration_is_made_again_with_chat_1_0_on_a_new_connection() -> None:
+    first, first_server = socket.socketpair()
+    second, second_server = socket.socketpair()
+    for sock in (first, second):
+        sock.setblocking(False)
+    first_server.sendall(b"400 Invalid registration\n")
+    second_server.sendall(b"200 Registration successful\nDISCONNECT CHAT/1.0\n")
+    frontend = RecordingFrontend()
+    try:
+        client = ChatClient(first, "alice", frontend, connect_again=lambda: second)
+        assert client.run() == 0
+        assert first_server.recv(1024) == b"REGISTER alice CHAT/1.1\n"
+        assert first_server.recv(1024) == b"", "the first connection is closed"
+        assert second_server.recv(1024) == b"REGISTER alice CHAT/1.0\n"
+        assert frontend.notices.count(FALLBACK) == 1
+    finally:
+        for sock in (first, first_server, second, second_server):
+            sock.close()
+
+
+def test_when_connecting_again_fails_the_client_says_why_and_exits_1() -> None:
+    first, first_server = socket.socketpair()
+    first.setblocking(False)
+    first_server.sendall(b"400 Invalid registration\n")
+    frontend = RecordingFrontend()
+
+    def refused() -> socket.socket:
+        raise ClientError("Cannot connect to localhost:1: connection refused (is the server running?).")
+
+    try:
+        assert ChatClient(first, "alice", frontend, connect_again=refused).run() == 1
+        assert (
+            frontend.notices[-1]
+            == "Cannot connect to localhost:1: connection refused (is the server running?)."
+        )
+    finally:
+        first.close()
+        first_server.close()

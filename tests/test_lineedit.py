@@ -5,8 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chatroom.client.completion import candidates, common_prefix
 from chatroom.client.lineedit import (
     ClearRequested,
+    Completions,
     Key,
     KeyDecoder,
     KeyEvent,
@@ -413,3 +415,123 @@ def test_editor_invariants_hold_after_any_keys(keys: list[bytes], max_bytes: int
         assert editor.cursor in (0, len(editor.text)) or display_width(editor.text[editor.cursor]) > 0
         if max_bytes is not None:
             assert len(editor.text.encode()) <= max_bytes
+
+
+# Tab completion -------------------------------------------------------------------------
+
+ROOMS = ["#lobby", "#Dev", "#design", "#ops"]
+NAMES = ["bob", "Bobby", "carol", "zoë"]
+
+
+def complete(before: str, word: str) -> list[str]:
+    return candidates(before, word, ROOMS, NAMES)
+
+
+def editor_with(text: str, cursor: int | None = None) -> LineEditor:
+    editor = LineEditor(completer=complete)
+    editor.insert(text)
+    if cursor is not None:
+        editor.cursor = cursor
+    return editor
+
+
+def test_the_first_word_completes_to_commands_the_server_and_the_client_know() -> None:
+    assert complete("", "!jo") == ["!join"]
+    assert complete("", "!F") == ["!follow", "!follow?"]
+    assert (
+        complete("", "!") == sorted(complete("", "!"))
+        and "!exit" in complete("", "!")
+        and "!history" in complete("", "!")
+    )
+    assert complete("hello ", "!jo") == [], "only the first word is a command"
+
+
+def test_rooms_complete_after_join_and_leave_and_in_any_word_starting_with_hash() -> None:
+    assert complete("!join ", "#d") == ["#design", "#Dev"]
+    assert complete("!JOIN ", "d") == ["#design", "#Dev"], "the # may be left out after !join"
+    assert complete("!leave ", "") == ["#design", "#Dev", "#lobby", "#ops"]
+    assert complete("see ", "#op") == ["#ops"]
+    assert complete("!follow ", "#lo") == ["#lobby"]
+
+
+def test_names_complete_after_msg_after_an_at_and_in_a_plain_word() -> None:
+    assert complete("!msg ", "b") == ["bob", "Bobby"]
+    assert complete("!follow ", "@c") == ["@carol"]
+    assert complete("hi ", "@Z") == ["@zoë"]
+    assert complete("", "car") == ["carol"]
+    assert complete("!follow ", "") == [
+        "#design",
+        "#Dev",
+        "#lobby",
+        "#ops",
+        "@bob",
+        "@Bobby",
+        "@carol",
+        "@zoë",
+    ]
+
+
+def test_where_there_is_nothing_to_complete_nothing_is_offered() -> None:
+    assert complete("", "") == []
+    assert complete("hello ", "") == []
+    assert complete("!topic ", "b") == []
+    assert complete("!msg bob ", "x") == [], "the text of a private line is free"
+
+
+def test_the_common_prefix_ignores_case_and_is_spelled_as_the_first_option() -> None:
+    assert common_prefix(["#design", "#Dev"]) == "#de"
+    assert common_prefix(["bob", "Bobby"]) == "bob"
+    assert common_prefix(["x"]) == "x" and common_prefix([]) == ""
+
+
+def test_one_match_completes_the_word_and_adds_a_space() -> None:
+    editor = editor_with("!jo")
+    assert editor.handle(Key.TAB) is None
+    assert (editor.text, editor.cursor) == ("!join ", 6)
+    editor.insert("#o")
+    editor.handle(Key.TAB)
+    assert editor.text == "!join #ops "
+
+
+def test_several_matches_complete_their_common_start_then_a_second_tab_lists_them() -> None:
+    editor = editor_with("!join #D")
+    assert editor.handle(Key.TAB) is None
+    assert editor.text == "!join #de", "as the first match spells it"
+    assert editor.handle(Key.TAB) == Completions(("#design", "#Dev"))
+    assert editor.text == "!join #de", "listing changes nothing"
+    editor.insert("v")
+    editor.handle(Key.TAB)
+    assert editor.text == "!join #Dev "
+
+
+def test_no_match_rings_the_bell_and_changes_nothing() -> None:
+    editor = editor_with("!msg x")
+    assert editor.handle(Key.TAB) == Refused()
+    assert editor.text == "!msg x"
+    bare = LineEditor()
+    bare.insert("!jo")
+    assert bare.handle(Key.TAB) == Refused(), "no completer: Tab only rings"
+    assert bare.text == "!jo"
+
+
+def test_a_word_in_the_middle_of_the_line_is_completed_where_it_stands() -> None:
+    editor = editor_with("hi @ca and more", cursor=6)
+    editor.handle(Key.TAB)
+    assert (editor.text, editor.cursor) == ("hi @carol and more", 10), "the space there is stepped over"
+    editor = editor_with("hi @cathere", cursor=6)
+    editor.handle(Key.TAB)
+    assert editor.text == "hi @carol there"
+
+
+def test_a_completion_that_would_make_the_line_too_long_is_refused() -> None:
+    editor = LineEditor(max_bytes=5, completer=complete)
+    editor.insert("!jo")
+    assert editor.handle(Key.TAB) == Refused()
+    assert editor.text == "!jo"
+
+
+def test_the_tab_key_from_a_terminal_completes() -> None:
+    editor = LineEditor(completer=complete)
+    assert type_keys(editor, b"!ms\tb\t") == []
+    assert editor.text == "!msg bob"
+    assert type_keys(editor, b"\t") == [Completions(("bob", "Bobby"))]

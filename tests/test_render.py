@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -17,15 +18,18 @@ from chatroom.client.render import (
     InputView,
     Style,
     draw_input,
+    format_completions,
     format_incoming,
     format_notice,
     format_sent,
+    format_shown,
     layout_input,
     mentions,
     name_color,
     print_above,
 )
 from chatroom.client.session import NoticeKind
+from chatroom.client.shown import Shown, ShownKind, as_is, chat
 
 ESC = "\x1b"
 SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -149,6 +153,105 @@ def test_text_from_the_network_cannot_send_escape_sequences(text: str, color: bo
 
 def test_a_multi_line_notice_becomes_separate_lines() -> None:
     assert format_notice("one\ntwo", NoticeKind.INFO, PLAIN) == ["one", "two"]
+
+
+# Lines of every kind (CHAT/1.1 events and CHAT/1.0's forms) ------------------------------------
+
+PARIS = timezone(timedelta(hours=1))
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=PARIS)  # "now", an hour east of UTC
+SAID = datetime(2026, 11, 30, 8, 1, 10, tzinfo=timezone.utc)
+PRIVATE = Shown(ShownKind.PRIVATE, "psst", "bob")
+HISTORY = Shown(ShownKind.HISTORY, "good morning", "bob", "#dev", SAID)
+JOINED = Shown(ShownKind.PRESENCE, "bob joined #dev", room="#dev")
+
+
+def plain(item: Shown, viewed: str | None = "#dev") -> str:
+    return format_shown(item, PLAIN, viewed=viewed, now=NOW).text
+
+
+def coloured(item: Shown, viewed: str | None = "#dev") -> str:
+    return format_shown(item, COLOR, viewed=viewed, now=NOW).text
+
+
+def test_a_private_line_is_marked_private_and_is_unmistakable() -> None:
+    assert plain(PRIVATE) == "[private] @bob: psst"
+    line = coloured(PRIVATE)
+    assert visible(line) == "[private] @bob: psst"
+    assert line.startswith("\x1b[1;35m[private]")  # bold magenta
+    assert f"\x1b[{name_color('bob')}m@bob" in line, "the sender keeps their colour"
+    assert line != format_incoming("@bob: psst", COLOR).text.replace("@bob", "[private] @bob")
+    assert format_shown(PRIVATE, COLOR, now=NOW).mention, "a line to you alone rings the bell like a mention"
+
+
+def test_a_history_line_is_dimmed_with_the_local_time_it_was_said() -> None:
+    assert plain(HISTORY) == "[09:01] @bob: good morning"  # 08:01 UTC is 09:01 an hour east
+    line = coloured(HISTORY)
+    assert visible(line) == "[09:01] @bob: good morning"
+    assert all(code.startswith("\x1b[2") for code in SGR.findall(line) if code != "\x1b[0m"), "dim throughout"
+    assert name_color("bob") in line
+
+
+def test_a_history_line_from_another_day_shows_the_date() -> None:
+    assert plain(HISTORY, "#dev").startswith("[09:01]")
+    tomorrow = NOW + timedelta(days=1)
+    assert (
+        format_shown(HISTORY, PLAIN, viewed="#dev", now=tomorrow).text
+        == "[2026-11-30 09:01] @bob: good morning"
+    )
+
+
+def test_history_carries_its_own_time_instead_of_the_arrival_stamp() -> None:
+    assert format_shown(HISTORY, PLAIN, viewed="#dev", stamp="12:00", now=NOW).text.startswith("[09:01] @bob")
+
+
+def test_presence_is_a_dim_star_line() -> None:
+    assert plain(JOINED) == "* bob joined #dev"
+    assert coloured(JOINED) == "\x1b[2m* bob joined #dev\x1b[0m"
+    assert plain(JOINED, viewed="#lobby") == "* bob joined #dev", "it names its room already"
+
+
+def test_a_room_line_from_a_room_not_shown_starts_with_its_room() -> None:
+    line = chat("bob", "hi", "#lobby")
+    assert plain(line, viewed="#dev") == "[#lobby] @bob: hi"
+    assert plain(line, viewed="#LOBBY") == "@bob: hi", "rooms fold as names do"
+    assert plain(chat("bob", "hi"), viewed="#dev") == "@bob: hi", "CHAT/1.0's lines are from your room"
+    assert visible(coloured(line)) == "[#lobby] @bob: hi"
+    assert plain(Shown(ShownKind.FOLLOWED, "deploy", "dave", "#ops"), viewed=None) == "[#ops] @dave: deploy"
+    assert (
+        plain(Shown(ShownKind.HISTORY, "old", "bob", "#lobby", SAID), viewed="#dev")
+        == "[09:01] [#lobby] @bob: old"
+    )
+
+
+def test_replies_and_unknown_lines_look_as_before() -> None:
+    assert coloured(as_is("403 Not your username")) == format_incoming("403 Not your username", COLOR).text
+    assert plain(as_is("WAVE #lobby bob")) == "WAVE #lobby bob"
+    assert plain(chat("bob", "hi @alice")) == "@bob: hi @alice"
+    assert format_shown(chat("bob", "hi @alice"), COLOR, now=NOW).mention
+
+
+kinds = st.sampled_from(list(ShownKind))
+
+
+@given(kinds, hostile, hostile, hostile, st.booleans())
+def test_no_kind_of_line_lets_the_network_send_escape_sequences(
+    kind: ShownKind, text: str, sender: str, room: str, color: bool
+) -> None:
+    item = Shown(kind, text, sender or None, "#" + room, SAID if kind is ShownKind.HISTORY else None)
+    line = format_shown(item, COLOR if color else PLAIN, viewed="#x", stamp="10:00", now=NOW).text
+    stripped = visible(line) if color else line
+    assert ESC not in stripped and "\x07" not in stripped and "\r" not in stripped and "\x9b" not in stripped
+
+
+def test_completions_are_listed_on_one_line_and_the_rest_counted() -> None:
+    assert format_completions(["#dev", "#design"], 80, PLAIN) == "#dev  #design"
+    names = [f"user{i:02}" for i in range(40)]
+    line = format_completions(names, 40, PLAIN)
+    assert len(line) < 40 and line.startswith("user00  user01") and line.endswith(" more)")
+    kept = line.split("  (+")[0].split("  ")
+    assert line.endswith(f"(+{40 - len(kept)} more)")
+    assert visible(format_completions(["#dev"], 80, COLOR)) == "#dev"
+    assert format_completions(["\x1b[2J"], 80, PLAIN) == "\\x1b[2J"
 
 
 # The input line -----------------------------------------------------------------------

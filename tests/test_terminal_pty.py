@@ -32,7 +32,9 @@ from support.processes import REPO_ROOT, ClientFactory, ServerProcess, child_env
 from chatroom.client import render
 from chatroom.client.frontend import Quit, Submit, Suspend
 from chatroom.client.lineedit import display_width
+from chatroom.client.shown import Shown, shown_for
 from chatroom.client.terminal import TerminalFrontend, color_enabled
+from chatroom.protocol.events import parse_event
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX pseudo-terminals")
 
@@ -230,8 +232,13 @@ def client_in_pty(*args: str, **kwargs: Any) -> Iterator[PtyClient]:
 
 @contextlib.contextmanager
 def alice_and_bob(server: ServerProcess, *options: str, **kwargs: Any) -> Iterator[tuple[PtyClient, Peer]]:
-    """Alice on the terminal, registered and at her prompt; Bob on a raw socket."""
-    with client_in_pty(*options, "alice", address(server), **kwargs) as alice:
+    """Alice on the terminal, registered and at her prompt; Bob on a raw socket.
+
+    Alice speaks CHAT/1.0 here: these tests are about the line editor, and
+    CHAT/1.0 keeps the screen to what she types and Bob says (the `> ` prompt,
+    no `* bob joined` lines). The CHAT/1.1 screen has tests of its own below.
+    """
+    with client_in_pty("--chat-1.0", *options, "alice", address(server), **kwargs) as alice:
         alice.wait_for_prompt()
         yield alice, server.register("bob")
 
@@ -400,7 +407,7 @@ def test_ctrl_c_says_disconnect_and_exits_0_with_the_terminal_restored(fake_serv
         alice.wait_for_prompt()
         alice.type("unsent\x03")
         assert (
-            fake_server.read_until(b"DISCONNECT") == b"REGISTER alice CHAT/1.0\nDISCONNECT alice CHAT/1.0\n"
+            fake_server.read_until(b"DISCONNECT") == b"REGISTER alice CHAT/1.1\nDISCONNECT alice CHAT/1.1\n"
         )
         assert alice.wait_exit() == 0
         assert alice.mode_now() == alice.mode_before
@@ -435,7 +442,7 @@ def test_sighup_or_sigquit_says_disconnect_and_exits_0_with_the_terminal_restore
         assert alice.mode_now() != alice.mode_before  # raw mode while chatting
         alice.proc.send_signal(signum)
         assert (
-            fake_server.read_until(b"DISCONNECT") == b"REGISTER alice CHAT/1.0\nDISCONNECT alice CHAT/1.0\n"
+            fake_server.read_until(b"DISCONNECT") == b"REGISTER alice CHAT/1.1\nDISCONNECT alice CHAT/1.1\n"
         )
         assert alice.wait_exit() == 0
         assert alice.mode_now() == alice.mode_before
@@ -457,7 +464,7 @@ def test_a_hangup_with_the_terminal_gone_still_says_disconnect_and_exits_0(fake_
         alice.master = os.open(os.devnull, os.O_RDONLY)  # so that close() has something to close
         alice.proc.send_signal(signal.SIGHUP)
         alice.proc.send_signal(signal.SIGCONT)
-        assert fake_server.read_until(b"DISCONNECT").endswith(b"DISCONNECT alice CHAT/1.0\n")
+        assert fake_server.read_until(b"DISCONNECT").endswith(b"DISCONNECT alice CHAT/1.1\n")
         assert alice.proc.wait(timeout=DEADLINE_S) == 0
 
 
@@ -499,7 +506,7 @@ def test_server_shutdown_restores_the_terminal(server: ServerProcess) -> None:
     with alice_and_bob(server) as (alice, _bob):
         alice.type("typing")
         alice.wait_for_input_line("typing")
-        server.proc.send_signal(signal.SIGTERM)  # the server says DISCONNECT CHAT/1.0 to all
+        server.proc.send_signal(signal.SIGTERM)  # the server says DISCONNECT to all
         assert alice.wait_exit() == 0
         assert b"Disconnected from server" in alice.raw
         assert alice.mode_now() == alice.mode_before
@@ -595,6 +602,12 @@ def frontend_on(slave: int, out: io.StringIO, **options: Any) -> TerminalFronten
     )
 
 
+def arrived(*lines: str) -> list[Shown]:
+    """`lines` from a CHAT/1.1 server as the session hands them to a frontend."""
+    found = [shown_for(parse_event(line), line, "alice") for line in lines]
+    return [line for line in found if line is not None]
+
+
 def input_waiting(fd: int) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
@@ -656,7 +669,7 @@ def test_a_batch_of_incoming_lines_is_one_write_and_one_flush(pty_pair: tuple[in
     frontend.start()
     frontend.set_ready(True)
     out.writes = out.flushes = 0
-    lines = [f"@user{i % 50}: message number {i}" for i in range(10_000)]
+    lines = arrived(*(f"@user{i % 50}: message number {i}" for i in range(10_000)))
     started = time.perf_counter()
     frontend.show_incoming(lines)
     elapsed = time.perf_counter() - started
@@ -782,18 +795,19 @@ def test_signals_quit_or_redraw(pty_pair: tuple[int, int]) -> None:
 def test_the_bell_rings_for_a_mention_only_when_asked(pty_pair: tuple[int, int]) -> None:
     _, slave = pty_pair
     quiet, loud = CountingOutput(), CountingOutput()
-    frontend_on(slave, quiet).show_incoming(["@bob: hi @alice"])
-    frontend_on(slave, loud, bell=True).show_incoming(["@bob: hi @alice"])
-    frontend_on(slave, loud, bell=True).show_incoming(["@bob: hi @carol"])
+    frontend_on(slave, quiet).show_incoming(arrived("@bob: hi @alice", "PRIVATE bob psst"))
+    frontend_on(slave, loud, bell=True).show_incoming(arrived("@bob: hi @alice"))
+    frontend_on(slave, loud, bell=True).show_incoming(arrived("@bob: hi @carol"))
+    frontend_on(slave, loud, bell=True).show_incoming(arrived("PRIVATE bob psst"))
     assert "\a" not in quiet.getvalue()
-    assert loud.getvalue().count("\a") == 1
+    assert loud.getvalue().count("\a") == 2, "a mention and a private line ring it"
 
 
 def test_without_colour_shown_lines_carry_no_escape_codes(pty_pair: tuple[int, int]) -> None:
     _, slave = pty_pair
     out = CountingOutput()
     frontend = frontend_on(slave, out, color=False, timestamps=True, clock=lambda: 0.0)
-    frontend.show_incoming(["@bob: hi @alice", "403 Not your username"])
+    frontend.show_incoming(arrived("@bob: hi @alice", "403 Not your username"))
     frontend.show_sent("mine")
     frontend.show_notice("Connecting ...")
     assert "\x1b" not in out.getvalue().replace("\x1b[K", "")

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -34,21 +35,24 @@ from rich.text import Text
 from support.processes import ServerProcess
 from support.procfs import unused_port
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from chatroom.client import commands, render, tui_app
 from chatroom.client.session import NoticeKind
 from chatroom.client.tui import MISSING_TEXTUAL, run_tui, textual_missing
 from chatroom.client.tui_app import (
-    ERROR_STYLE,
-    MENTION_STYLE,
     OFFER_TEXT,
-    OWN_TEXT_STYLE,
-    SERVER_STYLE,
     ChatApp,
     ChatInput,
     Farewell,
-    Phase,
     Streams,
+)
+from chatroom.client.tui_text import (
+    ERROR_STYLE,
+    MENTION_STYLE,
+    OWN_TEXT_STYLE,
+    SERVER_STYLE,
+    Phase,
     chat_text,
     incoming_text,
     name_style,
@@ -58,15 +62,26 @@ from chatroom.client.tui_app import (
 from chatroom.protocol.address import ChatAddress
 
 ROOT = Path(__file__).resolve().parent.parent
+REGISTER = "REGISTER alice CHAT/1.1"
+DISCONNECT = "DISCONNECT alice CHAT/1.1"
+WIDE = (120, 24)  # wide enough that no line of these tests wraps in the message pane
 WAIT_S = 5.0  # deadline for any one condition; they normally hold within milliseconds
 P = ParamSpec("P")
 
 
 class FakeServer:
-    """Just enough of a CHAT/1.0 server: answers REGISTER with `reply` and records every line."""
+    """Just enough of a server: answers REGISTER with `reply` and records every line.
 
-    def __init__(self, reply: bytes = b"200 Registration successful\n") -> None:
+    It sends no events of its own; a test sends the CHAT/1.1 events it wants.
+    With `only_chat_1_0` it is a server that knows only CHAT/1.0: anything but a
+    CHAT/1.0 REGISTER is answered `400 Invalid registration` and closed.
+    """
+
+    def __init__(
+        self, reply: bytes = b"200 Registration successful\n", *, only_chat_1_0: bool = False
+    ) -> None:
         self.reply = reply
+        self.only_chat_1_0 = only_chat_1_0
         self.lines: list[str] = []
         self.registrations = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -117,6 +132,9 @@ class FakeServer:
                     self.lines.append(line.decode())
                     if line.startswith(b"REGISTER "):
                         self.registrations += 1
+                        if self.only_chat_1_0 and not line.endswith(b" CHAT/1.0"):
+                            conn.sendall(b"400 Invalid registration\n")
+                            return  # and close, as such a server does
                         conn.sendall(self.reply)
 
 
@@ -166,9 +184,9 @@ async def type_line(pilot: Pilot[Any], line: str) -> None:
 @async_test
 async def test_registering_shows_registered_in_the_status_bar(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
-        assert fake.lines == ["REGISTER alice CHAT/1.0"]
+        assert fake.lines == [REGISTER]
         assert pane_has(app, "Registration successful.  Ready for messaging!")()
         status = app.export_screenshot()
         assert "registered" in status and "alice" in status
@@ -177,7 +195,7 @@ async def test_registering_shows_registered_in_the_status_bar(fake: FakeServer) 
 @async_test
 async def test_a_typed_line_is_sent_as_a_chat_line_and_shown_as_ones_own(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await pilot.press(*"hi [b]bob[/b]!", "enter")
         await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
@@ -189,7 +207,7 @@ async def test_a_typed_line_is_sent_as_a_chat_line_and_shown_as_ones_own(fake: F
 @async_test
 async def test_incoming_lines_of_one_read_appear_in_order(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         fake.send(b"@bob: hi\n@carol: hello @alice\n403 Not your username\n")
         await until(pilot, pane_has(app, "403 Not your username"), "the burst is shown")
@@ -226,19 +244,19 @@ async def test_new_lines_follow_the_end_but_leave_a_scrolled_back_view_alone(fak
 @async_test
 async def test_help_is_shown_and_nothing_is_sent(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await type_line(pilot, "!help")
         await until(pilot, pane_has(app, "The client's commands (never sent to the server):"), "help shown")
         await type_line(pilot, "after")  # the server sees this line, and nothing before it
         await until(pilot, lambda: len(fake.lines) >= 2, "the server got a line")
-        assert fake.lines == ["REGISTER alice CHAT/1.0", "@alice: after"]
+        assert fake.lines == [REGISTER, "@alice: after"]
 
 
 @async_test
 async def test_a_command_for_the_server_is_sent_as_typed(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await type_line(pilot, "!join #dev")
         await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
@@ -248,7 +266,7 @@ async def test_a_command_for_the_server_is_sent_as_typed(fake: FakeServer) -> No
 @async_test
 async def test_the_status_bar_shows_the_room_once_the_server_says_we_are_in_it(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         assert app.room is None
         fake.send(b"210 You are now in #dev (1 member).\n")
@@ -260,7 +278,7 @@ async def test_the_status_bar_shows_the_room_once_the_server_says_we_are_in_it(f
 @async_test
 async def test_double_bang_sends_a_line_starting_with_one_bang(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await type_line(pilot, "!!important")
         await until(pilot, lambda: len(fake.lines) == 2, "the server got the line")
@@ -271,17 +289,17 @@ async def test_double_bang_sends_a_line_starting_with_one_bang(fake: FakeServer)
 @async_test
 async def test_clear_empties_the_pane(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await type_line(pilot, "!clear")
         await until(pilot, lambda: app.pane_lines() == [], "the pane is empty")
-        assert fake.lines == ["REGISTER alice CHAT/1.0"]
+        assert fake.lines == [REGISTER]
 
 
 @async_test
 async def test_up_and_down_walk_through_the_lines_sent(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         entry = app.query_one(ChatInput)
         await type_line(pilot, "one")
@@ -299,7 +317,7 @@ async def test_up_and_down_walk_through_the_lines_sent(fake: FakeServer) -> None
 @async_test
 async def test_server_disconnect_is_shown_and_ends_the_session_with_status_0(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         pane = app.messages
         fake.send(b"@bob: bye all\nDISCONNECT CHAT/1.0\n")
@@ -318,22 +336,22 @@ async def test_server_disconnect_is_shown_and_ends_the_session_with_status_0(fak
 @async_test
 async def test_leaving_says_disconnect_and_exits_0(fake: FakeServer, keys: tuple[str, ...]) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await pilot.press(*keys)
         await until(pilot, lambda: app.return_value is not None, "the app exits")
     assert app.return_value == 0
     assert app.farewell is None
     deadline = time.monotonic() + WAIT_S
-    while "DISCONNECT alice CHAT/1.0" not in fake.lines and time.monotonic() < deadline:
+    while DISCONNECT not in fake.lines and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert fake.lines == ["REGISTER alice CHAT/1.0", "DISCONNECT alice CHAT/1.0"]
+    assert fake.lines == [REGISTER, DISCONNECT]
 
 
 @async_test
 async def test_ctrl_d_deletes_when_the_line_is_not_empty(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await pilot.press(*"abc", "home", "ctrl+d")
         assert app.query_one(ChatInput).value == "bc"
@@ -343,7 +361,7 @@ async def test_ctrl_d_deletes_when_the_line_is_not_empty(fake: FakeServer) -> No
 @async_test
 async def test_a_lost_connection_offers_reconnect_and_r_registers_again(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         fake.drop()
         await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the app sees the loss")
@@ -362,7 +380,7 @@ async def test_a_lost_connection_offers_reconnect_and_r_registers_again(fake: Fa
 @async_test
 async def test_quitting_after_a_lost_connection_exits_1(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         fake.drop()
         await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the app sees the loss")
@@ -376,7 +394,7 @@ async def test_quitting_after_a_lost_connection_exits_1(fake: FakeServer) -> Non
 @async_test
 async def test_r_and_q_are_typed_as_text_while_connected(fake: FakeServer) -> None:
     app = ChatApp("alice", fake.address)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         await pilot.press("r", "q")
         assert app.query_one(ChatInput).value == "rq"
@@ -388,7 +406,7 @@ async def test_a_refused_registration_is_shown_and_quitting_exits_1() -> None:
     server = FakeServer(reply=b"401 Client already registered\n")
     try:
         app = ChatApp("alice", server.address)
-        async with app.run_test() as pilot:
+        async with app.run_test(size=WIDE) as pilot:
             await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the refusal arrives")
             assert pane_has(app, "Registration refused: 401 Client already registered")()
             await pilot.press("ctrl+c")
@@ -402,7 +420,7 @@ async def test_a_refused_registration_is_shown_and_quitting_exits_1() -> None:
 async def test_a_refused_connection_says_so_in_one_sentence() -> None:
     port = unused_port()
     app = ChatApp("alice", ChatAddress("127.0.0.1", port))
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the connection fails")
         assert pane_has(app, f"Cannot connect to 127.0.0.1:{port}: connection refused")()
         await pilot.press("q")
@@ -416,9 +434,137 @@ async def test_any_failure_to_connect_is_one_sentence_not_a_traceback() -> None:
         raise UnicodeError("label too long")
 
     app = ChatApp("alice", ChatAddress("x" * 70 + ".example", 1), opener=broken)
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await until(pilot, lambda: app.phase is Phase.DISCONNECTED, "the attempt fails")
         assert pane_has(app, "label too long.")()
+
+
+# CHAT/1.1: rooms, members, kinds of lines ---------------------------------------------
+
+LOBBY_ENTERED = (
+    b"JOINED #lobby alice\nMEMBERS #lobby alice bob carol dave\nMEMBERS-END #lobby 4 on\n"
+    b"HISTORY #lobby 2026-11-30T08:01:10Z bob anyone up?\nHISTORY-END #lobby 1\n"
+)
+DEV_ENTERED = (
+    b"210 You are now in #dev (2 members).\nJOINED #dev alice\nMEMBERS #dev alice carol\n"
+    b"MEMBERS-END #dev 2 on\nTOPIC #dev release on Friday\nHISTORY-END #dev 0\n"
+)
+
+
+def panel(app: ChatApp, which: str) -> str:
+    """The plain text of the room list ('#rooms') or the member list ('#members')."""
+    return str(app.query_one(which, Static).content)
+
+
+async def in_two_rooms(pilot: Pilot[int], app: ChatApp, fake: FakeServer) -> None:
+    await registered(pilot, app)
+    fake.send(LOBBY_ENTERED)
+    await until(pilot, lambda: app.room == "#lobby", "alice is in the lobby")
+    fake.send(DEV_ENTERED)
+    await until(pilot, lambda: app.room == "#dev", "and in #dev, which is shown")
+
+
+@async_test
+async def test_the_room_list_and_the_member_list_follow_the_events(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await registered(pilot, app)
+        assert "(none yet)" in panel(app, "#rooms")
+        fake.send(LOBBY_ENTERED)
+        await until(pilot, lambda: "▸ #lobby" in panel(app, "#rooms"), "the lobby is listed")
+        assert panel(app, "#members").split("\n") == ["#lobby · 4", "alice", "bob", "carol", "dave"]
+        assert "│  #lobby  │  4 users" in app._status().plain
+        fake.send(b"JOINED #lobby erin\nLEFT #lobby bob\n")
+        await until(pilot, lambda: "erin" in panel(app, "#members"), "erin is listed")
+        assert "bob" not in panel(app, "#members")
+        assert pane_has(app, "* erin joined #lobby")() and pane_has(app, "* bob left #lobby")()
+        fake.send(DEV_ENTERED)
+        await until(pilot, lambda: "▸ #dev" in panel(app, "#rooms"), "#dev is shown")
+        assert panel(app, "#rooms").split("\n") == ["Rooms", "  #lobby", "▸ #dev"]
+        assert panel(app, "#members").split("\n") == ["#dev · 2", "alice", "carol"]
+
+
+@async_test
+async def test_each_room_has_its_own_pane_and_ctrl_n_switches_rooms(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await in_two_rooms(pilot, app, fake)
+        assert pane_has(app, "* Topic of #dev: release on Friday")()
+        assert not pane_has(app, "anyone up?")(), "the lobby's lines are in the lobby's pane"
+        fake.send(b"MSG #lobby bob over here\nMSG #lobby bob and here\n")
+        await until(pilot, lambda: "#lobby 2" in panel(app, "#rooms"), "two unread lines in the lobby")
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.room == "#lobby", "the lobby is shown")
+        await until(pilot, lambda: fake.lines[-1:] == ["@alice: !join #lobby"], "the server follows")
+        assert pane_has(app, "@bob: over here")() and pane_has(app, "anyone up?")()
+        assert "▸ #lobby" in panel(app, "#rooms") and "#dev" in panel(app, "#rooms")
+        assert "#lobby 2" not in panel(app, "#rooms"), "read now"
+        fake.send(b"210 You are now in #lobby (4 members).\n")  # the answer to the switch
+        await type_line(pilot, "hi lobby")
+        await until(pilot, lambda: fake.lines[-1:] == ["@alice #lobby: hi lobby"], "said in the lobby")
+        assert not pane_has(app, "210 You are now in #lobby")(), "a switch's reply is not shown"
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.room == "#dev", "back in #dev")
+        assert pane_has(app, "release on Friday")() and not pane_has(app, "hi lobby")()
+
+
+@async_test
+async def test_private_history_and_other_rooms_lines_look_distinct(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address, now=lambda: datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc))
+    async with app.run_test(size=(100, 24)) as pilot:
+        await in_two_rooms(pilot, app, fake)
+        fake.send(b"PRIVATE bob psst\nFOLLOWED #ops dave deploy\n")
+        await until(pilot, pane_has(app, "[private] @bob: psst"), "the private line")
+        assert pane_has(app, "[#ops] @dave: deploy")()
+        await pilot.press("ctrl+p")
+        await until(pilot, pane_has(app, "[08:01] @bob: anyone up?"), "the history line with its time")
+
+
+@async_test
+async def test_tab_completes_in_the_input_box_and_a_second_tab_lists(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await in_two_rooms(pilot, app, fake)
+        entry = app.query_one(ChatInput)
+        await pilot.press(*"!jo", "tab")
+        assert entry.value == "!join "
+        await pilot.press("#", "tab")
+        assert entry.value == "!join #", "#dev and #lobby share only the #"
+        await pilot.press("tab")
+        await until(pilot, pane_has(app, "#dev  #lobby"), "the choices are listed")
+        await pilot.press("l", "tab")
+        assert entry.value == "!join #lobby "
+        assert entry.has_focus, "Tab never moves the focus away"
+
+
+@async_test
+async def test_the_side_lists_are_hidden_when_the_terminal_is_narrow(fake: FakeServer) -> None:
+    app = ChatApp("alice", fake.address)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await registered(pilot, app)
+        assert not app.query_one("#rooms").display and not app.query_one("#members").display
+        await pilot.resize_terminal(100, 20)
+        await until(pilot, lambda: bool(app.query_one("#rooms").display), "the lists come back")
+
+
+@async_test
+async def test_against_a_chat_1_0_server_the_app_registers_again_with_chat_1_0() -> None:
+    server = FakeServer(only_chat_1_0=True)
+    try:
+        app = ChatApp("alice", server.address)
+        async with app.run_test(size=(100, 24)) as pilot:
+            await registered(pilot, app)
+            assert server.lines == [REGISTER, "REGISTER alice CHAT/1.0"]
+            assert app.pane_lines().count("The server speaks only CHAT/1.0; connecting again with it.") == 1
+            server.send(b"210 You are now in #dev (2 members).\n")
+            await until(pilot, lambda: app.room == "#dev", "the one room is known")
+            assert panel(app, "#rooms").split("\n") == ["Rooms", "▸ #dev"]
+            await pilot.press("ctrl+n")  # one room: nothing to switch to
+            await type_line(pilot, "hello")
+            await until(pilot, lambda: server.lines[-1:] == ["@alice: hello"], "CHAT/1.0's plain line")
+            assert "@alice: !join" not in " ".join(server.lines)
+    finally:
+        server.close()
 
 
 # Against the real server ----------------------------------------------------------------
@@ -428,7 +574,7 @@ async def test_any_failure_to_connect_is_one_sentence_not_a_traceback() -> None:
 async def test_chatting_with_another_user_through_the_real_server(server: ServerProcess) -> None:
     bob = server.register("bob")
     app = ChatApp("alice", ChatAddress("127.0.0.1", server.port))
-    async with app.run_test() as pilot:
+    async with app.run_test(size=WIDE) as pilot:
         await registered(pilot, app)
         bob.send_line("@bob: hi @alice")
         await until(pilot, pane_has(app, "@bob: hi @alice"), "bob's line arrives")
@@ -479,7 +625,7 @@ def test_the_client_command_runs_full_screen_in_a_terminal_and_restores_it(fake:
         deadline = time.monotonic() + WAIT_S
         while "@alice: hello" not in fake.lines and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert fake.lines == ["REGISTER alice CHAT/1.0", "@alice: hello"]
+        assert fake.lines == [REGISTER, "@alice: hello"]
         fake.send(b"DISCONNECT CHAT/1.0\n")
         read_until(b"Disconnected from server ... exiting!")
         assert client.wait(timeout=WAIT_S) == 0
@@ -597,29 +743,44 @@ def test_the_full_screen_help_leaves_ctrl_z_to_textual() -> None:
 DEMO_ADDRESS = ChatAddress("chat.example.org", 54307)
 
 
+DEMO_NOW = datetime(2026, 11, 30, 9, 30, tzinfo=timezone.utc)
+
+
 def demo_app(fake: FakeServer) -> ChatApp:
-    """An app that shows DEMO_ADDRESS in its status bar but talks to `server`."""
+    """An app that shows DEMO_ADDRESS in its status bar but talks to `server`, at a fixed time."""
 
     async def opener(address: ChatAddress) -> Streams:
         return await asyncio.open_connection("127.0.0.1", fake.port)
 
-    return ChatApp("alice", DEMO_ADDRESS, opener=opener)
+    return ChatApp("alice", DEMO_ADDRESS, opener=opener, now=lambda: DEMO_NOW)
 
 
 def demo_script(fake: FakeServer) -> Callable[[Pilot[int]], Awaitable[None]]:
-    """A short conversation: others' lines in their colours, a mention, one's own line, a notice."""
+    """A short CHAT/1.1 conversation: history, others' lines in their colours, a mention, one's own line,
+    a private line, a join, a second room with an unread line, a half-typed line."""
 
     async def play(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, ChatApp)
         app.query_one(ChatInput).cursor_blink = False
         await registered(pilot, app)
-        fake.send(b"@bob: morning all\n@carol: has anyone seen the build logs?\n")
-        await until(pilot, pane_has(app, "build logs"), "the first lines arrive")
+        fake.send(
+            LOBBY_ENTERED
+            + b"MSG #lobby bob morning all\nMSG #lobby carol has anyone seen the build logs?\n"
+            + DEV_ENTERED
+        )
+        await until(pilot, lambda: app.room == "#dev", "alice is in #dev too")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.room == "#lobby", "the lobby is shown again")
         await type_line(pilot, "they are on the CI page")
-        await until(pilot, lambda: fake.lines[-1:] == ["@alice: they are on the CI page"], "it is sent")
-        fake.send(b"@carol: thanks @alice!\n@dave: @bob lunch at noon?\n403 Not your username\n")
-        await until(pilot, pane_has(app, "403 Not your username"), "the rest arrives")
+        await until(
+            pilot, lambda: fake.lines[-1:] == ["@alice #lobby: they are on the CI page"], "it is sent"
+        )
+        fake.send(
+            b"MSG #lobby carol thanks @alice!\nMSG #dev carol release notes are up\n"
+            b"PRIVATE dave lunch at noon?\nJOINED #lobby erin\n"
+        )
+        await until(pilot, pane_has(app, "erin joined"), "the rest arrives")
         await pilot.press(*"see you there")
 
     return play
@@ -635,14 +796,14 @@ def test_docs_screenshot_shows_the_status_bar_and_the_conversation(fake: FakeSer
     svg: list[str] = []
 
     async def scenario() -> None:
-        async with app.run_test(size=(90, 17)) as pilot:
+        async with app.run_test(size=(100, 20)) as pilot:
             await play(pilot)
             await pilot.pause()
             svg.append(app.export_screenshot(title="chatroom-client --tui alice"))
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
     text = svg[0].replace("&#160;", " ")
-    for expected in ("chat://chat.example.org:54307", "alice", "registered", "morning all", "thanks"):
+    for expected in ("chat://chat.example.org:54307", "alice", "registered", "morning all", "thanks", "#dev"):
         assert expected in text, expected
     target = os.environ.get("CHATROOM_TUI_SCREENSHOT")
     if target:

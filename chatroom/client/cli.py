@@ -21,7 +21,7 @@ from chatroom.client.frontend import Frontend, PlainFrontend
 from chatroom.client.line import ChatClient
 from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
-from chatroom.protocol import is_valid_username
+from chatroom.protocol import VERSION, VERSION_1_1, is_valid_username
 from chatroom.protocol.address import AddressError, parse_chat_address
 
 USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
@@ -46,8 +46,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatroom-client",
         description=(
-            "Chat with everyone on a CHAT/1.0 server. Type a line and press Enter to send it;\n"
-            "!help lists the client's commands; Ctrl-D, Ctrl-C or !exit leaves."
+            "Chat with everyone on a CHAT/1.0 or CHAT/1.1 server. Type a line and press Enter to\n"
+            "send it; Tab completes commands, #rooms and names; !help lists the commands;\n"
+            "Ctrl-D, Ctrl-C or !exit leaves."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -68,6 +69,15 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "--tui",
         action="store_true",
         help="full-screen mode (needs the optional extra: pip install 'chatroom[tui]')",
+    )
+    parser.add_argument(
+        "--chat-1.0",
+        dest="chat_1_0",
+        action="store_true",
+        help=(
+            "speak CHAT/1.0 only (one room, no events). By default the client asks for CHAT/1.1 "
+            "and connects again with CHAT/1.0 when the server knows only that"
+        ),
     )
     return parser
 
@@ -111,16 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AddressError as error:
         print(f"chatroom-client: {error}", file=sys.stderr)
         return EXIT_USAGE
+    version = VERSION if args.chat_1_0 else VERSION_1_1
     if args.tui:
         from chatroom.client.tui import run_tui
 
-        return run_tui(args.username, address)
+        return run_tui(args.username, address, version=version)
     frontend = make_frontend(args)
     try:
         frontend.show_notice("Connecting to server ...")
         sock = connect(address)
         frontend.show_notice("Connection to server established. Sending intro message...")
-        return ChatClient(sock, args.username, frontend).run()
+        client = ChatClient(
+            sock, args.username, frontend, version=version, connect_again=lambda: connect(address)
+        )
+        return client.run()
     except ClientError as error:
         frontend.show_notice(str(error), NoticeKind.ERROR)
         return EXIT_FAILURE

@@ -35,6 +35,16 @@ class Command(enum.Enum):
     CLEAR = "clear"
 
 
+SERVER_COMMANDS = (
+    "!help", "!join", "!leave", "!rooms", "!topic", "!list", "!msg",
+    "!follow", "!unfollow", "!follow?", "!history",
+)  # fmt: skip
+# The commands a server with rooms answers (docs/PROTOCOL.md 6.3), for Tab to complete.
+
+ALL_COMMANDS = tuple(sorted({*SERVER_COMMANDS, *(f"!{command.value}" for command in Command)}))
+# Every `!word` Tab completes: the server's and the client's own.
+
+
 @dataclass(frozen=True)
 class SendText:
     """Chat text to send; `shown` is how the user sees their own line, when that differs."""

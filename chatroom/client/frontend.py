@@ -14,9 +14,13 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TextIO
 
+from chatroom.client import render
+from chatroom.client.completion import Completer
 from chatroom.client.session import NoticeKind
+from chatroom.client.shown import Shown
 from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.text import printable
 
@@ -74,7 +78,7 @@ class Frontend(Protocol):
     def handle_signal(self, signum: int) -> list[UserAction]:
         """A caught signal (LEAVE_SIGNALS, SUSPEND_SIGNAL, RESUME_SIGNAL, SIGWINCH) reached the loop."""
 
-    def show_incoming(self, lines: Sequence[str]) -> None:
+    def show_incoming(self, lines: Sequence[Shown]) -> None:
         """Lines from the server, shown as one batch (one write, one flush)."""
 
     def show_sent(self, text: str) -> None:
@@ -89,14 +93,27 @@ class Frontend(Protocol):
     def set_room(self, room: str) -> None:
         """The user is now in `room`: show it (the terminal's prompt becomes '#room> ')."""
 
+    def set_completer(self, completer: Completer) -> None:
+        """What Tab completes words to, if this interface has a Tab."""
+
     def clear(self) -> None:
         """Clear the screen (!clear, Ctrl-L)."""
 
 
+_PLAIN = render.Style(color=False)
+
+
 class PlainFrontend:
-    """Line in, line out, no escape codes: for pipes, files, scripts and --plain."""
+    """Line in, line out, no escape codes: for pipes, files, scripts and --plain.
+
+    Each line that arrives is printed as one line of words, as the terminal
+    shows it without colour: `[private] @bob: hi`, `[08:01] @bob: earlier`,
+    `* bob joined #dev`, `[#dev] @bob: hi` for a room other than yours. Events
+    that only update the lists of rooms and members print nothing.
+    """
 
     def __init__(self, stdin_fd: int = 0, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self._room: str | None = None
         self._fd: int | None = stdin_fd
         self._out = stdout if stdout is not None else sys.stdout
         self._err = stderr if stderr is not None else sys.stderr
@@ -152,8 +169,10 @@ class PlainFrontend:
             return [Suspend()]
         return []
 
-    def show_incoming(self, lines: Sequence[str]) -> None:
-        self._out.write("".join(printable(line) + "\n" for line in lines))
+    def show_incoming(self, lines: Sequence[Shown]) -> None:
+        now = datetime.now().astimezone()
+        shown = (render.format_shown(line, _PLAIN, viewed=self._room, now=now).text for line in lines)
+        self._out.write("".join(line + "\n" for line in shown))
         self._out.flush()
 
     def show_sent(self, text: str) -> None:
@@ -168,7 +187,11 @@ class PlainFrontend:
         """No prompt in plain mode."""
 
     def set_room(self, room: str) -> None:
-        """No prompt in plain mode: the server's reply line already said it."""
+        """No prompt in plain mode (the server's reply line said it); lines from other rooms name theirs."""
+        self._room = room
+
+    def set_completer(self, completer: Completer) -> None:
+        """No Tab in plain mode: it arrives as part of a line."""
 
     def clear(self) -> None:
         """Nothing to clear in plain mode."""

@@ -14,10 +14,10 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
-from chatroom.client.connect import describe_os_error
+from chatroom.client.connect import ClientError, describe_os_error
 from chatroom.client.frontend import (
     LEAVE_SIGNALS,
     RESUME_SIGNAL,
@@ -36,6 +36,7 @@ from chatroom.client.session import (
     LeaveRequested,
     NoticeKind,
     Ready,
+    Reconnect,
     Send,
     Session,
     SessionState,
@@ -44,6 +45,7 @@ from chatroom.client.session import (
     ShowSent,
 )
 from chatroom.limits import CLIENT_RECV_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
+from chatroom.protocol import VERSION_1_1
 from chatroom.signals import SignalPipe
 
 _Source = Literal["socket", "input", "signal"]
@@ -53,13 +55,26 @@ class ChatClient:
     """Runs one session: register, then relay between the user and the server until one leaves.
 
     What the lines mean is the `Session`'s business; this class moves bytes
-    between it, the socket and the frontend.
+    between it, the socket and the frontend. `connect_again` opens a new
+    connection when the session asks for one (a server that knows only
+    CHAT/1.0 refused CHAT/1.1); without it that ends the session.
     """
 
-    def __init__(self, sock: socket.socket, username: str, frontend: Frontend) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        username: str,
+        frontend: Frontend,
+        *,
+        version: bytes = VERSION_1_1,
+        connect_again: Callable[[], socket.socket] | None = None,
+    ) -> None:
         self.sock = sock
-        self.session = Session(username)
+        self.session = Session(username, version=version)
         self.frontend = frontend
+        self.frontend.set_completer(self.session.complete)
+        self._connect_again = connect_again
+        self._deadline = 0.0  # when the registration reply must have come
         self.selector = selectors.DefaultSelector()
         self._out = bytearray()
         self._exit_code: int | None = None
@@ -90,8 +105,8 @@ class ChatClient:
     def _loop(self, signals: SignalPipe, registration_timeout: float) -> int:
         self.selector.register(self.sock, selectors.EVENT_READ, "socket")
         self.selector.register(signals.fileno(), selectors.EVENT_READ, "signal")
-        self._apply(self.session.start())
-        deadline = time.monotonic() + registration_timeout
+        self._registration_timeout = registration_timeout
+        self._start()
         while self._exit_code is None:
             self._take_pending()
             self._sync_input()
@@ -100,7 +115,7 @@ class ChatClient:
                 break
             timeout = None
             if self.session.state is SessionState.REGISTERING:
-                timeout = deadline - time.monotonic()
+                timeout = self._deadline - time.monotonic()
                 if timeout <= 0:
                     self._apply(self.session.registration_timed_out(registration_timeout))
                     break
@@ -117,6 +132,28 @@ class ChatClient:
                     break
         assert self._exit_code is not None
         return self._exit_code
+
+    def _start(self) -> None:
+        """Register on the connection just opened, and wait for the reply at most so long."""
+        self._deadline = time.monotonic() + self._registration_timeout
+        self._apply(self.session.start())
+
+    def _reconnect(self) -> None:
+        """The session wants a new connection: drop this one (and what it had queued), open one, register."""
+        self.selector.unregister(self.sock)
+        self.sock.close()
+        self._out.clear()
+        self._writing = False
+        if self._connect_again is None:
+            self._apply(self.session.fail("Cannot connect again: no address to connect to."))
+            return
+        try:
+            self.sock = self._connect_again()
+        except ClientError as error:
+            self._apply(self.session.fail(str(error)))
+            return
+        self.selector.register(self.sock, selectors.EVENT_READ, "socket")
+        self._start()
 
     # -- what the session asks for -----------------------------------------------------
 
@@ -139,6 +176,8 @@ class ChatClient:
                 self.frontend.clear()
             elif isinstance(effect, InRoom):
                 self.frontend.set_room(effect.room)
+            elif isinstance(effect, Reconnect):
+                self._reconnect()
             elif isinstance(effect, LeaveRequested):
                 self._leave()
             elif isinstance(effect, Ended):

@@ -2,8 +2,9 @@
 
 `KeyDecoder` turns whatever a terminal sends (split across reads at any byte)
 into key events; `LineEditor` applies them to a buffer with a cursor and a
-history of this session's lines. `display_width` says how many terminal
-columns text takes, so the screen cursor can be put under the right character.
+history of this session's lines, and completes the word before the cursor with
+Tab. `display_width` says how many terminal columns text takes, so the screen
+cursor can be put under the right character.
 Nothing here reads, writes or sleeps: chatroom.terminal drives both objects.
 """
 
@@ -17,6 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chatroom.client.completion import Completer, common_prefix
 from chatroom.limits import CHAR_WIDTH_CACHE, HISTORY_LINES, MAX_PASTE_BYTES, MAX_SEQUENCE_BYTES
 
 
@@ -355,7 +357,14 @@ class Refused:
     """The key could not be applied (the line is full): ring the bell."""
 
 
-EditOutcome = Submitted | QuitRequested | ClearRequested | SuspendRequested | Refused
+@dataclass(frozen=True)
+class Completions:
+    """Tab could add nothing more to the word: these are what it may become (show them)."""
+
+    options: tuple[str, ...]
+
+
+EditOutcome = Submitted | QuitRequested | ClearRequested | SuspendRequested | Refused | Completions
 
 
 def _clean(text: str) -> str:
@@ -371,9 +380,17 @@ class LineEditor:
 
     `max_bytes` bounds the UTF-8 size of the line (the server disconnects a
     client whose line is too long), so typing past it is refused, not sent.
+    `completer` says what Tab may complete the word before the cursor to
+    (chatroom.client.completion); without one Tab only rings the bell.
     """
 
-    def __init__(self, max_bytes: int | None = None, history_lines: int = HISTORY_LINES) -> None:
+    def __init__(
+        self,
+        max_bytes: int | None = None,
+        history_lines: int = HISTORY_LINES,
+        completer: Completer | None = None,
+    ) -> None:
+        self.completer = completer
         self.text = ""
         self.cursor = 0  # index into text, always on a character boundary
         self.max_bytes = max_bytes
@@ -461,6 +478,35 @@ class LineEditor:
     def yank(self) -> Refused | None:
         return self.insert(self._killed)
 
+    def complete(self) -> Refused | Completions | None:
+        """Tab: one match replaces the word (and a space follows); several, their common start;
+        when that adds nothing, the matches are returned to be shown. No match rings the bell."""
+        start = self.cursor
+        while start > 0 and not self.text[start - 1].isspace():
+            start -= 1
+        word = self.text[start : self.cursor]
+        options = self.completer(self.text[:start], word) if self.completer is not None else []
+        if not options:
+            return Refused()
+        if len(options) == 1:
+            if self.text[self.cursor : self.cursor + 1] == " ":  # a space follows already: step over it
+                refused = self._replace(start, options[0])
+                self.cursor += 0 if refused else 1
+                return refused
+            return self._replace(start, options[0] + " ")
+        prefix = common_prefix(options)
+        if len(prefix) > len(word):
+            return self._replace(start, prefix)
+        return Completions(tuple(options))
+
+    def _replace(self, start: int, word: str) -> Refused | None:
+        """The text from `start` to the cursor becomes `word`, unless the line would grow too long."""
+        text = self.text[:start] + word + self.text[self.cursor :]
+        if self.max_bytes is not None and len(text.encode()) > self.max_bytes:
+            return Refused()
+        self.text, self.cursor = text, start + len(word)
+        return None
+
     def _word_start(self) -> int:
         index = self.cursor
         while index > 0 and self.text[index - 1].isspace():
@@ -528,10 +574,6 @@ def _suspend(editor: LineEditor) -> SuspendRequested:
     return SuspendRequested()
 
 
-def _insert_space(editor: LineEditor) -> Refused | None:
-    return editor.insert(" ")
-
-
 def _ignore(editor: LineEditor) -> None:
     return None
 
@@ -540,7 +582,7 @@ _KEY_ACTIONS: dict[Key, Callable[[LineEditor], EditOutcome | None]] = {
     Key.ENTER: LineEditor.submit,
     Key.BACKSPACE: LineEditor.backspace,
     Key.DELETE: LineEditor.delete,
-    Key.TAB: _insert_space,
+    Key.TAB: LineEditor.complete,
     Key.ESCAPE: _ignore,
     Key.LEFT: LineEditor.left,
     Key.CTRL_B: LineEditor.left,

@@ -3,7 +3,13 @@
 Pure functions only. chatroom.terminal decides when to write; this module
 decides what the bytes are. Everything that came from the network goes through
 `printable()` first, so a peer cannot move the cursor or retitle the window.
-With colour off, message lines carry no escape codes at all.
+With colour off, message lines carry no escape codes at all (plain mode prints
+the same words: chatroom.client.frontend).
+
+Each kind of line (chatroom.client.shown) has a look of its own: private lines
+are marked `[private]` in bold magenta, history lines are dim with the time they
+were said, joins, leaves and topics are dim `* ...` lines, and a room line from
+a room other than the one shown starts with that room.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from chatroom.client.lineedit import display_width, next_boundary, previous_boundary
 from chatroom.client.session import NoticeKind
+from chatroom.client.shown import Shown, ShownKind, elsewhere, history_stamp
 from chatroom.protocol import split_chat_line, username_key
 from chatroom.text import printable
 
@@ -40,6 +48,11 @@ _ERROR = "1;31"
 _SERVER_NOTICE = "33"
 _INFO = "36"
 _STAMP = "2"
+_DIM = "2"  # history and presence: what happened around the conversation steps back
+_PRIVATE_MARK = "1;35"  # bold magenta: for your eyes only
+_PRIVATE_TEXT = "35"
+_ROOM_MARK = "1"  # the room of a line from a room you are not looking at
+PRIVATE_MARK = "[private]"
 _ERROR_CODE = re.compile(r"[45]\d\d(?:\s|$)")
 
 
@@ -112,6 +125,60 @@ def format_incoming(line: str, style: Style, stamp: str | None = None) -> Render
         return Rendered(_stamped(stamp, line, style), False)
     params = _ERROR if _ERROR_CODE.match(line) else _SERVER_NOTICE
     return Rendered(_stamped(stamp, sgr(params, line), style), False)
+
+
+def format_shown(
+    item: Shown, style: Style, *, viewed: str | None = None, stamp: str | None = None, now: datetime
+) -> Rendered:
+    """One line from the server as its kind looks (see the module's docstring).
+
+    `viewed` is the room being shown: room lines from another one start with
+    `[#room]`. History lines carry the time they were said (local to `now`)
+    instead of `stamp`, the time of arrival.
+    """
+    if item.kind is ShownKind.PRESENCE:
+        words = "* " + printable(item.text)
+        return Rendered(_stamped(stamp, sgr(_DIM, words) if style.color else words, style), False)
+    if item.sender is None:  # a reply, or a line shown as it came
+        return format_incoming(item.text, style, stamp)
+    name, text = printable(item.sender), printable(item.text)
+    room = f"[{printable(item.room or '')}] " if elsewhere(item, viewed) else ""
+    if room and style.color:
+        room = sgr(_ROOM_MARK, room[:-1]) + " "
+    if item.kind is ShownKind.PRIVATE:
+        if not style.color:
+            return Rendered(_stamped(stamp, f"{PRIVATE_MARK} @{name}: {text}", style), True)
+        color = name_color(name, style.colors256)
+        line = f"{sgr(_PRIVATE_MARK, PRIVATE_MARK)} {sgr(color, '@' + name)}: {sgr(_PRIVATE_TEXT, text)}"
+        return Rendered(_stamped(stamp, line, style), True)
+    if item.kind is ShownKind.HISTORY and item.time is not None:
+        when = f"[{history_stamp(item.time, now)}] "
+        if not style.color:
+            return Rendered(f"{when}{room}@{name}: {text}", False)
+        color = name_color(name, style.colors256)
+        return Rendered(
+            sgr(_DIM, when) + room + sgr(f"{_DIM};{color}", "@" + name) + sgr(_DIM, ": " + text), False
+        )
+    chat = format_chat(name, text, style)
+    return Rendered(_stamped(stamp, room + chat.text, style), chat.mention)
+
+
+def format_completions(options: Sequence[str], width: int, style: Style) -> str:
+    """The words Tab may complete to, on one line narrower than `width`; those left out are counted."""
+    words = [printable(option) for option in options]
+    kept: list[str] = []
+    used = 0
+    for index, word in enumerate(words):
+        rest = len(words) - index - 1
+        needed = used + display_width(word) + (len(f"  (+{rest} more)") if rest else 0)
+        if needed > width - 1 and kept:
+            break
+        kept.append(word)
+        used += display_width(word) + 2
+    line = "  ".join(kept)
+    if len(kept) < len(words):
+        line += f"  (+{len(words) - len(kept)} more)"
+    return sgr(_DIM, line) if style.color else line
 
 
 def format_sent(text: str, style: Style, stamp: str | None = None) -> str:

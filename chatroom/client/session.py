@@ -7,21 +7,32 @@ here once. The caller moves the bytes and draws the effects; nothing here
 touches a socket, an event loop, a clock or a terminal.
 
     session = Session("alice")
-    apply(session.start())             # [Send(b"REGISTER alice CHAT/1.0\\n")]
-    apply(session.receive(data))       # [Ready(GREETING), ShowIncoming(("@bob: hi",))]
-    apply(session.type_line("hello"))  # [Send(b"@alice: hello\\n"), ShowSent("hello")]
-    apply(session.leave())             # [Send(b"DISCONNECT alice CHAT/1.0\\n"), Ended(EXIT_OK)]
+    apply(session.start())             # [Send(b"REGISTER alice CHAT/1.1\\n")]
+    apply(session.receive(data))       # [Ready(GREETING), InRoom("#lobby"), ShowIncoming((...,))]
+    apply(session.type_line("hello"))  # [Send(b"@alice #lobby: hello\\n"), ShowSent("hello")]
+    apply(session.leave())             # [Send(b"DISCONNECT alice CHAT/1.1\\n"), Ended(EXIT_OK)]
+
+It speaks CHAT/1.1 (docs/PROTOCOL.md section 7) unless told to speak CHAT/1.0;
+a server that answers CHAT/1.1 with 400 knows only CHAT/1.0, so the session
+asks for a new connection (`Reconnect`) and registers with CHAT/1.0 on it.
+What the server says about rooms and members goes to `roster`.
 """
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass
 
 from chatroom.client import commands
+from chatroom.client.completion import candidates
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
-from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, MAX_LINE_BYTES
+from chatroom.client.roster import Roster, entered_room
+from chatroom.client.shown import Shown, shown_for
+from chatroom.limits import CLIENT_SENDQ_MAX_BYTES, MAX_LINE_BYTES, MAX_ROOMS_PER_USER
 from chatroom.protocol import (
+    VERSION,
+    VERSION_1_1,
     ClientConnection,
     ConnectionLost,
     Incoming,
@@ -29,11 +40,13 @@ from chatroom.protocol import (
     RegistrationRefused,
     ServerClosing,
 )
-from chatroom.protocol.names import is_valid_room_name
+from chatroom.protocol.events import Reply, parse_event
+from chatroom.protocol.names import room_key
 from chatroom.text import printable
 
 GREETING = "Registration successful.  Ready for messaging!"
 SERVER_CLOSING = "Disconnected from server ... exiting!"
+FALLBACK = "The server speaks only CHAT/1.0; connecting again with it."
 
 
 class NoticeKind(enum.Enum):
@@ -61,9 +74,9 @@ class Ready:
 
 @dataclass(frozen=True)
 class ShowIncoming:
-    """Lines from the server (chat lines and notices) that arrived together: show them as one batch."""
+    """Lines from the server (chat lines, events, notices) that arrived together: show them as one batch."""
 
-    lines: tuple[str, ...]
+    lines: tuple[Shown, ...]
 
 
 @dataclass(frozen=True)
@@ -88,9 +101,19 @@ class ClearScreen:
 
 @dataclass(frozen=True)
 class InRoom:
-    """The server says the user is now in `room` (its reply to !join or !leave): show it in the prompt."""
+    """The user's current room is now `room` (the server said so, or the user switched): show it."""
 
     room: str
+
+
+@dataclass(frozen=True)
+class RoomsChanged:
+    """The rooms, the current room, a member list or a topic changed: redraw what shows them."""
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """The server knows only CHAT/1.0: close this connection, open a new one, then call `start()`."""
 
 
 @dataclass(frozen=True)
@@ -110,25 +133,51 @@ class Ended:
         return self.status != EXIT_OK
 
 
-Effect = Send | Ready | ShowIncoming | ShowSent | ShowNotice | ClearScreen | InRoom | LeaveRequested | Ended
+Effect = (
+    Send
+    | Ready
+    | ShowIncoming
+    | ShowSent
+    | ShowNotice
+    | ClearScreen
+    | InRoom
+    | RoomsChanged
+    | Reconnect
+    | LeaveRequested
+    | Ended
+)
 
 
 class SessionState(enum.Enum):
-    STARTING = "starting"  # nothing sent yet
+    STARTING = "starting"  # nothing sent yet (on this connection)
     REGISTERING = "registering"  # REGISTER sent, waiting for the reply
     CHATTING = "chatting"  # registered: lines go both ways
     ENDED = "ended"  # left, refused, told to go or lost; `outcome` says which
 
 
 class Session:
-    """The client's side of one connection, as the user experiences it."""
+    """The client's side of one chat session, as the user experiences it.
 
-    def __init__(self, username: str, help_text: str = commands.HELP_TEXT) -> None:
+    `version` is the protocol to ask for: CHAT/1.1 (the default) falls back to
+    CHAT/1.0 once when the server refuses it; CHAT/1.0 never changes.
+    """
+
+    def __init__(
+        self, username: str, help_text: str = commands.HELP_TEXT, *, version: bytes = VERSION_1_1
+    ) -> None:
         self.username = username
         self.state = SessionState.STARTING
         self.outcome: Ended | None = None
-        self._protocol = ClientConnection(username)
         self._help_text = help_text
+        self._may_fall_back = version == VERSION_1_1
+        self._use(version)
+
+    def _use(self, version: bytes) -> None:
+        """Speak `version` from the next connection on; what the last one said about rooms is void."""
+        self.version = version
+        self._protocol = ClientConnection(self.username, version=version)
+        self.roster = Roster(self.username, several_rooms=version == VERSION_1_1)
+        self._quiet: deque[str] = deque()  # rooms switched to whose 210 reply is not shown
 
     def start(self) -> list[Effect]:
         """The connection is open: register."""
@@ -141,33 +190,63 @@ class Session:
 
     def receive(self, data: bytes) -> list[Effect]:
         """Bytes from the server; b"" when it closed the connection."""
-        if self.state is SessionState.ENDED:
+        if self.state is not SessionState.CHATTING and self.state is not SessionState.REGISTERING:
             return []
         effects: list[Effect] = []
-        batch: list[str] = []
-        for event in self._protocol.receive(data):
-            if isinstance(event, Incoming):
-                batch.append(event.line)
-                room = room_entered(event.line)
-                if room is not None:  # after the reply itself, so the prompt changes below it
-                    effects.extend((ShowIncoming(tuple(batch)), InRoom(room)))
-                    batch = []
-                continue
+        batch: list[Shown] = []
+        rooms_changed = False
+
+        def flush() -> None:
             if batch:
                 effects.append(ShowIncoming(tuple(batch)))
-                batch = []
+                batch.clear()
+
+        for event in self._protocol.receive(data):
+            if isinstance(event, Incoming):
+                before = self.roster.current
+                shown, changed = self._incoming(event.line)
+                rooms_changed = rooms_changed or changed
+                if shown is not None:
+                    batch.append(shown)
+                current = self.roster.current
+                if current is not None and (before is None or room_key(before) != room_key(current)):
+                    flush()  # after the line that said it, so the prompt changes below it
+                    effects.append(InRoom(current))
+                continue
+            flush()
             if isinstance(event, Registered):
                 self.state = SessionState.CHATTING
                 effects.append(Ready(GREETING))
             elif isinstance(event, RegistrationRefused):
-                effects.append(self._end(EXIT_FAILURE, f"Registration refused: {printable(event.reply)}"))
+                effects.extend(self._refused(event.reply))
             elif isinstance(event, ServerClosing):
                 effects.append(self._end(EXIT_OK, SERVER_CLOSING))
             elif isinstance(event, ConnectionLost):
                 effects.append(self._end(EXIT_FAILURE, f"Lost the connection: {event.reason}."))
-        if batch:
-            effects.append(ShowIncoming(tuple(batch)))
+        flush()
+        if rooms_changed:
+            effects.append(RoomsChanged())
         return effects
+
+    def _incoming(self, line: str) -> tuple[Shown | None, bool]:
+        """What `line` shows, and whether it changed the rooms; a switch's own 210 reply shows nothing."""
+        event = parse_event(line, self.version)
+        if isinstance(event, Reply):
+            entered = entered_room(event)
+            if entered is not None and room_key(entered[0]) in self._quiet:
+                while self._quiet.popleft() != room_key(entered[0]):
+                    pass  # replies come in order: the switches before it were answered already
+                return None, False
+        changed = self.roster.apply(event)
+        return shown_for(event, line, self.username), changed
+
+    def _refused(self, reply: str) -> list[Effect]:
+        if self._may_fall_back and (reply == "400" or reply.startswith("400 ")):
+            self._may_fall_back = False
+            self._use(VERSION)
+            self.state = SessionState.STARTING
+            return [ShowNotice(FALLBACK), Reconnect()]
+        return [self._end(EXIT_FAILURE, f"Registration refused: {printable(reply)}")]
 
     # -- from the user -----------------------------------------------------------------
 
@@ -177,7 +256,8 @@ class Session:
         if isinstance(meaning, commands.SendText):
             return self._chat(meaning.text, queued, meaning.shown)
         if isinstance(meaning, commands.ServerCommand):
-            return [effect for effect in self._chat(meaning.line, queued) if not isinstance(effect, ShowSent)]
+            sent = self._chat(meaning.line, queued, to_room=False)  # a command is about the current room
+            return [effect for effect in sent if not isinstance(effect, ShowSent)]
         if isinstance(meaning, commands.RunCommand):
             if meaning.command is commands.Command.EXIT:
                 return [LeaveRequested()]
@@ -187,6 +267,27 @@ class Session:
         if isinstance(meaning, commands.LocalError):
             return [ShowNotice(meaning.message, NoticeKind.ERROR)]
         return []
+
+    def switch_to(self, room: str) -> list[Effect]:
+        """Show `room`, one the user is in (CHAT/1.1): `!join` makes it the server's current room too.
+
+        The reply to that `!join` is not shown (the user pressed a key, not typed
+        a command); switching to the current room, or in CHAT/1.0, does nothing.
+        """
+        if self.state is not SessionState.CHATTING or self.version != VERSION_1_1:
+            return []
+        info = self.roster.room(room)
+        if info is None or self.roster.is_current(room):
+            return []
+        self._quiet.append(room_key(info.name))
+        while len(self._quiet) > MAX_ROOMS_PER_USER:  # replies that never came: forget the oldest
+            self._quiet.popleft()
+        self.roster.set_current(info.name)
+        return [Send(self._protocol.chat(f"!join {info.name}")), InRoom(info.name), RoomsChanged()]
+
+    def complete(self, before: str, word: str) -> list[str]:
+        """What Tab may complete `word` to (see chatroom.client.completion), from what this session saw."""
+        return candidates(before, word, self.roster.known_rooms(), self.roster.known_names())
 
     def has_room(self, queued: int) -> bool:
         """Whether a line of any allowed length still fits in the send queue next to `queued` bytes.
@@ -229,10 +330,16 @@ class Session:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _chat(self, text: str, queued: int, shown: str | None = None) -> list[Effect]:
+    def _chat(
+        self, text: str, queued: int, shown: str | None = None, *, to_room: bool = True
+    ) -> list[Effect]:
+        """Send `text`; in CHAT/1.1 to the room shown, by name, so a switch on its way cannot misdirect it."""
         if self.state is not SessionState.CHATTING:
             return [ShowNotice("Not sent: not registered with the server yet.", NoticeKind.ERROR)]
-        data = self._protocol.chat(text)
+        room = self.roster.current if to_room and self.version == VERSION_1_1 else None
+        data = self._protocol.chat(text, room)
+        if len(data) > MAX_LINE_BYTES + 1 and room is not None:
+            data = self._protocol.chat(text)  # the server's current room is the one shown: the short form
         if len(data) > MAX_LINE_BYTES + 1:  # the server would cut us off (413)
             return [
                 ShowNotice(
@@ -248,14 +355,3 @@ class Session:
         self.state = SessionState.ENDED
         self.outcome = Ended(status, message)
         return self.outcome
-
-
-_IN_ROOM = "210 You are now in "
-
-
-def room_entered(line: str) -> str | None:
-    """'#dev' for the server's '210 You are now in #dev (2 members).' (docs/PROTOCOL.md 6.3), else None."""
-    if not line.startswith(_IN_ROOM):
-        return None
-    room = line[len(_IN_ROOM) :].split(" ", 1)[0]
-    return room if is_valid_room_name(room) else None

@@ -19,9 +19,11 @@ import sys
 import termios
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TextIO
 
 from chatroom.client import render
+from chatroom.client.completion import Completer
 from chatroom.client.frontend import (
     LEAVE_SIGNALS,
     RESUME_SIGNAL,
@@ -33,6 +35,7 @@ from chatroom.client.frontend import (
 )
 from chatroom.client.lineedit import (
     ClearRequested,
+    Completions,
     KeyDecoder,
     LineEditor,
     QuitRequested,
@@ -41,6 +44,7 @@ from chatroom.client.lineedit import (
     SuspendRequested,
 )
 from chatroom.client.session import NoticeKind
+from chatroom.client.shown import Shown
 from chatroom.console import discard_output
 from chatroom.limits import INPUT_READ_BYTES, MAX_LINE_BYTES
 from chatroom.protocol import chat_prefix
@@ -97,6 +101,7 @@ class TerminalFrontend:
         self._bell = bell
         self._timestamps = timestamps
         self._prompt = prompt
+        self._room: str | None = None
         if colors256 is None:
             colors256 = supports_256_colors()
         self._style = render.Style(color=color, colors256=colors256, username=username)
@@ -226,6 +231,9 @@ class TerminalFrontend:
                 actions.append(Suspend())
             elif isinstance(outcome, Refused):
                 effects.append(render.BELL)
+            elif isinstance(outcome, Completions):
+                listed = render.format_completions(outcome.options, self._width, self._style)
+                effects.append(render.print_above([listed], render.EMPTY_VIEW))
         if effects or before != (self._editor.text, self._editor.cursor):
             self._write("".join(effects) + render.draw_input(self._view()))
         return actions
@@ -252,9 +260,11 @@ class TerminalFrontend:
 
     # -- output --------------------------------------------------------------------------
 
-    def show_incoming(self, lines: Sequence[str]) -> None:
-        stamp = self._stamp()
-        rendered = [render.format_incoming(line, self._style, stamp) for line in lines]
+    def show_incoming(self, lines: Sequence[Shown]) -> None:
+        stamp, now = self._stamp(), datetime.fromtimestamp(self._clock()).astimezone()
+        rendered = [
+            render.format_shown(line, self._style, viewed=self._room, stamp=stamp, now=now) for line in lines
+        ]
         ring = self._bell and any(line.mention for line in rendered)
         text = render.print_above([line.text for line in rendered], self._view())
         self._write(text + render.BELL if ring else text)
@@ -271,8 +281,12 @@ class TerminalFrontend:
         self._write(render.draw_input(self._view()))
 
     def set_room(self, room: str) -> None:
+        self._room = room
         self._prompt = f"{printable(room)}{render.PROMPT}"
         self._write(render.draw_input(self._view()))
+
+    def set_completer(self, completer: Completer) -> None:
+        self._editor.completer = completer
 
     def clear(self) -> None:
         self._write(render.CLEAR_SCREEN + render.draw_input(self._view()))

@@ -12,6 +12,7 @@ import sys
 from typing import TextIO
 
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_USAGE
+from chatroom.protocol import VERSION_1_1
 from chatroom.protocol.address import ChatAddress
 
 MISSING_TEXTUAL = "The full-screen mode needs Textual: pip install 'chatroom[tui]'"
@@ -24,8 +25,10 @@ def textual_missing(error: ImportError) -> bool:
     return (error.name or "").partition(".")[0] in _TEXTUAL_PACKAGES
 
 
-def run_tui(username: str, address: ChatAddress, stderr: TextIO | None = None) -> int:
-    """Chat as `username` on `address` full screen; returns the client's exit status.
+def run_tui(
+    username: str, address: ChatAddress, stderr: TextIO | None = None, *, version: bytes = VERSION_1_1
+) -> int:
+    """Chat as `username` on `address` full screen, asking for protocol `version`; returns the exit status.
 
     0 when the user leaves or the server says DISCONNECT, 1 when the user quits
     after the connection failed, was refused or was lost, 2 without Textual.
@@ -38,7 +41,7 @@ def run_tui(username: str, address: ChatAddress, stderr: TextIO | None = None) -
             raise
         print(MISSING_TEXTUAL, file=err)
         return EXIT_USAGE
-    app = ChatApp(username, address)
+    app = ChatApp(username, address, version=version)
     status = app.run()
     # The screen is back to what it was; leave the last word where the user can read it.
     if app.farewell is not None:

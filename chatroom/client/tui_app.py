@@ -1,35 +1,38 @@
-"""The full-screen client on Textual: a message pane, an input box and a status bar.
+"""The full-screen client on Textual: status bar, room list, a message pane per room, members, input box.
 
 It drives the same sans-I/O `Session` as the line client (chatroom.client.session),
 so the words, the commands and the exit status are the same; only the I/O
 differs: asyncio streams inside Textual's event loop, one worker per
-connection attempt, and every attempt gets a fresh `Session`. Needs the
-optional extra (pip install 'chatroom[tui]'); chatroom.client.tui checks for it
-before importing this module.
+connection attempt, and every attempt gets a fresh `Session`. Ctrl-N and
+Ctrl-P switch the room shown (CHAT/1.1), and the server's current room
+follows. What the lines look like is chatroom.client.tui_text's business, the
+panes chatroom.client.tui_panes'. Needs the optional extra (pip install
+'chatroom[tui]'); chatroom.client.tui checks for it before importing this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import functools
 import os
-import re
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.widgets import Footer, Input, RichLog, Static
 
-from chatroom.client import commands, render
+from chatroom.client import commands
+from chatroom.client.completion import Completer
 from chatroom.client.connect import describe_connect_error, describe_os_error
 from chatroom.client.exitcodes import EXIT_OK
-from chatroom.client.lineedit import LineEditor
+from chatroom.client.lineedit import Completions, LineEditor, Refused
 from chatroom.client.session import (
     ClearScreen,
     Effect,
@@ -38,6 +41,8 @@ from chatroom.client.session import (
     LeaveRequested,
     NoticeKind,
     Ready,
+    Reconnect,
+    RoomsChanged,
     Send,
     Session,
     SessionState,
@@ -45,21 +50,33 @@ from chatroom.client.session import (
     ShowNotice,
     ShowSent,
 )
+from chatroom.client.shown import Shown, ShownKind
+from chatroom.client.tui_panes import NO_ROOM, Panes
+from chatroom.client.tui_text import (
+    DIM_STYLE,
+    Phase,
+    chat_text,
+    members_text,
+    notice_texts,
+    rooms_text,
+    shown_text,
+    status_text,
+)
 from chatroom.limits import (
     CLIENT_RECV_BYTES,
     CONNECT_TIMEOUT_S,
     FAREWELL_TIMEOUT_S,
     HISTORY_LINES,
     MAX_LINE_BYTES,
-    NAME_STYLE_CACHE,
-    TUI_PANE_MAX_LINES,
 )
-from chatroom.protocol import chat_prefix, split_chat_line
+from chatroom.protocol import VERSION_1_1, chat_prefix
 from chatroom.protocol.address import ChatAddress
-from chatroom.text import printable
+from chatroom.protocol.names import room_key
 
 TUI_HELP = """\
-Keys: Up/Down bring back earlier lines; PageUp/PageDown or the mouse wheel scroll the messages;
+Keys: Tab completes a command, #room or name (a Tab that adds nothing lists the choices);
+Ctrl-N / Ctrl-P show the next / previous room (the server's current room follows);
+Up/Down bring back earlier lines; PageUp/PageDown or the mouse wheel scroll the messages;
 Ctrl-L clears them; Ctrl-C, Ctrl-Q or Ctrl-D on an empty line leave."""
 
 HELP_TEXT = commands.COMMANDS_HELP + "\n" + TUI_HELP
@@ -67,28 +84,9 @@ HELP_TEXT = commands.COMMANDS_HELP + "\n" + TUI_HELP
 
 OFFER_TEXT = "Press r to reconnect, or q to quit."
 
-INFO_STYLE = Style(color="cyan")
-ERROR_STYLE = Style(color="red", bold=True)
-SERVER_STYLE = Style(color="yellow")
-OWN_TEXT_STYLE = Style(dim=True)
-MENTION_STYLE = Style(color="yellow", bold=True)
-_ERROR_CODE = re.compile(r"[45]\d\d(?:\s|$)")
+PANELS_MIN_WIDTH = 70
+# Narrower than this the room and member lists are hidden: the messages need the columns more.
 
-
-class Phase(enum.Enum):
-    """Where the connection to the server is, as the status bar shows it."""
-
-    CONNECTING = "connecting"  # opening the TCP connection or waiting for the registration reply
-    REGISTERED = "registered"
-    DISCONNECTED = "disconnected"  # failed, refused or lost: reconnect or quit
-
-
-_PHASE_STYLE = {
-    Phase.CONNECTING: Style(color="yellow", bold=True),
-    Phase.REGISTERED: Style(color="green", bold=True),
-    Phase.DISCONNECTED: Style(color="red", bold=True),
-}
-_PHASE_MARK = {Phase.CONNECTING: "◌", Phase.REGISTERED: "●", Phase.DISCONNECTED: "○"}
 _PLACEHOLDER = {
     Phase.CONNECTING: "Connecting ... (Ctrl-C or !exit leaves)",
     Phase.REGISTERED: "Type a message, Enter sends it; !help lists the commands",
@@ -113,6 +111,11 @@ async def open_streams(address: ChatAddress) -> Streams:
     return await asyncio.open_connection(address.host, address.port)
 
 
+def local_now() -> datetime:
+    """Now, in the local time zone (history lines are shown in local time)."""
+    return datetime.now().astimezone()
+
+
 def connect_error(address: ChatAddress, error: BaseException) -> str:
     """One sentence saying why connecting failed, worded as the line client words it."""
     if isinstance(error, asyncio.TimeoutError):  # not a TimeoutError on Python 3.10
@@ -120,80 +123,33 @@ def connect_error(address: ChatAddress, error: BaseException) -> str:
     return describe_connect_error(address, error, CONNECT_TIMEOUT_S)
 
 
-# What lines look like ----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=NAME_STYLE_CACHE)
-def name_style(name: str) -> Style:
-    """The colour `name` has in every run: chatroom.render's sender colour, as a Rich style."""
-    styled = Text.from_ansi(render.sgr(render.name_color(name), "@"))
-    for span in styled.spans:
-        return span.style if isinstance(span.style, Style) else Style.parse(span.style)
-    return Style()
-
-
-def chat_text(name: str, text: str, username: str, *, own: bool = False) -> Text:
-    """'@name: text', the name in its colour; own lines step back, lines naming you stand out."""
-    name, text = printable(name), printable(text)
-    if own:
-        return Text.assemble(("@" + name, name_style(name) + Style(bold=True)), ": ", (text, OWN_TEXT_STYLE))
-    if render.mentions(text, username):
-        return Text.assemble(("@" + name, name_style(name)), ": ", (text, MENTION_STYLE))
-    return Text.assemble(("@" + name, name_style(name)), ": ", text)
-
-
-def incoming_text(line: str, username: str) -> Text:
-    """A line from the server: a chat line, or a notice such as '403 Not your username'."""
-    chat = split_chat_line(line)
-    if chat is not None:
-        return chat_text(*chat, username)
-    line = printable(line)
-    return Text(line, style=ERROR_STYLE if _ERROR_CODE.match(line) else SERVER_STYLE)
-
-
-def notice_texts(text: str, kind: NoticeKind) -> list[Text]:
-    """A message of the client's own (or of the server), line by line."""
-    if kind is NoticeKind.SERVER:
-        return [incoming_text(line, "") for line in text.split("\n")]
-    style = ERROR_STYLE if kind is NoticeKind.ERROR else INFO_STYLE
-    return [Text(printable(line), style=style) for line in text.split("\n")]
-
-
-def status_text(
-    address: ChatAddress, username: str, phase: Phase, user_count: int | None, room: str | None = None
-) -> Text:
-    """The status bar: server, who you are, the connection, then the room and user count once known."""
-    status = Text.assemble(
-        (str(address), "bold"),
-        "  │  ",
-        (printable(username), name_style(username) + Style(bold=True)),
-        "  │  ",
-        (f"{_PHASE_MARK[phase]} {phase.value}", _PHASE_STYLE[phase]),
-    )
-    if room is not None:
-        status.append(f"  │  {printable(room)}", style="bold")
-    if user_count is not None:
-        status.append(f"  │  {user_count} user{'' if user_count == 1 else 's'}")
-    return status
-
-
 # Widgets -------------------------------------------------------------------------------
 
 
 class ChatInput(Input):
-    """The input box: Textual's line editing, plus Up/Down through this session's lines."""
+    """The input box: Textual's line editing, plus Up/Down through this session's lines and Tab."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "history_previous", "Previous line", show=False),
         Binding("down", "history_next", "Next line", show=False),
         Binding("ctrl+d", "delete_right_or_leave", "Delete right, or leave on an empty line", show=False),
+        Binding("tab", "complete", "Complete", show=False),
     ]
 
-    def __init__(self, *, placeholder: str = "", max_length: int = 0, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        placeholder: str = "",
+        max_length: int = 0,
+        id: str | None = None,
+        completer: Completer | None = None,
+        list_completions: Callable[[tuple[str, ...]], None] | None = None,
+    ) -> None:
         super().__init__(placeholder=placeholder, max_length=max_length, id=id)
-        # The line editor's history: the same Up/Down behaviour as the line client,
-        # drafts and edits to recalled lines included.
-        self._history = LineEditor(history_lines=HISTORY_LINES)
+        # The line editor's history and completion: the same Up/Down and Tab as the
+        # line client, drafts and edits to recalled lines included.
+        self._history = LineEditor(history_lines=HISTORY_LINES, completer=completer)
+        self._list_completions = list_completions
 
     @property
     def history(self) -> list[str]:
@@ -217,6 +173,17 @@ class ChatInput(Input):
         else:
             await self.app.run_action("leave")
 
+    def action_complete(self) -> None:
+        """Tab: complete the word before the cursor, as the line client does."""
+        editor = self._history
+        editor.text, editor.cursor = self.value, self.cursor_position
+        outcome = editor.complete()
+        self.value, self.cursor_position = editor.text, editor.cursor
+        if isinstance(outcome, Refused):
+            self.app.bell()
+        elif isinstance(outcome, Completions) and self._list_completions is not None:
+            self._list_completions(outcome.options)
+
     def _browse(self, step: Callable[[], None]) -> None:
         self._history.text = self.value
         self._history.cursor = len(self.value)
@@ -238,11 +205,16 @@ class ChatApp(App[int]):
         padding: 0 1;
         background: $panel;
     }
-    #messages {
+    #body {
         height: 1fr;
+    }
+    #rooms, #members {
+        width: 16;
         padding: 0 1;
-        scrollbar-size-vertical: 1;
-        background: $background;
+        background: $panel;
+    }
+    #body.-narrow #rooms, #body.-narrow #members {
+        display: none;
     }
     """
 
@@ -253,20 +225,33 @@ class ChatApp(App[int]):
         Binding("ctrl+l", "clear", "Clear", show=False),
         Binding("pageup", "page(-1)", "Scroll up", show=False),
         Binding("pagedown", "page(1)", "Scroll down", show=False),
+        Binding("ctrl+n", "switch_room(1)", "Next room"),
+        Binding("ctrl+p", "switch_room(-1)", "Previous room"),
         Binding("r", "reconnect", "Reconnect"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, username: str, address: ChatAddress, opener: Opener = open_streams) -> None:
+    def __init__(
+        self,
+        username: str,
+        address: ChatAddress,
+        opener: Opener = open_streams,
+        *,
+        version: bytes = VERSION_1_1,
+        now: Callable[[], datetime] = local_now,
+    ) -> None:
         super().__init__()
         self.username = username
         self.address = address
+        self.version = version  # what to ask for; a CHAT/1.0 server makes a session fall back
         self.phase = Phase.CONNECTING
-        self.user_count: int | None = None  # CHAT/1.0 cannot tell yet; shown once something sets it
-        self.room: str | None = None  # shown in the status bar once the server says which room we are in
+        self.user_count: int | None = None  # the room's members, once the server said
+        self.room: str | None = None  # the room shown, once the server says which room we are in
+        self.unread: dict[str, int] = defaultdict(int)  # room key -> lines come while not shown
         self.farewell: Farewell | None = None
         self.attempts = 0  # connection attempts so far, the first one included
         self._opener = opener
+        self._now = now  # for history lines: today's say their time, older ones their date too
         self.session: Session | None = None  # the current (or the last) connection attempt
         self._writer: asyncio.StreamWriter | None = None
         self._leaving = False
@@ -275,23 +260,39 @@ class ChatApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._status(), id="status")
-        messages = RichLog(id="messages", max_lines=TUI_PANE_MAX_LINES, wrap=True, markup=False)
-        messages.can_focus = False  # the input keeps the keyboard; the wheel still scrolls
-        yield messages
+        with Horizontal(id="body"):
+            yield Static(rooms_text([], None, {}), id="rooms")
+            yield Panes(id="panes")
+            yield Static(members_text(None), id="members")
         yield ChatInput(
             id="input",
             placeholder=_PLACEHOLDER[self.phase],
             max_length=MAX_LINE_BYTES - len(chat_prefix(self.username)),
+            completer=self._complete,
+            list_completions=self._list_completions,
         )
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(ChatInput).focus()
+        self._fit_panels(self.size.width)
         self._connect()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_panels(event.size.width)
+
+    def _fit_panels(self, width: int) -> None:
+        """The room and member lists only when the terminal is wide enough for them and the messages."""
+        self.query_one("#body").set_class(width < PANELS_MIN_WIDTH, "-narrow")
+
+    @property
+    def panes(self) -> Panes:
+        return self.query_one(Panes)
 
     @property
     def messages(self) -> RichLog:
-        return self.query_one("#messages", RichLog)
+        """The message pane on screen: the viewed room's."""
+        return self.panes.pane()
 
     def pane_lines(self) -> list[str]:
         """The message pane as plain text, one screen row per item (long lines are wrapped)."""
@@ -304,11 +305,11 @@ class ChatApp(App[int]):
 
     # -- showing lines -----------------------------------------------------------------
 
-    def show(self, lines: Sequence[Text], *, follow: bool = False) -> None:
-        """Append `lines` to the pane in one go; keep the view at the end if it was there."""
+    def show(self, lines: Sequence[Text], *, follow: bool = False, key: str | None = None) -> None:
+        """Append `lines` to a pane (the viewed one by default); a view at its end stays there."""
         if not lines:
             return
-        pane = self.messages
+        pane = self.panes.pane(key)
         at_end = follow or pane.scroll_offset.y >= pane.max_scroll_y
         with self.batch_update():
             for line in lines:
@@ -327,11 +328,23 @@ class ChatApp(App[int]):
         self.run_worker(self._attempt(), name="connection", group="connection", exclusive=True)
 
     async def _attempt(self) -> None:
-        """One connection attempt: connect, register, then relay until it ends."""
-        session = Session(self.username, help_text=HELP_TEXT)
+        """One connection attempt: connect, register, then relay until it ends.
+
+        A server that knows only CHAT/1.0 refuses CHAT/1.1: the session falls
+        back and this connects once more, within the same attempt.
+        """
+        session = Session(self.username, help_text=HELP_TEXT, version=self.version)
         self.session, self._writer = session, None
         self._set_phase(Phase.CONNECTING)
+        self._sync_rooms()
         self.show_notice(f"Connecting to {self.address} ...")
+        first = True
+        while session.state is SessionState.STARTING:
+            await self._converse(session, first)
+            first = False
+
+    async def _converse(self, session: Session, first: bool) -> None:
+        """One connection of `session`: open it, register, relay until the session ends or falls back."""
         try:
             reader, writer = await asyncio.wait_for(self._opener(self.address), CONNECT_TIMEOUT_S)
         except Exception as error:  # a user never sees a traceback
@@ -341,10 +354,11 @@ class ChatApp(App[int]):
             return
         self._writer = writer
         try:
-            self.show_notice("Connection to server established. Sending intro message...")
+            if first:
+                self.show_notice("Connection to server established. Sending intro message...")
             self._apply(session.start())
             deadline = asyncio.get_running_loop().time() + CONNECT_TIMEOUT_S
-            while session.state is not SessionState.ENDED:
+            while session.state in (SessionState.REGISTERING, SessionState.CHATTING):
                 if session.state is SessionState.REGISTERING:
                     remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
                     data = await asyncio.wait_for(reader.read(CLIENT_RECV_BYTES), remaining)
@@ -369,7 +383,7 @@ class ChatApp(App[int]):
                 if self._writer is not None:
                     self._writer.write(effect.data)
             elif isinstance(effect, ShowIncoming):
-                self.show([incoming_text(line, self.username) for line in effect.lines])
+                self._show_incoming(effect.lines)
             elif isinstance(effect, ShowSent):
                 self.show([chat_text(self.username, effect.text, self.username, own=True)], follow=True)
             elif isinstance(effect, ShowNotice):
@@ -380,8 +394,12 @@ class ChatApp(App[int]):
             elif isinstance(effect, ClearScreen):
                 self.action_clear()
             elif isinstance(effect, InRoom):
-                self.room = effect.room
-                self._refresh_status()
+                self._sync_rooms()
+                self._view(effect.room)
+            elif isinstance(effect, RoomsChanged):
+                self._sync_rooms()
+            elif isinstance(effect, Reconnect):
+                self._writer = None  # this connection is done; _attempt opens the next
             elif isinstance(effect, LeaveRequested):
                 self.call_later(self.action_leave)
             elif isinstance(effect, Ended):
@@ -389,6 +407,75 @@ class ChatApp(App[int]):
                     self._connection_ended(effect.message or "")
                 else:
                     self._finish(effect.status, _farewell(effect))
+
+    def _show_incoming(self, lines: Sequence[Shown]) -> None:
+        """Each line to its room's pane (the viewed one when it has none); count what lands out of sight."""
+        now = self._now()
+        by_pane: dict[str, list[Text]] = defaultdict(list)
+        rooms_by_key = (
+            {room_key(room): room for room in self.session.roster.room_names()} if self.session else {}
+        )
+        for line in lines:
+            key = self.panes.viewed
+            if line.room is not None and line.kind is not ShownKind.FOLLOWED:
+                candidate = room_key(line.room)
+                key = candidate if self.panes.has(candidate) else key
+            by_pane[key].append(shown_text(line, self.username, viewed=rooms_by_key.get(key), now=now))
+            if key != self.panes.viewed and line.kind in (ShownKind.CHAT, ShownKind.PRIVATE):
+                self.unread[key] += 1
+        for key, texts in by_pane.items():
+            self.show(texts, key=key)
+        if any(key != self.panes.viewed for key in by_pane):
+            self._refresh_lists()
+
+    def _sync_rooms(self) -> None:
+        """One pane per room the user is in: new rooms get one (or take over a pane left without a room)."""
+        roster = self.session.roster if self.session is not None else None
+        rooms = roster.room_names() if roster is not None else []
+        keys = [room_key(room) for room in rooms]
+        panes = self.panes
+        for key in keys:
+            if panes.has(key):
+                continue
+            if panes.viewed not in keys:  # the first room entered, or CHAT/1.0's one room moved
+                panes.rename(panes.viewed, key)
+            else:
+                panes.add(key)
+        for key in panes.room_keys():
+            if key not in keys and key != panes.viewed:
+                panes.drop(key)
+                self.unread.pop(key, None)
+        if roster is not None and roster.current is not None and panes.viewed not in (NO_ROOM, *keys):
+            self._view(roster.current)
+        self._refresh_lists()
+
+    def _view(self, room: str) -> None:
+        """Show `room`'s pane (its lines, its members) and mark it read."""
+        key = room_key(room)
+        if not self.panes.has(key):
+            return
+        self.panes.view(key)
+        self.room = room
+        self.unread.pop(key, None)
+        pane = self.messages
+        pane.scroll_end(animate=False, immediate=True)
+        self._refresh_lists()
+
+    def _refresh_lists(self) -> None:
+        """The room list, the member list and the status bar, as the roster now says."""
+        roster = self.session.roster if self.session is not None else None
+        rooms = roster.room_names() if roster is not None else []
+        info = roster.room(self.room) if roster is not None else None
+        self.query_one("#rooms", Static).update(rooms_text(rooms, self.room, self.unread))
+        self.query_one("#members", Static).update(members_text(info))
+        self.user_count = info.size if info is not None else None
+        self._refresh_status()
+
+    def _complete(self, before: str, word: str) -> list[str]:
+        return self.session.complete(before, word) if self.session is not None else []
+
+    def _list_completions(self, options: tuple[str, ...]) -> None:
+        self.show([Text("  ".join(options), style=DIM_STYLE)], follow=True)
 
     def _connection_ended(self, reason: str) -> None:
         """The attempt failed or the connection is gone: say why and offer to reconnect."""
@@ -457,6 +544,21 @@ class ChatApp(App[int]):
 
     def action_clear(self) -> None:
         self.messages.clear()
+
+    def action_switch_room(self, step: int) -> None:
+        """Ctrl-N / Ctrl-P: show the next / previous room the user is in (CHAT/1.1; the server follows)."""
+        if self.session is None:
+            return
+        rooms = self.session.roster.room_names()
+        keys = [room_key(room) for room in rooms]
+        if len(rooms) < 2 or self.panes.viewed not in keys:
+            self.bell()
+            return
+        target = rooms[(keys.index(self.panes.viewed) + step) % len(rooms)]
+        effects = self.session.switch_to(target)
+        if not effects:
+            self.bell()
+        self._apply(effects)
 
     def action_page(self, direction: int) -> None:
         if direction < 0:
