@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from chatroom.client.commands import HELP_TEXT
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK
+from chatroom.client.roster import RoomInfo
 from chatroom.client.session import (
     FALLBACK,
     GREETING,
@@ -36,7 +37,12 @@ from chatroom.client.session import (
     ShowSent,
 )
 from chatroom.client.shown import Shown, ShownKind, as_is, chat
-from chatroom.limits import CLIENT_MAX_LINE_BYTES, CLIENT_SENDQ_MAX_BYTES, MAX_LINE_BYTES
+from chatroom.limits import (
+    CLIENT_MAX_LINE_BYTES,
+    CLIENT_SENDQ_MAX_BYTES,
+    MAX_LINE_BYTES,
+    PRESENCE_MAX_MEMBERS,
+)
 from chatroom.protocol import VERSION, VERSION_1_1
 
 PREFIX = b"@alice: "
@@ -51,6 +57,13 @@ def registered(name: str = "alice", version: bytes = VERSION_1_1) -> Session:
 
 def shown(effects: list[Effect]) -> list[Shown]:
     return [line for effect in effects if isinstance(effect, ShowIncoming) for line in effect.lines]
+
+
+def room(session: Session, name: str) -> RoomInfo:
+    """The room `name` as the session's roster has it (it must have it)."""
+    info = session.roster.room(name)
+    assert info is not None, f"{name} is not in {session.roster.room_names()}"
+    return info
 
 
 def shown_lines(effects: list[Effect]) -> list[str]:
@@ -352,7 +365,7 @@ def test_the_servers_word_that_we_are_in_a_room_changes_the_room_after_the_reply
         RoomsChanged(),
     ]
     assert session.roster.room_names() == ["#Dev"]
-    assert session.roster.room("#dev") is not None and session.roster.room("#dev").size == 2  # type: ignore[union-attr]
+    assert room(session, "#dev").size == 2
 
 
 @pytest.mark.parametrize(
@@ -419,7 +432,7 @@ def test_entering_the_lobby_makes_it_the_room_with_its_members_and_replays_its_h
     assert effects[-1] == RoomsChanged()
     roster = session.roster
     assert roster.room_names() == ["#lobby"] and roster.current == "#lobby"
-    assert roster.room("#LOBBY").member_names() == ["alice", "bob"]  # type: ignore[union-attr]
+    assert room(session, "#LOBBY").member_names() == ["alice", "bob"]
 
 
 def test_joining_a_second_room_keeps_the_first_and_makes_the_second_current() -> None:
@@ -432,7 +445,7 @@ def test_joining_a_second_room_keeps_the_first_and_makes_the_second_current() ->
         RoomsChanged(),
     ], "one's own JOINED and the member list show nothing: the 210 said it"
     assert session.roster.room_names() == ["#lobby", "#dev"]
-    assert session.roster.room("#dev").topic == "release on Friday"  # type: ignore[union-attr]
+    assert room(session, "#dev").topic == "release on Friday"
 
 
 def test_a_typed_line_names_the_room_it_is_for() -> None:
@@ -485,7 +498,7 @@ def test_joins_and_leaves_of_others_are_shown_and_kept_in_the_member_list() -> N
         Shown(ShownKind.PRESENCE, "carol left #dev", room="#dev"),
     ]
     assert effects[-1] == RoomsChanged()
-    assert session.roster.room("#dev").member_names() == ["alice", "bob", "dave"]  # type: ignore[union-attr]
+    assert room(session, "#dev").member_names() == ["alice", "bob", "dave"]
 
 
 def test_in_a_room_too_big_for_presence_only_the_count_is_kept() -> None:
@@ -604,3 +617,22 @@ def test_tab_completes_rooms_and_names_the_session_has_seen() -> None:
     assert session.complete("!join ", "#d") == ["#design", "#dev"]
     assert session.complete("!msg ", "") == ["bob", "carol", "dora", "zed"], "not alice herself"
     assert session.complete("", "!fo") == ["!follow", "!follow?"]
+
+
+def test_in_chat_1_0_the_answer_to_list_is_the_member_list_of_the_one_room() -> None:
+    session = registered(version=VERSION)
+    session.receive(b"210 You are now in #dev (3 members).\n")
+    effects = session.receive(b"213-alice bob carol\n213 3 members in #dev.\n")
+    assert effects[-1] == RoomsChanged()
+    assert room(session, "#dev").member_names() == ["alice", "bob", "carol"]
+    session.receive(b"213-#dev: alice bob\n213-#lobby: zed\n213 3 users in 2 rooms.\n")
+    assert room(session, "#dev").member_names() == ["alice", "bob", "carol"], "!list all changes no list"
+    assert session.complete("!msg ", "z") == ["zed"]
+
+
+def test_a_server_cannot_grow_a_member_list_past_the_presence_limit() -> None:
+    session = in_lobby()
+    lines = [" ".join(f"user{line}x{i}" for i in range(20)) for line in range(50)]  # 1,000 names
+    session.receive(b"".join(f"MEMBERS #lobby {names}\n".encode() for names in lines))
+    session.receive(b"MEMBERS-END #lobby 1000 on\n")
+    assert len(room(session, "#lobby").members) == PRESENCE_MAX_MEMBERS

@@ -531,6 +531,129 @@ def test_a_terminal_that_goes_away_ends_the_client(server: ServerProcess) -> Non
         assert alice.proc.wait(timeout=DEADLINE_S) == 0  # end of input: a polite goodbye
 
 
+# CHAT/1.1 on the screen: the room in the prompt, Tab, private lines, history, presence -------------
+
+STAMP = re.compile(r"\[\d\d:\d\d\] ")
+
+
+@contextlib.contextmanager
+def alice_in_the_lobby(server: ServerProcess, *options: str, **kwargs: Any) -> Iterator[PtyClient]:
+    """Alice on the terminal, speaking CHAT/1.1 (the default), at her `#lobby> ` prompt."""
+    with client_in_pty(*options, "alice", address(server), **kwargs) as alice:
+        alice.wait_for(
+            lambda: alice.row() == "#lobby>" and alice.screen.cursor.x == 8, "the lobby in the prompt"
+        )
+        yield alice
+
+
+def style_at(alice: PtyClient, row_offset: int, text: str) -> Any:
+    """The pyte character cell where `text` starts on the row `row_offset` from the cursor's."""
+    row = alice.screen.buffer[alice.screen.cursor.y + row_offset]
+    return row[alice.row(row_offset).index(text)]
+
+
+def test_with_chat_1_1_the_prompt_names_the_lobby_at_once_and_arrivals_are_dim_star_lines(
+    server: ServerProcess,
+) -> None:
+    with alice_in_the_lobby(server) as alice:
+        bob = server.register("bob")
+        alice.wait_for(lambda: alice.row(-1) == "* bob joined #lobby", "bob's arrival")
+        assert b"\x1b[2m* bob joined #lobby\x1b[0m" in alice.raw  # dim
+        bob.send_line("@bob: hi alice")
+        alice.wait_for(lambda: alice.row(-1) == "@bob: hi alice", "bob's line, as in CHAT/1.0")
+        assert style_at(alice, -1, "@bob").fg != "default", "the sender in their colour"
+        alice.type("hello bob\r")
+        assert bob.recv_line() == b"@alice: hello bob"
+        bob.close()
+        alice.wait_for(lambda: alice.row(-1) == "* bob left #lobby", "bob's departure")
+
+
+def test_a_private_line_is_marked_private_in_bold_magenta(server: ServerProcess) -> None:
+    with alice_in_the_lobby(server) as alice:
+        bob = server.register("bob")
+        bob.send_line("@bob: !msg alice psst, lunch?")
+        assert bob.recv_line() == b"215 Sent to alice."
+        alice.wait_for(lambda: alice.row(-1) == "[private] @bob: psst, lunch?", "the private line")
+        mark = style_at(alice, -1, "[private]")
+        assert mark.fg == "magenta" and mark.bold
+        assert style_at(alice, -1, "psst").fg == "magenta"
+
+
+def test_joining_a_room_replays_its_history_dimmed_with_the_time_and_the_prompt_follows(
+    server: ServerProcess,
+) -> None:
+    bob = server.register("bob")
+    bob.send_line("@bob: !join #dev")
+    assert bob.recv_line() == b"210 You are now in #dev (1 member)."
+    bob.send_line("@bob: the release is on Friday")
+    with alice_in_the_lobby(server) as alice:
+        alice.type("!join #dev\r")
+        alice.wait_for(lambda: alice.row() == "#dev>", "the room in the prompt")
+        alice.wait_for(
+            lambda: any(
+                STAMP.match(line) and line.rstrip().endswith("] @bob: the release is on Friday")
+                for line in alice.screen.display
+            ),
+            "the history line with its time",
+        )
+        assert re.search(rb"\x1b\[2m\[\d\d:\d\d\] \x1b\[0m\x1b\[2;[0-9;]+m@bob", alice.raw), "dim throughout"
+        alice.type("ship it\r")
+        assert bob.recv_line() == b"@alice: ship it", "said in #dev, where bob is"
+        alice.type("!leave\r")
+        alice.wait_for(lambda: alice.row() == "#lobby>", "back in the lobby")
+
+
+def test_a_line_from_a_room_not_shown_names_its_room(server: ServerProcess) -> None:
+    with alice_in_the_lobby(server) as alice:
+        alice.type("!join #dev\r")
+        alice.wait_for(lambda: alice.row() == "#dev>", "in #dev")
+        bob = server.register("bob")  # in the lobby, which alice is in too
+        bob.send_line("@bob: lobby news")
+        alice.wait_for(lambda: alice.row(-1) == "[#lobby] @bob: lobby news", "the line with its room")
+
+
+def test_tab_completes_a_command_a_room_and_a_user_and_a_second_tab_lists(server: ServerProcess) -> None:
+    for name in ("bob", "bobby"):
+        server.register(name)
+    carol = server.register("carol")
+    carol.send_line("@carol: !join #design")
+    assert carol.recv_line().startswith(b"210 ")
+    with alice_in_the_lobby(server) as alice:
+        alice.type("!roo\t")
+        alice.wait_for(lambda: alice.row() == "#lobby> !rooms", "the command completed")
+        alice.type("\r")
+        alice.wait_for(lambda: alice.row(-1).startswith("211 "), "the rooms listed")
+        alice.type("!jo\t#DE\t")
+        alice.wait_for(lambda: alice.row() == "#lobby> !join #design", "a room completed")
+        alice.type("\x15!msg b\t")  # Ctrl-U first
+        alice.wait_for(lambda: alice.row() == "#lobby> !msg bob", "the common start of bob and bobby")
+        alice.type("\t")
+        alice.wait_for(lambda: alice.row(-1) == "bob  bobby", "the choices listed above the line")
+        assert alice.row() == "#lobby> !msg bob"
+        alice.type("\x15hi @BOBB\t")
+        alice.wait_for(lambda: alice.row() == "#lobby> hi @bobby", "a name completed after @, any case")
+
+
+def test_against_a_server_that_knows_only_chat_1_0_the_client_connects_again_and_says_so(
+    fake_server: FakeServer,
+) -> None:
+    with client_in_pty("alice", fake_server.address) as alice:
+        first, _ = fake_server.listener.accept()
+        with first:
+            first.settimeout(DEADLINE_S)
+            assert first.recv(1024) == b"REGISTER alice CHAT/1.1\n"
+            first.sendall(b"400 Invalid registration\n")
+        fake_server.received = b""
+        fake_server.accept_and_register()
+        assert fake_server.received == b"REGISTER alice CHAT/1.0\n"
+        alice.wait_for_prompt()
+        screen = [line.rstrip() for line in alice.screen.display]
+        assert screen.count("The server speaks only CHAT/1.0; connecting again with it.") == 1
+        assert "Registration successful.  Ready for messaging!" in screen
+        alice.type("hello\r")
+        assert fake_server.read_until(b"hello\n").endswith(b"@alice: hello\n")
+
+
 # Plain mode ------------------------------------------------------------------------------
 
 

@@ -586,6 +586,31 @@ async def test_chatting_with_another_user_through_the_real_server(server: Server
     server.wait_for_log("Disconnecting user alice")
 
 
+@async_test
+async def test_switching_rooms_with_a_key_through_the_real_server(server: ServerProcess) -> None:
+    bob = server.register("bob")  # a CHAT/1.0 peer, in the lobby
+    app = ChatApp("alice", ChatAddress("127.0.0.1", server.port))
+    async with app.run_test(size=WIDE) as pilot:
+        await until(pilot, lambda: app.room == "#lobby", "alice is in the lobby")
+        assert panel(app, "#members").split("\n") == ["#lobby · 2", "alice", "bob"]
+        await type_line(pilot, "!join #dev")
+        await until(pilot, lambda: app.room == "#dev", "alice is shown #dev")
+        assert panel(app, "#rooms").split("\n") == ["Rooms", "  #lobby", "▸ #dev"]
+        bob.send_line("@bob: lobby news")
+        await until(pilot, lambda: "#lobby 1" in panel(app, "#rooms"), "an unread line in the lobby")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: app.room == "#lobby", "the lobby is shown")
+        await until(pilot, pane_has(app, "@bob: lobby news"), "with its line")
+        await type_line(pilot, "hi bob")
+        assert await asyncio.to_thread(bob.recv_line) == b"@alice: hi bob"
+        await type_line(pilot, "!list")  # about the server's current room, which followed the switch
+        await until(pilot, pane_has(app, "213 2 members in #lobby."), "the lobby's members")
+        assert not pane_has(app, "210 You are now in #lobby")(), "the switch's own reply is not shown"
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: app.return_value is not None, "the app exits")
+    assert app.return_value == 0
+
+
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_the_client_command_runs_full_screen_in_a_terminal_and_restores_it(fake: FakeServer) -> None:
     import fcntl  # POSIX only, like the pseudo-terminal

@@ -25,7 +25,11 @@ The server's commands (a server that has them answers; one that does not shows t
 Start a line with !! to send a line that begins with a single !."""
 # The commands every frontend has; each adds the keys of its own.
 
-HELP_TEXT = COMMANDS_HELP + "\nCtrl-Z suspends the client and restores the terminal; fg resumes it."
+HELP_TEXT = (
+    COMMANDS_HELP
+    + "\nTab completes a command, a #room or a name; a Tab that can add nothing lists the choices."
+    + "\nCtrl-Z suspends the client and restores the terminal; fg resumes it."
+)
 # What !help shows in the line client (the full screen leaves Ctrl-Z to Textual).
 
 

@@ -470,6 +470,7 @@ class ChatApp(App[int]):
         self.query_one("#members", Static).update(members_text(info))
         self.user_count = info.size if info is not None else None
         self._refresh_status()
+        self.refresh_bindings()  # Ctrl-N / Ctrl-P come and go with the second room
 
     def _complete(self, before: str, word: str) -> list[str]:
         return self.session.complete(before, word) if self.session is not None else []
@@ -547,18 +548,12 @@ class ChatApp(App[int]):
 
     def action_switch_room(self, step: int) -> None:
         """Ctrl-N / Ctrl-P: show the next / previous room the user is in (CHAT/1.1; the server follows)."""
-        if self.session is None:
+        if self.session is None:  # check_action offers it only with two rooms or more
             return
         rooms = self.session.roster.room_names()
         keys = [room_key(room) for room in rooms]
-        if len(rooms) < 2 or self.panes.viewed not in keys:
-            self.bell()
-            return
-        target = rooms[(keys.index(self.panes.viewed) + step) % len(rooms)]
-        effects = self.session.switch_to(target)
-        if not effects:
-            self.bell()
-        self._apply(effects)
+        here = keys.index(self.panes.viewed) if self.panes.viewed in keys else 0
+        self._apply(self.session.switch_to(rooms[(here + step) % len(rooms)]))
 
     def action_page(self, direction: int) -> None:
         if direction < 0:
@@ -569,6 +564,9 @@ class ChatApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("reconnect", "quit"):
             return self.phase is Phase.DISCONNECTED
+        if action == "switch_room":  # offered (and shown below) only while there is a room to switch to
+            session = self.session
+            return session is not None and session.version == VERSION_1_1 and len(session.roster.rooms) > 1
         return True
 
 
