@@ -293,21 +293,16 @@ def test_a_server_that_knows_only_chat_1_0_gets_a_new_connection_registering_wit
     assert client.stderr.text == ""
 
 
-def test_a_second_400_is_the_usual_refusal(start_client: ClientFactory, stub: StubServer) -> None:
-    client = start_client("alice", stub.address)
-    stub.accept_registration("alice", b"400 Invalid registration").close()
+@pytest.mark.parametrize("options", [(), ("--chat-1.0",)], ids=["after-the-fallback", "with---chat-1.0"])
+def test_a_400_to_chat_1_0_is_the_usual_refusal(
+    start_client: ClientFactory, stub: StubServer, options: tuple[str, ...]
+) -> None:
+    client = start_client(*options, "alice", stub.address)
+    if not options:
+        stub.accept_registration("alice", b"400 Invalid registration").close()
     stub.accept_registration("alice", b"400 Invalid registration", version="CHAT/1.0")
     assert client.wait(STARTUP_DEADLINE_S) != 0
     assert "Registration refused: 400 Invalid registration" in assert_one_sentence_on_stderr(client)
-
-
-def test_with_chat_1_0_the_client_asks_for_nothing_else_and_a_400_is_a_refusal(
-    start_client: ClientFactory, stub: StubServer
-) -> None:
-    client = start_client("--chat-1.0", "alice", stub.address)
-    stub.accept_registration("alice", b"400 Invalid registration", version="CHAT/1.0")
-    assert client.wait(STARTUP_DEADLINE_S) != 0
-    assert "400 Invalid registration" in assert_one_sentence_on_stderr(client)
 
 
 def test_a_server_that_closes_before_replying_is_reported_in_one_sentence(

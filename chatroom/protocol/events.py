@@ -13,9 +13,12 @@ field) is `Unrecognised`: a client shows it as it is and carries on.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from chatroom.protocol.lines import VERSION_1_1
 from chatroom.protocol.names import is_valid_room_name, is_valid_username
@@ -48,27 +51,29 @@ class PrivateLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Joined:
+class RoomNames:
+    """An event about some users and a room (equal only to one of its own kind)."""
+
+    room: str
+    names: tuple[str, ...]
+
+
+class Joined(RoomNames):
     """JOINED: `names` entered `room` (your own name: you did)."""
 
-    room: str
-    names: tuple[str, ...]
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Left:
+class Left(RoomNames):
     """LEFT: `names` left `room` (your own name: you did)."""
 
-    room: str
-    names: tuple[str, ...]
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Members:
+class Members(RoomNames):
     """MEMBERS: part of `room`'s member list; the list is complete at MembersEnd."""
 
-    room: str
-    names: tuple[str, ...]
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,26 +198,15 @@ def _private(rest: str) -> PrivateLine | None:
     return PrivateLine(name, text) if is_valid_username(name) else None
 
 
-def _names(rest: str) -> tuple[str, tuple[str, ...]] | None:
+_Names = TypeVar("_Names", bound=RoomNames)
+
+
+def _names(kind: type[_Names], rest: str) -> _Names | None:
+    """JOINED, LEFT, MEMBERS: a room and one or more names."""
     room, *names = rest.split(" ")
     if not is_valid_room_name(room) or not names or not all(map(is_valid_username, names)):
         return None
-    return room, tuple(names)
-
-
-def _joined(rest: str) -> Joined | None:
-    parsed = _names(rest)
-    return Joined(*parsed) if parsed is not None else None
-
-
-def _left(rest: str) -> Left | None:
-    parsed = _names(rest)
-    return Left(*parsed) if parsed is not None else None
-
-
-def _members(rest: str) -> Members | None:
-    parsed = _names(rest)
-    return Members(*parsed) if parsed is not None else None
+    return kind(room, tuple(names))
 
 
 def _members_end(rest: str) -> MembersEnd | None:
@@ -273,13 +267,13 @@ def format_time(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[str], Event | None]] = {
     "MSG": _room_line,
     "FOLLOWED": _followed,
     "PRIVATE": _private,
-    "JOINED": _joined,
-    "LEFT": _left,
-    "MEMBERS": _members,
+    "JOINED": functools.partial(_names, Joined),
+    "LEFT": functools.partial(_names, Left),
+    "MEMBERS": functools.partial(_names, Members),
     "MEMBERS-END": _members_end,
     "TOPIC": _topic,
     "HISTORY": _history,
@@ -300,7 +294,7 @@ def event_line(event: Event) -> str:
         return f"FOLLOWED {event.room} {event.sender} {event.text}"
     if isinstance(event, PrivateLine):
         return f"PRIVATE {event.sender} {event.text}"
-    if isinstance(event, Joined | Left | Members):
+    if isinstance(event, RoomNames):
         verb = {Joined: "JOINED", Left: "LEFT", Members: "MEMBERS"}[type(event)]
         return " ".join((verb, event.room, *event.names))
     if isinstance(event, MembersEnd):
