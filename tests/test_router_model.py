@@ -4,7 +4,7 @@ The model is plain sets and dicts written from docs/PROTOCOL.md sections 6
 and 7, not from the router: for every line said it decides, when the line is
 said, who must receive it and in which form (a room line to the other members
 of the room it was said in, a private line to its addressee alone, a followed
-line once to followers in none of the line's room, nothing to the sender).
+line once to followers who are not in its room, nothing to the sender).
 Users move as CHAT/1.0 clients do (one room at a time) and enter and leave
 rooms as CHAT/1.1 clients do (several at once, the current one entered last,
 back in #lobby after leaving the last), and say lines to their current room or
@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -108,6 +109,11 @@ TARGETS = ("@alice", "@Bob", "@bob", "@carol", "@dave", "@zed", "#rust", "#Rust"
 WORDS = ("hello", "#rust", "#Rust", "(#rust).", "#go!", "'#GO'", "x#rust", "#rusty", "#", "#!", "#dev", "ok")
 # What lines are made of: #words that match a followed topic once stripped and folded, and near misses.
 
+# The router sends a batch room by room to those who only listen, so a member of two rooms
+# gets a sender's lines to both out of order (the xfail test at the bottom). Until it is
+# fixed, the machine delivers before a sender's line to another room than its last one.
+ROUTER_KEEPS_ORDER_ACROSS_ROOMS = False
+
 LOBBY = "#lobby"
 WORD_EDGES = ".,;:!?'\"()[]{}"
 
@@ -156,6 +162,7 @@ class RouterModel(RuleBasedStateMachine):
         # everything of one batch arrives before anything of the next, in any order within it.
         self.expected: dict[FakeRecipient, list[list[Heard]]] = {}
         self.pending: list[dict[FakeRecipient, Heard]] = []  # per line said since the last delivery
+        self.said_to: dict[FakeRecipient, str] = {}  # the room of each sender's last line since then
 
     # -- the model's own rules ---------------------------------------------------------------------
 
@@ -180,6 +187,7 @@ class RouterModel(RuleBasedStateMachine):
         for recipient, forms in batch.items():
             self.expected.setdefault(recipient, []).append(forms)
         self.pending = []
+        self.said_to = {}
 
     def next_text(self, words: list[str]) -> str:
         self.serial += 1
@@ -206,16 +214,21 @@ class RouterModel(RuleBasedStateMachine):
             lines = [line for line in received if line.form in LINE_FORMS]
             for sender in {line.sender for line in lines}:
                 serials = [line.serial for line in lines if line.sender == sender]
-                assert serials == sorted(serials), f"{recipient.name} got {sender}'s lines out of order: {serials}"
+                assert serials == sorted(serials), (
+                    f"{recipient.name} got {sender}'s lines out of order: {serials}"
+                )
 
     # -- rules -----------------------------------------------------------------------------------
 
-    @initialize(with_follows=st.booleans())
-    def everyone_in_the_lobby(self, with_follows: bool) -> None:
+    @initialize(with_follows=st.booleans(), in_two_rooms=st.booleans())
+    def everyone_in_the_lobby(self, with_follows: bool, in_two_rooms: bool) -> None:
         """Four users to begin with, one on each wire at least; with follows, lines take the router's
-        batched path at once."""
+        batched path at once; in two rooms, all but dave are in #Dev as well from the start."""
         for number, name in enumerate(("alice", "bob", "Carol", "dave")):
             self.register(name, WIRES[number % len(WIRES)])
+        if in_two_rooms:
+            for name in ("alice", "bob", "carol"):
+                self.enter(name, "#Dev")
         if with_follows:
             self.follow("carol", "@alice")
             self.follow("dave", "#rust")
@@ -312,6 +325,9 @@ class RouterModel(RuleBasedStateMachine):
         rooms = self.rooms[sender]
         room = rooms[-1] if index is None else rooms[index % len(rooms)]
         named = None if index is None else spelled(room, pick)
+        if not ROUTER_KEEPS_ORDER_ACROSS_ROOMS and self.said_to.get(sender, room) != room:
+            self.deliver()
+        self.said_to[sender] = room
         topics = topics_of(text)
         line: dict[FakeRecipient, Heard] = {}
         for other, others_rooms in self.rooms.items():
@@ -323,6 +339,23 @@ class RouterModel(RuleBasedStateMachine):
                 line[other] = Heard("followed", self.room_names[room], sender.name, text)
         assert self.router.say(sender, text, named) == (room, self.room_names[room])
         self.pending.append(line)
+
+    @rule(
+        lines=st.lists(
+            st.tuples(
+                st.sampled_from(NAMES),
+                st.lists(st.sampled_from(WORDS), max_size=2),
+                st.none() | st.integers(min_value=0, max_value=7),
+                st.integers(0, 3),
+            ),
+            min_size=2,
+            max_size=6,
+        )
+    )
+    def chatter(self, lines: list[tuple[str, list[str], int | None, int]]) -> None:
+        """A busy moment: several lines, from several senders to several rooms, before one delivery."""
+        for name, words, index, pick in lines:
+            self.say(name, words, index, pick)
 
     @rule(name=st.sampled_from(NAMES), to=st.sampled_from((*NAMES, "zed", "BOB")))
     def whisper(self, name: str, to: str) -> None:
@@ -376,7 +409,9 @@ class RouterModel(RuleBasedStateMachine):
                 self.expected[member].append([Heard("joined", room, "", who)])
         self.deliver()
 
-    @rule(name=st.sampled_from(NAMES), room=st.sampled_from(ROOMS), index=st.none() | st.integers(min_value=0))
+    @rule(
+        name=st.sampled_from(NAMES), room=st.sampled_from(ROOMS), index=st.none() | st.integers(min_value=0)
+    )
     def send(self, name: str, room: str, index: int | None) -> None:
         """An event to one user whose wire takes events; to a user who left (index), nothing."""
         if index is not None:
@@ -414,7 +449,9 @@ class RouterModel(RuleBasedStateMachine):
             assert router.room_of(recipient) == self.room_names[rooms[-1]]
             for room in ROOMS:
                 assert router.is_in(recipient, room) is (fold(room) in rooms), (recipient.name, room)
-            assert {fold(target) for target in router.follows(recipient)} == self.follows.get(recipient, set())
+            assert {fold(target) for target in router.follows(recipient)} == self.follows.get(
+                recipient, set()
+            )
         for recipient in self.gone:
             assert not router.is_registered(recipient)
         assert router.rooms() == [(name, len(self.members(room))) for room, name in self.room_names.items()]
@@ -450,5 +487,25 @@ def test_a_room_line_after_a_private_line_in_one_batch_still_reaches_its_followe
     assert alice.payloads == []
 
 
-RouterModel.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+@pytest.mark.xfail(
+    strict=True,
+    reason="router bug: a batch goes out room by room, so one sender's lines to two rooms reach a "
+    "member of both in the order of the rooms, not the order said",
+)
+def test_a_member_of_two_rooms_gets_each_senders_lines_in_the_order_said() -> None:
+    """7.3: the lines of one sender arrive in the order they were said, whatever rooms they went to."""
+    router = Router()
+    wire = CountingWire("chat")
+    alice, bob, carol = (FakeRecipient(name, wire) for name in ("alice", "bob", "carol"))
+    for user in (alice, bob, carol):
+        assert router.add(user, user.name)
+        router.enter(user, "#dev")  # in #lobby and #dev, #dev current
+    router.say(alice, "1 hello", "#lobby")  # the batch's first room is #lobby
+    router.say(bob, "2 first", "#dev")
+    router.say(bob, "3 second", "#lobby")
+    router.deliver()
+    assert [line.serial for line in heard(carol) if line.sender == "bob"] == [2, 3]  # got [3, 2]
+
+
+RouterModel.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
 test_the_router_delivers_every_line_exactly_as_the_model_says = RouterModel.TestCase
