@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -109,10 +108,10 @@ TARGETS = ("@alice", "@Bob", "@bob", "@carol", "@dave", "@zed", "#rust", "#Rust"
 WORDS = ("hello", "#rust", "#Rust", "(#rust).", "#go!", "'#GO'", "x#rust", "#rusty", "#", "#!", "#dev", "ok")
 # What lines are made of: #words that match a followed topic once stripped and folded, and near misses.
 
-# The router sends a batch room by room to those who only listen, so a member of two rooms
-# gets a sender's lines to both out of order (the xfail test at the bottom). Until it is
-# fixed, the machine delivers before a sender's line to another room than its last one.
-ROUTER_KEEPS_ORDER_ACROSS_ROOMS = False
+# The router once sent a batch room by room to those who only listened, so a member of two
+# rooms got a sender's lines to both out of order (the test at the bottom). Set this to
+# False to have the machine deliver before a sender's line to another room than its last.
+ROUTER_KEEPS_ORDER_ACROSS_ROOMS = True
 
 LOBBY = "#lobby"
 WORD_EDGES = ".,;:!?'\"()[]{}"
@@ -487,11 +486,6 @@ def test_a_room_line_after_a_private_line_in_one_batch_still_reaches_its_followe
     assert alice.payloads == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="router bug: a batch goes out room by room, so one sender's lines to two rooms reach a "
-    "member of both in the order of the rooms, not the order said",
-)
 def test_a_member_of_two_rooms_gets_each_senders_lines_in_the_order_said() -> None:
     """7.3: the lines of one sender arrive in the order they were said, whatever rooms they went to."""
     router = Router()

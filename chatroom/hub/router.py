@@ -42,6 +42,7 @@ class Router:
         "_rooms",
         "_room_names",
         "_rooms_of",
+        "_in_several",
         "_user_followers",
         "_topic_followers",
         "_follows_of",
@@ -58,6 +59,7 @@ class Router:
         # The folded rooms of each user not simply in the lobby, the current one last (CHAT/1.1
         # clients may be in several); a user missing here is in the lobby alone.
         self._rooms_of: dict[Recipient, list[str]] = {}
+        self._in_several: dict[Recipient, None] = {}  # users in more than one room (CHAT/1.1 only)
         self._user_followers: dict[str, dict[Recipient, None]] = {}  # folded user name -> followers
         self._topic_followers: dict[str, dict[Recipient, None]] = {}  # folded #topic -> followers
         self._follows_of: dict[Recipient, list[str]] = {}  # what each follower typed, in order
@@ -136,6 +138,7 @@ class Router:
         del self._users[key]
         for room in self._rooms_of.pop(recipient, [LOBBY]):
             self._part(recipient, room)
+        self._in_several.pop(recipient, None)
         for target in self._follows_of.pop(recipient, []):
             self._drop_follower(recipient, target)
         return True
@@ -193,6 +196,10 @@ class Router:
             self._rooms_of.pop(recipient, None)  # the common case costs no entry
         else:
             self._rooms_of[recipient] = rooms
+        if len(rooms) > 1:
+            self._in_several[recipient] = None
+        else:
+            self._in_several.pop(recipient, None)
 
     def _join(self, recipient: Recipient, key: str) -> None:
         members = self._rooms.setdefault(key, {})
@@ -376,6 +383,11 @@ class Router:
                 followers.append(found)
                 special.update(found)
         self._rooms_spoken.update(by_room)
+        if len(by_room) > 1 and self._in_several:
+            # A member of several of these rooms gets their lines in the order said, not room by room.
+            for member in self._in_several:
+                if sum(key in by_room for key in self._rooms_of[member]) > 1:
+                    special.add(member)
         for room, indices in by_room.items():
             if len(indices) == len(pending):
                 self._fan_out(room, special, lambda wire: b"".join(lines_for(wire)))
