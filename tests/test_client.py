@@ -13,6 +13,7 @@ types an ordinary line, and that must be the next line the server receives.
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 from collections.abc import Iterator
@@ -381,6 +382,30 @@ def test_commands_work_with_the_real_server_and_their_replies_are_shown(
     assert bob.recv_line() == b"210 You are now in #dev (2 members)."
     client.type_line("!!hello from #dev")
     assert bob.recv_line() == b"@alice: !hello from #dev"
+
+
+def test_plain_mode_prints_each_kind_of_line_in_words_one_line_each(
+    start_client: ClientFactory, server: ServerProcess
+) -> None:
+    carol = server.register("carol")
+    carol.send_line("@carol: !join #dev")
+    assert carol.recv_line() == b"210 You are now in #dev (1 member)."
+    carol.send_line("@carol: the release is on Friday")
+    client = start_client("alice", f"chat://127.0.0.1:{server.port}")
+    client.wait_ready()
+    bob = server.register("bob")
+    client.stdout.wait_for("* bob joined #lobby")
+    bob.send_line("@bob: !msg alice psst")
+    client.stdout.wait_for("[private] @bob: psst")
+    client.type_line("!join #dev")
+    history = client.stdout.wait_for("@carol: the release is on Friday")
+    assert re.fullmatch(r"\[\d\d:\d\d\] @carol: the release is on Friday", history), history
+    bob.send_line("@bob: still in the lobby")
+    client.stdout.wait_for("[#lobby] @bob: still in the lobby")
+    client.close_input()
+    assert client.wait() == 0
+    assert "\x1b" not in client.stdout.text
+    assert not [line for line in client.stdout.lines if line.startswith(("JOINED", "MEMBERS", "HISTORY"))]
 
 
 def test_a_typed_line_with_control_characters_is_not_sent(
