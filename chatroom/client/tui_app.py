@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Input, RichLog, Static
 
-from chatroom.client import commands
+from chatroom.client import commands, render
 from chatroom.client.completion import Completer
 from chatroom.client.connect import describe_connect_error, describe_os_error
 from chatroom.client.exitcodes import EXIT_OK
@@ -83,6 +83,8 @@ HELP_TEXT = commands.COMMANDS_HELP + "\n" + TUI_HELP
 # What !help shows here: the commands every client has, then the keys of the full screen.
 
 OFFER_TEXT = "Press r to reconnect, or q to quit."
+
+_NO_COLOR = render.Style(color=False)  # Rich does the colours here; render only chooses the words
 
 PANELS_MIN_WIDTH = 70
 # Narrower than this the room and member lists are hidden: the messages need the columns more.
@@ -421,7 +423,7 @@ class ChatApp(App[int]):
                 candidate = room_key(line.room)
                 key = candidate if self.panes.has(candidate) else key
             by_pane[key].append(shown_text(line, self.username, viewed=rooms_by_key.get(key), now=now))
-            if key != self.panes.viewed and line.kind in (ShownKind.CHAT, ShownKind.PRIVATE):
+            if key != self.panes.viewed and line.kind is ShownKind.CHAT:
                 self.unread[key] += 1
         for key, texts in by_pane.items():
             self.show(texts, key=key)
@@ -476,7 +478,10 @@ class ChatApp(App[int]):
         return self.session.complete(before, word) if self.session is not None else []
 
     def _list_completions(self, options: tuple[str, ...]) -> None:
-        self.show([Text("  ".join(options), style=DIM_STYLE)], follow=True)
+        """A Tab that could add nothing: the choices on one line, as the line client lists them."""
+        width = self.messages.scrollable_content_region.width or self.size.width
+        listed = render.format_completions(options, width, _NO_COLOR)
+        self.show([Text(listed, style=DIM_STYLE)], follow=True)
 
     def _connection_ended(self, reason: str) -> None:
         """The attempt failed or the connection is gone: say why and offer to reconnect."""
