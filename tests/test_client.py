@@ -421,6 +421,15 @@ def test_a_typed_line_with_control_characters_is_not_sent(
 # -- bad command lines and unreachable servers -------------------------------------------------------
 
 
+def test_help_explains_the_protocol_choice(start_client: ClientFactory) -> None:
+    client = start_client("--help")
+    assert client.wait() == 0
+    text = " ".join(client.stdout.text.split())
+    assert "--chat-1.0 speak CHAT/1.0 only" in text
+    assert "connects again with CHAT/1.0 when the server knows only that" in text
+    assert "Tab completes" in text
+
+
 @pytest.mark.parametrize(
     "address",
     [

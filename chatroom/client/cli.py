@@ -63,7 +63,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-color", action="store_true", help="no colours (also when the NO_COLOR variable is set)"
     )
-    parser.add_argument("--bell", action="store_true", help="ring the terminal bell when a line mentions you")
+    parser.add_argument(
+        "--bell",
+        action="store_true",
+        help="ring the terminal bell when a line mentions you or is private to you",
+    )
     parser.add_argument("--timestamps", action="store_true", help="show the time before each line")
     parser.add_argument(
         "--tui",
