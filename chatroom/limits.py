@@ -205,6 +205,11 @@ FAREWELL_TIMEOUT_S = 2.0
 # How long a client leaving waits for "DISCONNECT <name> CHAT/1.0" to be written
 # to a server that reads slowly, before it exits anyway.
 
+CLIENT_MAX_KNOWN_NAMES = 10_000
+# Names (and, apart, rooms) remembered for Tab completion; the least recently seen
+# is forgotten first. A name costs about a hundred bytes, so this is about a MiB
+# at worst, and a server's `!list all` of thousands still completes.
+
 CLIENT_RECV_BYTES = 64 * 1024
 # Bytes the client asks of one recv() from the server. A busy room's backlog
 # is read in a few calls and shown as one batch (one write to the terminal).

@@ -8,6 +8,7 @@ fault inside the server can only be injected from inside.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import select
 import socket
@@ -427,7 +428,7 @@ def test_many_quiet_rooms_make_the_server_deliver_every_line_at_once(world: InPr
     senders = [world.register(f"u{n}") for n in range(10)]
     for n, sock in enumerate(senders):
         sock.sendall(f"@u{n}: !join #r{n}\n".encode())
-        world.turn_until(lambda sock=sock: has_data(sock), f"u{n} joined")
+        world.turn_until(functools.partial(has_data, sock), f"u{n} joined")
         assert recv_line(sock).startswith(b"210 ")
     peer = world.register("peer")  # in the lobby with listener, to hear it
     for n in range(150):  # 1,000 lines/s, over 10 rooms: 0.2 a room per interval

@@ -13,7 +13,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from chatroom.limits import MAX_ROOMS_PER_USER, PRESENCE_MAX_MEMBERS
+from chatroom.limits import CLIENT_MAX_KNOWN_NAMES, MAX_ROOMS_PER_USER, PRESENCE_MAX_MEMBERS
 from chatroom.protocol.events import (
     Event,
     FollowedLine,
@@ -28,12 +28,6 @@ from chatroom.protocol.events import (
     Topic,
 )
 from chatroom.protocol.names import is_valid_room_name, is_valid_username, room_key, username_key
-
-_KNOWN_KEPT = 10_000
-# Names (and, apart, rooms) remembered for Tab completion; the least recently seen
-# is forgotten first. A name costs about a hundred bytes, so this is about a MiB
-# at worst, and a server's `!list all` of thousands still completes. (A bound of
-# the client's like the others; its place is chatroom/limits.py.)
 
 _IN_ROOM = re.compile(r"You are now in (\S+) \((\d+) members?\)", re.ASCII)
 _ROOM_LISTED = re.compile(r"(\S+) \d+ members?(?::|\Z)")
@@ -254,5 +248,5 @@ class Roster:
 def _remember(kept: OrderedDict[str, str], key: str, value: str) -> None:
     kept[key] = value
     kept.move_to_end(key)
-    while len(kept) > _KNOWN_KEPT:
+    while len(kept) > CLIENT_MAX_KNOWN_NAMES:
         kept.popitem(last=False)
