@@ -39,6 +39,7 @@ from chatroom.protocol import (
     ServerEvent,
     ServerState,
     chat_prefix,
+    is_clean_text,
     server_disconnect_line,
 )
 
@@ -143,6 +144,15 @@ class ChatCodec(ServerConnection):
         return self.state is ServerState.REGISTERED
 
     def requests(self, data: bytes) -> Iterator[Request]:
+        if self.state is ServerState.REGISTERED:
+            lines = self.framer.feed(data)
+            if len(lines) == 1 and not self.framer.overflowed:  # most reads: one chat line
+                line = lines[0]
+                if line.startswith(self._prefix) and is_clean_text(line):
+                    text = line[self._text_start :].decode()
+                    if not text.startswith("!"):
+                        return iter((Say(text),))
+            return self._requests(self._events(lines))  # what receive() does when registered
         return self._requests(self.receive(data))
 
     def waiting_requests(self) -> Iterator[Request]:

@@ -353,13 +353,21 @@ class Router:
             sender, message, target, key = pending[0]
             if key is not None:
                 self._rooms_spoken.add(key)
-                self._fan_out(key, {sender}, lambda wire: wire.encode(message))
+                self._fan_out_one(key, sender, message)
             elif (
                 target is not None
                 and self.is_registered(target)
                 and not target.deliver(target.wire.encode(message))
             ):
                 self._dropped.append(target)
+            return
+        if not following and not self._in_several and self._one_line_per_room(pending):
+            # Many quiet rooms (a line each): nobody hears two of these lines, so each goes
+            # out on its own, in any order, without the bookkeeping that keeps a mixed batch
+            # in order.
+            for sender, message, _, key in pending:
+                assert key is not None
+                self._fan_out_one(key, sender, message)
             return
         encoded: dict[Wire, list[bytes]] = {}
 
@@ -422,6 +430,23 @@ class Router:
                     chosen.append(line)
             if chosen and not recipient.deliver(b"".join(chosen)):
                 dropped.append(recipient)
+
+    def _one_line_per_room(self, pending: list[_Pending]) -> bool:
+        """True when every pending line is a room line to a room no other pending line goes to."""
+        keys = {key for _, _, _, key in pending}
+        if len(keys) != len(pending) or None in keys:
+            return False
+        self._rooms_spoken.update(keys)  # type: ignore[arg-type]  # None is not among them
+        return True
+
+    def _fan_out_one(self, room: str, sender: Recipient, message: Message) -> None:
+        """One room line to every member of `room` but its sender: one payload per wire."""
+        dropped = self._dropped
+        for wire, group in self._rooms.get(room, {}).items():
+            payload = wire.encode(message)
+            for recipient in group:
+                if recipient is not sender and not recipient.deliver(payload):
+                    dropped.append(recipient)
 
     def _fan_out(self, room: str, skip: set[Recipient], payload_for: Callable[[Wire], bytes]) -> None:
         """A room's lines to every member not in `skip`: one payload per wire, the same bytes to all."""
