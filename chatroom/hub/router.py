@@ -380,10 +380,12 @@ class Router:
         by_room: dict[str, list[int]] = {}
         special: set[Recipient] = set()
         followers: list[set[Recipient]] = []  # per message: who follows it (room lines only)
+        private = False
         for index, (sender, message, target, key) in enumerate(pending):
             special.add(sender)
             if target is not None:
                 special.add(target)
+                private = True
             if key is not None:
                 by_room.setdefault(key, []).append(index)
             if following:  # one entry per message, private lines included: looked up by position
@@ -403,6 +405,7 @@ class Router:
                 self._fan_out(room, special, functools.partial(_join_chosen, lines_for, indices))
         followed: dict[Wire, dict[int, bytes]] = {}
         dropped = self._dropped
+        only_rooms = not following and not private  # then a sender hears only its rooms' lines
         for recipient in special:
             rooms = self._rooms_of.get(recipient, [LOBBY])
             group = self._rooms.get(rooms[0], {}).get(recipient.wire)
@@ -411,6 +414,13 @@ class Router:
             wire = recipient.wire
             lines = lines_for(wire)
             chosen: list[bytes] = []
+            if only_rooms and len(rooms) == 1:  # its room's lines but its own: no walk over the batch
+                for index in by_room.get(rooms[0], ()):
+                    if pending[index][0] is not recipient:
+                        chosen.append(lines[index])
+                if chosen and not recipient.deliver(b"".join(chosen)):
+                    dropped.append(recipient)
+                continue
             for index, (sender, message, target, key) in enumerate(pending):
                 if sender is recipient:
                     continue
