@@ -38,12 +38,15 @@ DELIVERY_INTERVAL_S = 0.002
 # turn. Chosen with the fan-out benchmark (docs/PERFORMANCE.md).
 
 DELIVERY_ADAPT_WINDOW_S = 0.1
-DELIVERY_BATCH_MIN_LINES = 0.5
+DELIVERY_BATCH_MIN_LINES = 0.2
 # The interval pays only when a room gets several lines within it. Every
 # window the server estimates, from the lines it delivered and the rooms they
 # went to, how many lines one room gathers per interval; below this many it
 # delivers every turn instead (many quiet rooms: waiting would add latency and
-# save no send()), at or above it it waits the interval (one busy room).
+# save no send()), at or above it it waits the interval (one busy room). Set
+# with peerbench's W1 and W4 (docs/PERFORMANCE.md): at 0.2, 100 rooms of 10 at
+# 3,000 lines/s (0.06) get every line at once, and at 15,000 lines/s and more,
+# where the server nears a full core, it gathers reads again.
 
 RECV_BYTES = 64 * 1024
 # Bytes asked of one recv(). Large enough that a busy sender's backlog is

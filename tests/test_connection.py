@@ -425,14 +425,14 @@ def test_one_busy_room_makes_the_server_wait_the_interval_and_gather_lines(world
 
 def test_many_quiet_rooms_make_the_server_deliver_every_line_at_once(world: InProcess) -> None:
     listener = world.register("listener")
-    senders = [world.register(f"u{n}") for n in range(10)]
+    senders = [world.register(f"u{n}") for n in range(20)]
     for n, sock in enumerate(senders):
         sock.sendall(f"@u{n}: !join #r{n}\n".encode())
         world.turn_until(functools.partial(has_data, sock), f"u{n} joined")
         assert recv_line(sock).startswith(b"210 ")
     peer = world.register("peer")  # in the lobby with listener, to hear it
-    for n in range(150):  # 1,000 lines/s, over 10 rooms: 0.2 a room per interval
-        k = n % 10
+    for n in range(150):  # 1,000 lines/s, over 20 rooms: 0.1 a room per 2 ms interval
+        k = n % 20
         senders[k].sendall(f"@u{k}: hi {n}\n".encode())
         world.clock.now += 0.001
         world.turns(1)
