@@ -355,3 +355,13 @@ def test_server_shutdown_sends_disconnect_chat11_without_presence_noise(server: 
     assert alice.next_line() == b"DISCONNECT CHAT/1.1"
     assert carol.next_line() == b"DISCONNECT CHAT/1.1"
     assert bob.next_line() == b"DISCONNECT CHAT/1.0"
+
+
+def test_a_join_storm_costs_at_most_200_notices_a_join_whatever_the_crowd(server: ServerProcess) -> None:
+    """Presence is linear: after the 200th member nobody is told of joins, so N joins cost < 200 N lines."""
+    crowd = [register11(server, f"c{n}", "replay=0") for n in range(230)]
+    server.stop(signal.SIGINT)
+    told = [(b"\n" + peer.recv_until_closed()).count(b"\nJOINED #lobby ") for peer in crowd]
+    # The n-th member (0-based) hears of the joins after it until the room holds 200.
+    assert told == [max(0, 199 - n) for n in range(230)]
+    assert sum(told) == 200 * 199 // 2
