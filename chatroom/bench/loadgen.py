@@ -716,8 +716,8 @@ class Worker:
             privates=tally.privates,
             private_queued=private_queued,
             receipts=tally.receipts,
-            open_missing=sum(max(0, expect.get(c.name, 0) - c.got) for c in still_open) if expect else 0,
-            open_surplus=sum(max(0, c.got - expect.get(c.name, 0)) for c in still_open) if expect else 0,
+            open_missing=sum(max(0, expect.get(c.name, 0) - c.got) for c in still_open if expect is not None),
+            open_surplus=sum(max(0, c.got - expect.get(c.name, 0)) for c in still_open if expect is not None),
         )
 
     @staticmethod

@@ -71,7 +71,7 @@ class Options:
     room_senders: int = DEFAULT_ROOMS  # one per room
     room_rates: tuple[float, ...] = DEFAULT_ROOM_RATES
     private_share: float = DEFAULT_PRIVATE_SHARE
-    history: tuple[str, ...] = DEFAULT_HISTORY  # a started server's; one variant, unnamed, for an address
+    history: tuple[str, ...] = DEFAULT_HISTORY  # a started server's variants; ("as it runs",) for an address
     json_path: str | None = None
     plot_path: str | None = None
     notes: list[str] = field(default_factory=list)
