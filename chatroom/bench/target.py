@@ -91,6 +91,11 @@ class LocalServer(Server):
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(chatroom.__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        # The history is on, as it is for users, but in a file of this run's: never the user's own.
+        self._history_dir: tempfile.TemporaryDirectory[str] | None = None
+        if "--db" not in args and "--no-history" not in args:
+            self._history_dir = tempfile.TemporaryDirectory(prefix="chatroom-bench-history-")
+            args = (*args, "--db", os.path.join(self._history_dir.name, "history.sqlite3"))
         self.command = [
             sys.executable,
             "-m",
@@ -169,6 +174,8 @@ class LocalServer(Server):
     def close(self) -> None:
         self.stop()
         self._log.close()
+        if self._history_dir is not None:
+            self._history_dir.cleanup()
 
 
 class ExternalServer(Server):
