@@ -454,6 +454,22 @@ def test_a_typed_line_names_the_room_it_is_for() -> None:
     assert session.type_line("!!wow") == [Send(b"@alice #dev: !!wow\n"), ShowSent("!wow")]
 
 
+def test_lines_typed_before_a_join_is_answered_go_where_the_server_will_have_moved_them() -> None:
+    """`!join #dev` then `hello`, piped at once: hello is for #dev, which the prompt does not show yet."""
+    session = in_lobby()
+    assert session.type_line("!join #dev") == [Send(b"@alice: !join #dev\n")]
+    assert session.type_line("hello") == [Send(b"@alice: hello\n"), ShowSent("hello")]  # the server's current
+    session.receive(ENTERED_DEV)
+    assert session.type_line("named again") == [Send(b"@alice #dev: named again\n"), ShowSent("named again")]
+
+
+def test_a_refused_join_also_ends_the_wait() -> None:
+    session = in_lobby()
+    session.type_line("!join #dev")
+    session.receive(b"429 There are 10000 rooms, the most this server allows; join one of them (!rooms).\n")
+    assert session.type_line("still here") == [Send(b"@alice #lobby: still here\n"), ShowSent("still here")]
+
+
 def test_commands_go_in_the_plain_form_about_the_current_room() -> None:
     assert in_lobby_and_dev().type_line("!topic soon") == [Send(b"@alice: !topic soon\n")]
 

@@ -178,6 +178,9 @@ class Session:
         self._protocol = ClientConnection(self.username, version=version)
         self.roster = Roster(self.username, several_rooms=version == VERSION_1_1)
         self._quiet: deque[str] = deque()  # rooms switched to whose 210 reply is not shown
+        # Typed !join/!leave not answered yet: until they are, lines go to the server's current
+        # room (the plain form), which those commands change in order, not to the room shown.
+        self._moves_pending = 0
 
     def start(self) -> list[Effect]:
         """The connection is open: register."""
@@ -237,6 +240,8 @@ class Session:
                 while self._quiet.popleft() != room_key(entered[0]):
                     pass  # replies come in order: the switches before it were answered already
                 return None, False
+            if self._moves_pending and event.final and (event.code == 210 or 400 <= event.code < 500):
+                self._moves_pending -= 1
         changed = self.roster.apply(event)
         return shown_for(event, line, self.username), changed
 
@@ -257,6 +262,9 @@ class Session:
             return self._chat(meaning.text, queued, meaning.shown)
         if isinstance(meaning, commands.ServerCommand):
             sent = self._chat(meaning.line, queued, to_room=False)  # a command is about the current room
+            moves = meaning.line.split(" ", 1)[0].lower() in ("!join", "!leave")
+            if moves and any(isinstance(effect, Send) for effect in sent):
+                self._moves_pending += 1
             return [effect for effect in sent if not isinstance(effect, ShowSent)]
         if isinstance(meaning, commands.RunCommand):
             if meaning.command is commands.Command.EXIT:
@@ -336,7 +344,8 @@ class Session:
         """Send `text`; in CHAT/1.1 to the room shown, by name, so a switch on its way cannot misdirect it."""
         if self.state is not SessionState.CHATTING:
             return [ShowNotice("Not sent: not registered with the server yet.", NoticeKind.ERROR)]
-        room = self.roster.current if to_room and self.version == VERSION_1_1 else None
+        addressed = to_room and self.version == VERSION_1_1 and not self._moves_pending
+        room = self.roster.current if addressed else None
         data = self._protocol.chat(text, room)
         if len(data) > MAX_LINE_BYTES + 1 and room is not None:
             data = self._protocol.chat(text)  # the server's current room is the one shown: the short form
