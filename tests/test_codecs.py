@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatroom.codecs.chat import CHAT11_WIRE, CHAT_WIRE, ChatCodec
-from chatroom.codecs.requests import Command, Ending, Refuse, Register, Say
+from chatroom.codecs.requests import Command, Ending, Leave, Refuse, Register, Say
 from chatroom.hub.message import (
     FollowedLine,
     Joined,
@@ -103,3 +103,16 @@ def test_any_valid_chat11_registration_parses_with_its_replay(name: str, replay:
 def test_parse_registration_never_raises(line: bytes) -> None:
     found = parse_registration(line)
     assert found is None or is_valid_username(found.name)
+
+
+@given(st.lists(st.binary(max_size=60), max_size=8))
+def test_a_chat11_codec_turns_any_lines_into_requests_without_raising(lines: list[bytes]) -> None:
+    codec = registered(b"REGISTER alice CHAT/1.1")
+    data = b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n"
+    for prefix in (b"", b"@alice #", b"@alice #dev: ", b"@alice: "):
+        for request in codec.requests(prefix + data):
+            assert isinstance(request, Say | Command | Refuse | Leave), request
+            if isinstance(request, Say | Command) and request.room is not None:
+                assert request.room.startswith("#")
+        if not codec.registered:  # a DISCONNECT line among them ended it
+            break
