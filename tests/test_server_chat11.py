@@ -248,8 +248,8 @@ def test_commands_addressed_to_a_room_are_about_that_room(server: ServerProcess)
     (alice,) = users11(server, "alice", replay=False)
     assert alice.command("!join #dev") == [b"210 You are now in #dev (1 member)."]
     alice.entered("#dev")
-    alice.say_in("#lobby", "!list")
-    assert alice.reply() == [b"213-alice", b"213 1 member in #lobby."]
+    alice.say_in("#LOBBY", "!list")
+    assert alice.reply() == [b"213-alice", b"213 1 member in #lobby."]  # as first written
     alice.say_in("#ops", "!list")
     assert alice.reply() == [b"404 You are not in #ops; !join #ops first."]
     alice.say_in("#lobby", "!topic x")

@@ -200,7 +200,9 @@ class Hub:
         if room is not None and not self.router.is_in(member, room):
             answer(member, 404, [not_in_room(room)])
             return
-        here = room if room is not None else self.router.room_of(member)
+        here = self.router.room_of(member)
+        if room is not None:  # the room as first written, however it was typed
+            here = next(name for name in self.router.rooms_of(member) if room_key(name) == room_key(room))
         if isinstance(parsed, commands.Mistake):
             answer(member, parsed.code, [parsed.sentence])
         elif isinstance(parsed, commands.History):
