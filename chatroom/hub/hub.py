@@ -208,6 +208,7 @@ class Hub:
         elif isinstance(parsed, commands.History):
             self._history(member, here, parsed.lines, answer)
         else:
+            self._then = []  # (what a command that raised left behind is not run for this one)
             code, lines = self._carry_out(member, here, parsed)
             answer(member, code, lines)
             then, self._then = self._then, []
