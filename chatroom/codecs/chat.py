@@ -103,6 +103,13 @@ class ChatWire11:
         return encode_reply(code, lines)
 
 
+def _said(text: str, room: str | None = None) -> Say | Command:
+    """What a chat line's text asks: a command when it starts with '!' (never relayed); '!!' says '!...'."""
+    if not text.startswith("!"):
+        return Say(text, room)
+    return Say(text[1:], room) if text.startswith("!!") else Command(text, room)
+
+
 def encode_reply(code: int, lines: Sequence[str]) -> bytes:
     """One or more status lines with `code`, SMTP-style (docs/PROTOCOL.md 6.1)."""
     last = len(lines) - 1
@@ -161,17 +168,9 @@ class ChatCodec(ServerConnection):
     def _requests(self, events: Iterator[ServerEvent]) -> Iterator[Request]:
         for event in events:
             if type(event) is ChatMessage:
-                text = event.line[self._text_start :].decode()
-                if text.startswith("!"):  # a command, never relayed; '!!' says a line starting with '!'
-                    yield Say(text[1:]) if text.startswith("!!") else Command(text)
-                else:
-                    yield Say(text)
+                yield _said(event.line[self._text_start :].decode())
             elif type(event) is RoomMessage:
-                text, room = event.text, event.room
-                if text.startswith("!"):
-                    yield Say(text[1:], room) if text.startswith("!!") else Command(text, room)
-                else:
-                    yield Say(text, room)
+                yield _said(event.text, event.room)
             elif isinstance(event, RegisterRequest):
                 yield Register(event.name, event.replay)
             elif isinstance(event, LeaveRequest):

@@ -22,6 +22,8 @@ _Pending = tuple[
     Recipient, Message, Recipient | None, str | None
 ]  # sender, message, private target, room key
 
+_LOBBY_ONLY = [LOBBY]  # the rooms of a user missing from _rooms_of; shared, never changed
+
 # Stripped from both ends of a word before it is compared with a followed #topic.
 _WORD_EDGES = ".,;:!?'\"()[]{}"
 
@@ -95,10 +97,10 @@ class Router:
 
     def rooms_of(self, recipient: Recipient) -> list[str]:
         """Every room the user is in, in the order entered (the current one last)."""
-        return [self._room_names[key] for key in self._rooms_of.get(recipient, [LOBBY])]
+        return [self._room_names[key] for key in self._rooms_of.get(recipient, _LOBBY_ONLY)]
 
     def is_in(self, recipient: Recipient, room: str) -> bool:
-        return room_key(room) in self._rooms_of.get(recipient, [LOBBY])
+        return room_key(room) in self._rooms_of.get(recipient, _LOBBY_ONLY)
 
     def members(self, room: str) -> list[Recipient]:
         return [member for group in self._rooms.get(room_key(room), {}).values() for member in group]
@@ -136,7 +138,7 @@ class Router:
         if self._users.get(key) is not recipient:
             return False
         del self._users[key]
-        for room in self._rooms_of.pop(recipient, [LOBBY]):
+        for room in self._rooms_of.pop(recipient, _LOBBY_ONLY):
             self._part(recipient, room)
         self._in_several.pop(recipient, None)
         for target in self._follows_of.pop(recipient, []):
@@ -149,7 +151,7 @@ class Router:
         Returns the room's name as it was first written ('#Dev' for a later '#dev').
         """
         key = room_key(room)
-        before = self._rooms_of.get(recipient, [LOBBY])
+        before = self._rooms_of.get(recipient, _LOBBY_ONLY)
         if before != [key]:
             self.deliver()  # what was said before the move reaches the room it was said in
             for old in before:
@@ -164,7 +166,7 @@ class Router:
     def enter(self, recipient: Recipient, room: str) -> str:
         """Add `room` (created when new) to the user's rooms and make it current; its name as written."""
         key = room_key(room)
-        rooms = list(self._rooms_of.get(recipient, [LOBBY]))
+        rooms = list(self._rooms_of.get(recipient, _LOBBY_ONLY))
         if key in rooms:
             rooms.remove(key)
         else:
@@ -181,7 +183,7 @@ class Router:
         Returns the user's current room afterwards.
         """
         key = room_key(room)
-        rooms = list(self._rooms_of.get(recipient, [LOBBY]))
+        rooms = list(self._rooms_of.get(recipient, _LOBBY_ONLY))
         self.deliver()
         rooms.remove(key)
         self._part(recipient, key)
@@ -192,7 +194,7 @@ class Router:
         return self._room_names[rooms[-1]]
 
     def _set_rooms(self, recipient: Recipient, rooms: list[str]) -> None:
-        if rooms == [LOBBY]:
+        if rooms == _LOBBY_ONLY:
             self._rooms_of.pop(recipient, None)  # the common case costs no entry
         else:
             self._rooms_of[recipient] = rooms
@@ -407,7 +409,7 @@ class Router:
         dropped = self._dropped
         only_rooms = not following and not private  # then a sender hears only its rooms' lines
         for recipient in special:
-            rooms = self._rooms_of.get(recipient, [LOBBY])
+            rooms = self._rooms_of.get(recipient, _LOBBY_ONLY)
             group = self._rooms.get(rooms[0], {}).get(recipient.wire)
             if group is None or recipient not in group:  # left since
                 continue
@@ -443,10 +445,12 @@ class Router:
 
     def _one_line_per_room(self, pending: list[_Pending]) -> bool:
         """True when every pending line is a room line to a room no other pending line goes to."""
-        keys = {key for _, _, _, key in pending}
-        if len(keys) != len(pending) or None in keys:
-            return False
-        self._rooms_spoken.update(keys)  # type: ignore[arg-type]  # None is not among them
+        rooms: set[str] = set()
+        for _, _, _, key in pending:
+            if key is None or key in rooms:
+                return False
+            rooms.add(key)
+        self._rooms_spoken.update(rooms)
         return True
 
     def _fan_out_one(self, room: str, sender: Recipient, message: Message) -> None:
