@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
 import threading
 from pathlib import Path
 
+import pytest
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
 
@@ -72,13 +74,15 @@ def test_a_claimed_name_is_refused_without_its_password_and_with_a_wrong_one(ser
 def test_the_right_password_is_accepted_and_the_name_is_then_in_use(server: ServerProcess) -> None:
     leave(claim(server, "alice", "pässword"), "alice")
     alice = login(server, "alice", "pässword")
-    other, reply = register11(server, "alice", f"password={b64('pässword')}")
+    _other, reply = register11(server, "alice", f"password={b64('pässword')}")
     assert reply == b"401 Client already registered"  # one connection per name, proven or not
     alice.send_line("@alice: !list")
     assert until_reply(alice).startswith(b"213")
 
 
-def test_a_chat_1_0_client_asking_for_a_protected_name_gets_the_name_taken_reply(server: ServerProcess) -> None:
+def test_a_chat_1_0_client_asking_for_a_protected_name_gets_the_name_taken_reply(
+    server: ServerProcess,
+) -> None:
     leave(claim(server, "alice", "secret"), "alice")
     peer = server.connect()
     peer.send_line("REGISTER alice CHAT/1.0")
@@ -142,28 +146,52 @@ def test_a_malformed_password_option_is_an_invalid_registration(server: ServerPr
         peer.expect_closed()
 
 
+def non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (a peer connecting from it is 'another host')."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        host: str = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if host.startswith("127.") else host
+
+
 def test_passwords_from_another_host_are_refused_unless_the_operator_allows_them(
     start_server: ServerFactory,
 ) -> None:
-    """Loopback is the only safe channel today; the policy itself is unit-tested with addresses."""
-    strict = start_server("--host", "127.0.0.1")
-    peer, reply = register11(strict, "gina", f"password={b64('pw')} claim=yes")
-    assert reply == OK  # from 127.0.0.1: safe
-    assert "--allow-plain-passwords" in _help()
-
-
-def _help() -> str:
-    from chatroom.server.cli import build_arg_parser
-
-    return build_arg_parser().format_help()
+    """Connecting to this machine's own non-loopback address makes the peer 'another host'."""
+    host = non_loopback_address()
+    if host is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    strict = start_server("--host", "0.0.0.0")
+    peer = Peer.connect(strict.port, host)
+    peer.send_line(f"REGISTER gina CHAT/1.1 password={b64('pw')} claim=yes")
+    assert peer.recv_line() == (
+        b"403 The server refuses passwords over an unencrypted connection from another host; "
+        b"use TLS, or ask its operator."
+    )
+    peer.expect_closed()
+    claim(strict, "gina", "pw")  # the same from loopback is fine
+    relaxed = start_server("--host", "0.0.0.0", "--allow-plain-passwords", "--operator", "root")
+    peer = Peer.connect(relaxed.port, host)
+    peer.send_line(f"REGISTER gina CHAT/1.1 password={b64('pw')} claim=yes")
+    assert peer.recv_line() == OK
+    peer.close()
+    peer = Peer.connect(relaxed.port, host)  # but an operator name is claimed only from this machine
+    peer.send_line(f"REGISTER root CHAT/1.1 password={b64('pw')} claim=yes")
+    assert peer.recv_line() == b"403 Operator names are claimed only from the server's own machine."
+    peer.close()
 
 
 def test_wrong_passwords_past_the_limit_are_refused_without_being_checked(server: ServerProcess) -> None:
     leave(claim(server, "hank", "right"), "hank")
     for _ in range(5):
-        peer, reply = register11(server, "hank", f"password={b64('wrong')}")
+        _, reply = register11(server, "hank", f"password={b64('wrong')}")
         assert reply == b"403 Wrong password for hank."
-    peer, reply = register11(server, "hank", f"password={b64('right')}")
+    _peer, reply = register11(server, "hank", f"password={b64('right')}")
     assert reply.startswith(b"429 Too many wrong passwords; try again in ")
 
 
@@ -175,7 +203,9 @@ def operator_server(start_server: ServerFactory, *args: str) -> tuple[ServerProc
     return server, claim(server, "root", "toor")
 
 
-def test_an_operator_kicks_a_user_who_gets_one_last_line_saying_who_and_why(start_server: ServerFactory) -> None:
+def test_an_operator_kicks_a_user_who_gets_one_last_line_saying_who_and_why(
+    start_server: ServerFactory,
+) -> None:
     server, root = operator_server(start_server)
     bob = server.register("bob")
     mark = server.log_mark()
@@ -242,16 +272,9 @@ def test_closing_a_room_sends_its_members_back_to_the_lobby(start_server: Server
     root.send_line("@root: !close #dev")
     assert until_reply(root) == b"220 Closed #dev (2 members sent to #lobby)."
     assert bob.recv_line() == b"210 #dev was closed; you are now in #lobby."
-    while (line := carol.recv_line()) != b"LEFT #dev carol":
+    while carol.recv_line() != b"LEFT #dev carol":
         pass
     bob.send_line("@bob: !rooms")
     assert bob.recv_line() == b"211-#lobby 3 members"
     root.send_line("@root: !close #lobby")
     assert until_reply(root) == b"400 #lobby cannot be closed."
-
-
-def test_an_operator_name_cannot_be_claimed_from_another_host_but_can_from_this_one(
-    start_server: ServerFactory,
-) -> None:
-    server = start_server("--operator", "root", "--allow-plain-passwords")
-    claim(server, "root", "toor")  # loopback: allowed

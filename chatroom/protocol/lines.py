@@ -89,6 +89,18 @@ def password_option(password: str) -> str:
     return b64encode(password.encode()).decode("ascii")
 
 
+def credentials_options(credentials: Credentials | None) -> str:
+    """The REGISTER options that carry `credentials` ('' for none)."""
+    if credentials is None:
+        return ""
+    options = [f"password={password_option(credentials.password)}"]
+    if credentials.claim:
+        options.append("claim=yes")
+    if credentials.new_password is not None:
+        options.append(f"new-password={password_option(credentials.new_password)}")
+    return " ".join(options)
+
+
 def _password(value: bytes) -> str | None:
     """The password a password= or new-password= value carries, or None when it is not valid."""
     try:

@@ -6,10 +6,11 @@ neither the disk nor scrypt ever runs on the server's loop. The loop keeps
 its own copy of which names are protected and banned (loaded once with
 `load`), so a registration of an unprotected name never waits for this thread.
 
-Passwords: hashlib.scrypt with a random 16-byte salt per account, n=2**15,
-r=8, p=1 (32 MiB of memory and some tens of milliseconds per check), 32-byte
-key; each row keeps its n, r, p so that stronger parameters can come later
-without invalidating old passwords. Compared with hmac.compare_digest.
+Passwords: hashlib.scrypt with a random 16-byte salt per account, n=2**14,
+r=8, p=1 (16 MiB of memory, about 40 to 90 ms per check on the machine of
+docs/SECURITY-accounts.md), 32-byte key; each row keeps its n, r, p so that
+stronger parameters can come later without invalidating old passwords.
+Compared with hmac.compare_digest.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ import os
 import sqlite3
 import time
 
-SCRYPT_N = 2**15
+SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
 SCRYPT_DKLEN = 32
 SALT_LEN = 16
-# scrypt needs 128 * n * r * p bytes (32 MiB here); OpenSSL refuses more than
-# maxmem, whose default is exactly 32 MiB, so allow a margin.
+# scrypt needs 128 * n * r * p bytes (16 MiB here) and a little more; OpenSSL
+# refuses more than maxmem (default 32 MiB), so it is set from the parameters.
 _SCRYPT_MAXMEM = 2 * 128 * SCRYPT_N * SCRYPT_R * SCRYPT_P
 
 # WITHOUT ROWID: the primary key is the table itself (no second index to keep).
