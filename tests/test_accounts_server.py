@@ -207,6 +207,11 @@ def test_an_operator_kicks_a_user_who_gets_one_last_line_saying_who_and_why(
     start_server: ServerFactory,
 ) -> None:
     server, root = operator_server(start_server)
+    root.send_line("@root: !help")
+    help_lines = []
+    while not (line := until_reply(root) if not help_lines else root.recv_line()).startswith(b"218 "):
+        help_lines.append(line)
+    assert any(b"!kick NAME [REASON]" in line for line in help_lines)  # shown to operators
     bob = server.register("bob")
     mark = server.log_mark()
     root.send_line("@root: !kick bob spamming the lobby")
@@ -275,6 +280,11 @@ def test_closing_a_room_sends_its_members_back_to_the_lobby(start_server: Server
     while carol.recv_line() != b"LEFT #dev carol":
         pass
     bob.send_line("@bob: !rooms")
-    assert bob.recv_line() == b"211-#lobby 3 members"
+    assert bob.recv_line() == b"211-#lobby 3 members"  # #dev is gone
+    assert bob.recv_line() == b"211 1 room."
+    bob.send_line("@bob: !join #dev")
+    assert bob.recv_line() == b"210 You are now in #dev (1 member)."
+    bob.send_line("@bob: !topic")
+    assert bob.recv_line() == b"212 #dev has no topic; !topic TEXT sets one."  # forgotten with the room
     root.send_line("@root: !close #lobby")
     assert until_reply(root) == b"400 #lobby cannot be closed."

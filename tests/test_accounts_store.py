@@ -116,3 +116,36 @@ def test_submitted_work_is_answered_through_run_answers(store: HistoryStore) -> 
     assert store.flush(10.0)
     store.run_answers()
     assert answers == [Outcome.CLAIMED]
+
+
+# -- the loop's side: answers from memory when it can ------------------------------------------------
+
+
+def test_an_unprotected_name_without_a_password_is_answered_at_once_without_the_store_thread() -> None:
+    from chatroom.hub.accounts import Attempt, Refused
+    from chatroom.net.loop import EventLoop
+    from chatroom.server.accounts import LoopAccounts
+
+    with HistoryStore(":memory:") as made:
+        assert check(made, "pw", claim=True) is Outcome.CLAIMED  # 'alice' is protected
+        loop = EventLoop()
+        try:
+            loop_accounts = LoopAccounts(made, loop, ())
+            answers: list[tuple[Refused | None, bool]] = []
+            loop_accounts.check("bob", Attempt(None, events=True), lambda *answer: answers.append(answer))
+            assert answers == [(None, False)]  # synchronously: no thread, no wait
+            loop_accounts.check("ALICE", Attempt(None, events=False), lambda *answer: answers.append(answer))
+            assert answers[-1] == (Refused(401, "Client already registered"), False)
+        finally:
+            loop.close()
+
+
+def test_the_server_and_client_help_name_the_account_options() -> None:
+    from chatroom.client.cli import build_arg_parser as client_parser
+    from chatroom.server.cli import build_arg_parser as server_parser
+
+    server_help = server_parser().format_help()
+    assert "--operator NAME" in server_help and "--allow-plain-passwords" in server_help
+    client_help = client_parser().format_help()
+    for option in ("--login", "--claim", "--change-password", "CHATROOM_PASSWORD"):
+        assert option in client_help

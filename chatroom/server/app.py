@@ -47,6 +47,7 @@ CAUGHT_SIGNALS = SHUTDOWN_SIGNALS + RELOAD_SIGNALS
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
+_PLAIN_ATTEMPTS = {False: Attempt(None, False), True: Attempt(None, True)}  # without a password, by events
 
 
 class ServerConfig:
@@ -295,7 +296,7 @@ class Server:
     def _attempt(self, conn: Connection, request: Register) -> Attempt:
         """What the accounts judge; the peer's address is looked at only when a password came."""
         if request.credentials is None:
-            return Attempt(None, conn.wire.events)
+            return _PLAIN_ATTEMPTS[conn.wire.events]  # most registrations: nothing to make
         host = host_of(conn.transport)
         safe = self.config.allow_plain_passwords or password_channel_is_safe(conn.transport)
         return Attempt(request.credentials, conn.wire.events, host, safe, is_loopback(host))
