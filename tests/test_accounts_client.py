@@ -8,7 +8,7 @@ import pytest
 from support.processes import ClientFactory, ServerProcess
 from test_terminal_pty import address, client_in_pty
 
-from chatroom.client.session import NO_PASSWORDS, Ended, Send, Session
+from chatroom.client.session import NO_PASSWORDS, PROTECTED, Ended, Send, Session
 from chatroom.protocol import VERSION_1_1, Credentials
 
 
@@ -72,6 +72,15 @@ def test_passwords_and_chat_1_0_do_not_mix(start_client: ClientFactory) -> None:
     client = start_client("--login", "--chat-1.0", "alice", "chat://127.0.0.1:9")
     assert client.wait() == 2
     assert "Passwords need CHAT/1.1" in client.stderr.text
+
+
+def test_a_protected_name_without_a_password_says_to_use_login() -> None:
+    session = Session("alice")
+    session.start()
+    [ended] = session.receive(
+        b"401 The name alice is protected by a password; register with it (password=...), or x.\n"
+    )
+    assert isinstance(ended, Ended) and ended.message == PROTECTED.format(name="alice")
 
 
 def test_a_session_with_a_password_does_not_fall_back_to_chat_1_0() -> None:

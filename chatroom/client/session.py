@@ -48,6 +48,10 @@ from chatroom.text import printable
 GREETING = "Registration successful.  Ready for messaging!"
 SERVER_CLOSING = "Disconnected from server ... exiting!"
 FALLBACK = "The server speaks only CHAT/1.0; connecting again with it."
+PROTECTED = (
+    "Registration refused: the name {name} is protected by a password; "
+    "run the client again with --login, or choose another name."
+)
 NO_PASSWORDS = (
     "Registration refused: the server speaks only CHAT/1.0, which has no passwords; "
     "connect without --login or --claim to use an unprotected name."
@@ -266,6 +270,8 @@ class Session:
             self._use(VERSION)
             self.state = SessionState.STARTING
             return [ShowNotice(FALLBACK), Reconnect()]
+        if self._credentials is None and reply.startswith("401 ") and "protected by a password" in reply:
+            return [self._end(EXIT_FAILURE, PROTECTED.format(name=self.username))]
         return [self._end(EXIT_FAILURE, f"Registration refused: {printable(reply)}")]
 
     # -- from the user -----------------------------------------------------------------
