@@ -91,3 +91,23 @@ def test_a_session_with_a_password_does_not_fall_back_to_chat_1_0() -> None:
     assert register.data == b"REGISTER alice CHAT/1.1 password=cHc= claim=yes\n"
     [ended] = session.receive(b"400 Invalid registration\n")
     assert isinstance(ended, Ended) and ended.message == NO_PASSWORDS
+
+
+def test_the_full_screen_client_registers_with_the_password_it_was_given() -> None:
+    pytest.importorskip("textual")
+    from test_tui import WIDE, FakeServer, async_test, registered
+
+    from chatroom.client.tui_app import ChatApp
+
+    @async_test
+    async def run() -> None:
+        fake = FakeServer()
+        try:
+            app = ChatApp("alice", fake.address, credentials=Credentials("pw", claim=True))
+            async with app.run_test(size=WIDE) as pilot:
+                await registered(pilot, app)
+                assert fake.lines == ["REGISTER alice CHAT/1.1 password=cHc= claim=yes"]
+        finally:
+            fake.close()
+
+    run()

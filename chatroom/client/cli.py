@@ -188,12 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     if args.tui:
-        if credentials is not None:
-            print("chatroom-client: --tui does not take passwords yet; use the line mode", file=sys.stderr)
-            return EXIT_USAGE
         from chatroom.client.tui import run_tui
 
-        return run_tui(args.username, address, version=version)
+        return run_tui(args.username, address, version=version, credentials=credentials)
     frontend = make_frontend(args)
     try:
         frontend.show_notice("Connecting to server ...")
