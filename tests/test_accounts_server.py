@@ -195,6 +195,21 @@ def test_wrong_passwords_past_the_limit_are_refused_without_being_checked(server
     assert reply.startswith(b"429 Too many wrong passwords; try again in ")
 
 
+def test_a_wrong_password_with_pipelined_lines_and_a_quick_close_relays_nothing(
+    server: ServerProcess,
+) -> None:
+    leave(claim(server, "ivy", "right"), "ivy")
+    watcher = server.register("watcher")
+    mark = server.log_mark()
+    peer = server.connect()
+    peer.send_line(f"REGISTER ivy CHAT/1.1 password={b64('wrong')}\n@ivy: sneaky")
+    peer.close()  # gone before the answer, which comes a second late
+    server.wait_for_log("Wrong password for ivy", after=mark)
+    ivy = login(server, "ivy", "right")
+    ivy.send_line("@ivy: hello")
+    assert watcher.recv_line() == b"@ivy: hello"  # the first line from any ivy: 'sneaky' was never relayed
+
+
 # -- operators ------------------------------------------------------------------------------------
 
 
