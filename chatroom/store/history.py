@@ -11,7 +11,9 @@ queue; the writer makes `fileno()` readable and the loop calls `run_answers()`,
 which runs them on the loop's thread in the order they were asked.
 
 The file holds one table of room lines (the server never appends private
-ones), looked up by the room's folded key and kept with its name as said;
+ones), looked up by the room's folded key and kept with its name as said, and
+the accounts' tables (chatroom.store.accounts; their work comes through
+`submit`, so this thread stays the one owner of the connection);
 `PRAGMA application_id` marks it as ours, `PRAGMA user_version` is the schema
 version a later change migrates from. WAL with synchronous=NORMAL: a commit
 survives the process being killed (a power cut may lose the last ones), and a
