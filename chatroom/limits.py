@@ -242,3 +242,28 @@ CHAR_WIDTH_CACHE = 4096
 NAME_STYLE_CACHE = 1024
 # Sender names whose colour the full screen remembers; a room rarely has more
 # talkers, and a forgotten colour is only computed again.
+
+# -- protected names and operators (chatroom.server.accounts, chatroom.store.accounts) -------------
+
+MAX_PASSWORD_BYTES = 256
+# A password's UTF-8 bytes (before base64). Long passphrases fit; scrypt's cost
+# does not depend on it, and the REGISTER line stays well under MAX_LINE_BYTES.
+
+PASSWORD_FAILURE_DELAY_S = 1.0
+# A wrong password is answered this long after the check, so one connection
+# guesses at most about once a second (and the log shows each guess).
+
+MAX_PASSWORD_FAILURES_PER_ADDRESS = 5
+MAX_PASSWORD_FAILURES_PER_NAME = 20
+PASSWORD_FAILURE_WINDOW_S = 300.0
+# Wrong passwords counted per address and per name over this window; past
+# either count, logins are refused with 429 (without running scrypt) until
+# the window ends. The per-name count is higher: a guesser from many
+# addresses can lock the real owner out for at most the window.
+
+MAX_PASSWORD_FAILURE_ENTRIES = 10_000
+# Addresses and names whose failures are counted at once; the oldest count is
+# forgotten first, so a scan from many addresses cannot grow memory.
+
+MAX_BAN_S = 10 * 365 * 86400
+# The longest timed ban (!ban NAME 3650d); longer is "for good" (no duration).

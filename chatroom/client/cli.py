@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 import io
 import os
 import sys
@@ -21,7 +22,8 @@ from chatroom.client.frontend import Frontend, PlainFrontend
 from chatroom.client.line import ChatClient
 from chatroom.client.session import NoticeKind
 from chatroom.console import discard_output
-from chatroom.protocol import VERSION, VERSION_1_1, is_valid_username
+from chatroom.limits import MAX_PASSWORD_BYTES
+from chatroom.protocol import VERSION, VERSION_1_1, Credentials, is_valid_username
 from chatroom.protocol.address import AddressError, parse_chat_address
 
 USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
@@ -38,6 +40,12 @@ exit status:
   {EXIT_FAILURE}  connecting failed, registration was refused or timed out, or the
      connection was lost
   {EXIT_USAGE}  a bad command line (or --tui without Textual)
+
+protected names:
+  --login proves your name with its password, --claim protects a free name
+  with one, --change-password sets a new one. The password is read from the
+  CHATROOM_PASSWORD variable (the new one from CHATROOM_NEW_PASSWORD), else
+  asked for at a prompt that does not echo; never from the command line.
 
 example: chatroom-client alice chat://localhost:54307"""
 
@@ -83,7 +91,53 @@ def build_arg_parser() -> argparse.ArgumentParser:
             "and connects again with CHAT/1.0 when the server knows only that"
         ),
     )
+    accounts = parser.add_argument_group("protected names (CHAT/1.1)")
+    accounts.add_argument("--login", action="store_true", help="give your name's password (it is protected)")
+    accounts.add_argument(
+        "--claim",
+        action="store_true",
+        help="protect your name with a password from now on (a login if it is yours already)",
+    )
+    accounts.add_argument(
+        "--change-password", action="store_true", help="log in, and change your name's password"
+    )
     return parser
+
+
+class PasswordError(Exception):
+    """No usable password; the message is one sentence."""
+
+
+def read_password(variable: str, prompt: str, *, confirm: bool = False) -> str:
+    """From the environment variable, else a prompt without echo (on the terminal; before connecting)."""
+    password = os.environ.get(variable)
+    if password is None:
+        try:
+            password = getpass.getpass(prompt)
+            if confirm and getpass.getpass("Once more: ") != password:
+                raise PasswordError("The two passwords differ.")
+        except EOFError:
+            raise PasswordError(f"No password given (set {variable}, or run on a terminal).") from None
+    if not password:
+        raise PasswordError("The password is empty.")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise PasswordError(f"A password is at most {MAX_PASSWORD_BYTES} bytes.")
+    return password
+
+
+def credentials_from(args: argparse.Namespace) -> Credentials | None:
+    """What --login, --claim or --change-password ask for; raises PasswordError."""
+    if not (args.login or args.claim or args.change_password):
+        return None
+    if args.chat_1_0:
+        raise PasswordError("Passwords need CHAT/1.1: drop --chat-1.0.")
+    if args.claim and args.change_password:
+        raise PasswordError("Use --claim or --change-password, not both.")
+    password = read_password("CHATROOM_PASSWORD", f"Password for {args.username}: ", confirm=args.claim)
+    new_password = None
+    if args.change_password:
+        new_password = read_password("CHATROOM_NEW_PASSWORD", "New password: ", confirm=True)
+    return Credentials(password, args.claim, new_password)
 
 
 def make_frontend(args: argparse.Namespace) -> Frontend:
@@ -126,17 +180,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatroom-client: {error}", file=sys.stderr)
         return EXIT_USAGE
     version = VERSION if args.chat_1_0 else VERSION_1_1
+    try:
+        credentials = credentials_from(args)
+    except PasswordError as error:
+        print(f"chatroom-client: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
     if args.tui:
         from chatroom.client.tui import run_tui
 
-        return run_tui(args.username, address, version=version)
+        return run_tui(args.username, address, version=version, credentials=credentials)
     frontend = make_frontend(args)
     try:
         frontend.show_notice("Connecting to server ...")
         sock = connect(address)
         frontend.show_notice("Connection to server established. Sending intro message...")
         client = ChatClient(
-            sock, args.username, frontend, version=version, connect_again=lambda: connect(address)
+            sock,
+            args.username,
+            frontend,
+            version=version,
+            connect_again=lambda: connect(address),
+            credentials=credentials,
         )
         return client.run()
     except ClientError as error:

@@ -45,7 +45,7 @@ from chatroom.client.session import (
     ShowSent,
 )
 from chatroom.limits import CLIENT_RECV_BYTES, CONNECT_TIMEOUT_S, FAREWELL_TIMEOUT_S
-from chatroom.protocol import VERSION_1_1
+from chatroom.protocol import VERSION_1_1, Credentials
 from chatroom.signals import SignalPipe
 
 _Source = Literal["socket", "input", "signal"]
@@ -68,9 +68,10 @@ class ChatClient:
         *,
         version: bytes = VERSION_1_1,
         connect_again: Callable[[], socket.socket] | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self.sock = sock
-        self.session = Session(username, version=version)
+        self.session = Session(username, version=version, credentials=credentials)
         self.frontend = frontend
         self.frontend.set_completer(self.session.complete)
         self._connect_again = connect_again

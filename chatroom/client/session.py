@@ -35,6 +35,7 @@ from chatroom.protocol import (
     VERSION_1_1,
     ClientConnection,
     ConnectionLost,
+    Credentials,
     Incoming,
     Registered,
     RegistrationRefused,
@@ -47,6 +48,14 @@ from chatroom.text import printable
 GREETING = "Registration successful.  Ready for messaging!"
 SERVER_CLOSING = "Disconnected from server ... exiting!"
 FALLBACK = "The server speaks only CHAT/1.0; connecting again with it."
+PROTECTED = (
+    "Registration refused: the name {name} is protected by a password; "
+    "run the client again with --login, or choose another name."
+)
+NO_PASSWORDS = (
+    "Registration refused: the server speaks only CHAT/1.0, which has no passwords; "
+    "connect without --login or --claim to use an unprotected name."
+)
 
 
 class NoticeKind(enum.Enum):
@@ -163,9 +172,16 @@ class Session:
     """
 
     def __init__(
-        self, username: str, help_text: str = commands.HELP_TEXT, *, version: bytes = VERSION_1_1
+        self,
+        username: str,
+        help_text: str = commands.HELP_TEXT,
+        *,
+        version: bytes = VERSION_1_1,
+        credentials: Credentials | None = None,
     ) -> None:
+        """`credentials`: a password to prove (or claim) the name with; it needs CHAT/1.1, so no fallback."""
         self.username = username
+        self._credentials = credentials
         self.state = SessionState.STARTING
         self.outcome: Ended | None = None
         self._help_text = help_text
@@ -175,7 +191,8 @@ class Session:
     def _use(self, version: bytes) -> None:
         """Speak `version` from the next connection on; what the last one said about rooms is void."""
         self.version = version
-        self._protocol = ClientConnection(self.username, version=version)
+        credentials = self._credentials if version == VERSION_1_1 else None
+        self._protocol = ClientConnection(self.username, version=version, credentials=credentials)
         self.roster = Roster(self.username, several_rooms=version == VERSION_1_1)
         self._quiet: deque[str] = deque()  # rooms switched to whose 210 reply is not shown
         # Typed !join/!leave not answered yet: until they are, lines go to the server's current
@@ -246,11 +263,15 @@ class Session:
         return shown_for(event, line, self.username), changed
 
     def _refused(self, reply: str) -> list[Effect]:
+        if self._credentials is not None and (reply == "400" or reply.startswith("400 ")):
+            return [self._end(EXIT_FAILURE, NO_PASSWORDS)]
         if self._may_fall_back and (reply == "400" or reply.startswith("400 ")):
             self._may_fall_back = False
             self._use(VERSION)
             self.state = SessionState.STARTING
             return [ShowNotice(FALLBACK), Reconnect()]
+        if self._credentials is None and reply.startswith("401 ") and "protected by a password" in reply:
+            return [self._end(EXIT_FAILURE, PROTECTED.format(name=self.username))]
         return [self._end(EXIT_FAILURE, f"Registration refused: {printable(reply)}")]
 
     # -- from the user -----------------------------------------------------------------

@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_USAGE
-from chatroom.protocol import VERSION_1_1
+from chatroom.protocol import VERSION_1_1, Credentials
 from chatroom.protocol.address import ChatAddress
 
 MISSING_TEXTUAL = "The full-screen mode needs Textual: pip install 'chatroom[tui]'"
@@ -26,7 +26,12 @@ def textual_missing(error: ImportError) -> bool:
 
 
 def run_tui(
-    username: str, address: ChatAddress, stderr: TextIO | None = None, *, version: bytes = VERSION_1_1
+    username: str,
+    address: ChatAddress,
+    stderr: TextIO | None = None,
+    *,
+    version: bytes = VERSION_1_1,
+    credentials: Credentials | None = None,
 ) -> int:
     """Chat as `username` on `address` full screen, asking for protocol `version`; returns the exit status.
 
@@ -41,7 +46,7 @@ def run_tui(
             raise
         print(MISSING_TEXTUAL, file=err)
         return EXIT_USAGE
-    app = ChatApp(username, address, version=version)
+    app = ChatApp(username, address, version=version, credentials=credentials)
     status = app.run()
     # The screen is back to what it was; leave the last word where the user can read it.
     if app.farewell is not None:

@@ -69,7 +69,7 @@ from chatroom.limits import (
     HISTORY_LINES,
     MAX_LINE_BYTES,
 )
-from chatroom.protocol import VERSION_1_1, chat_prefix
+from chatroom.protocol import VERSION_1_1, Credentials, chat_prefix
 from chatroom.protocol.address import ChatAddress
 from chatroom.protocol.names import room_key
 
@@ -241,8 +241,10 @@ class ChatApp(App[int]):
         *,
         version: bytes = VERSION_1_1,
         now: Callable[[], datetime] = local_now,
+        credentials: Credentials | None = None,
     ) -> None:
         super().__init__()
+        self.credentials = credentials  # a password to prove the name with (read before starting)
         self.username = username
         self.address = address
         self.version = version  # what to ask for; a CHAT/1.0 server makes a session fall back
@@ -335,7 +337,9 @@ class ChatApp(App[int]):
         A server that knows only CHAT/1.0 refuses CHAT/1.1: the session falls
         back and this connects once more, within the same attempt.
         """
-        session = Session(self.username, help_text=HELP_TEXT, version=self.version)
+        session = Session(
+            self.username, help_text=HELP_TEXT, version=self.version, credentials=self.credentials
+        )
         self.session, self._writer = session, None
         self._set_phase(Phase.CONNECTING)
         self._sync_rooms()

@@ -172,7 +172,7 @@ class ChatCodec(ServerConnection):
             elif type(event) is RoomMessage:
                 yield _said(event.text, event.room)
             elif isinstance(event, RegisterRequest):
-                yield Register(event.name, event.replay)
+                yield Register(event.name, event.replay, event.credentials)
             elif isinstance(event, LeaveRequest):
                 yield Leave()
             else:
@@ -184,6 +184,12 @@ class ChatCodec(ServerConnection):
         reply = super().accept(name)
         self._text_start = len(chat_prefix(name))
         return reply
+
+    def refuse_with(self, code: int, sentence: str) -> bytes:
+        return self.refuse(encode_reply(code, [sentence]))
+
+    def final_line(self, code: int, sentence: str) -> bytes:
+        return encode_reply(code, [sentence])
 
     def ending(self, ending: Ending) -> bytes:
         if ending is Ending.SERVER_SHUTDOWN:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chatroom.hub.message import Wire
+from chatroom.protocol.lines import Credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class Register:
 
     name: str
     replay: int | None = None
+    credentials: Credentials | None = None  # a password to prove (or claim) the name with
 
 
 @dataclass(slots=True)  # not frozen: one is made per chat line (see chatroom.hub.message)
@@ -101,6 +103,12 @@ class Codec(Protocol):
 
     def refuse_taken(self) -> bytes:
         """The name is in use: the reply that says so (the connection is over)."""
+
+    def refuse_with(self, code: int, sentence: str) -> bytes:
+        """The registration is refused for another reason: the reply (the connection is over)."""
+
+    def final_line(self, code: int, sentence: str) -> bytes:
+        """The last line before the server ends a registered connection (a kick, a ban)."""
 
     def ending(self, ending: Ending) -> bytes:
         """The last line before the server closes the connection for `ending`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatroom.limits import HISTORY_DEFAULT_REPLAY, HISTORY_MAX_REPLAY, MAX_TOPIC_CHARS
+from chatroom.limits import HISTORY_DEFAULT_REPLAY, HISTORY_MAX_REPLAY, MAX_BAN_S, MAX_TOPIC_CHARS
 from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
 ROOM_RULES = "Room names start with # and have 1 to 32 more characters, without spaces or control characters."
@@ -71,6 +71,35 @@ class History:
 
 
 @dataclass(frozen=True)
+class Unclaim:
+    pass
+
+
+@dataclass(frozen=True)
+class Kick:
+    """An operator ends `name`'s connection."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ban:
+    name: str
+    seconds: float | None  # None: for good
+
+
+@dataclass(frozen=True)
+class Unban:
+    name: str
+
+
+@dataclass(frozen=True)
+class Close:
+    room: str
+
+
+@dataclass(frozen=True)
 class Mistake:
     """Not a command we can carry out: `code` and `sentence` are the reply."""
 
@@ -78,7 +107,25 @@ class Mistake:
     sentence: str
 
 
-Command = Help | Join | Leave | Rooms | Topic | ListMembers | Whisper | Follow | Unfollow | Follows | History
+OperatorCommand = Kick | Ban | Unban | Close
+Command = (
+    Help
+    | Join
+    | Leave
+    | Rooms
+    | Topic
+    | ListMembers
+    | Whisper
+    | Follow
+    | Unfollow
+    | Follows
+    | History
+    | Unclaim
+    | OperatorCommand
+)
+OPERATOR_COMMANDS = ("kick", "ban", "unban", "close")
+
+_DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def parse(text: str) -> Command | Mistake:
@@ -132,7 +179,51 @@ def parse(text: str) -> Command | Mistake:
         if len(args) == 1 and args[0].isdigit() and int(args[0]) > 0:
             return History(min(int(args[0]), HISTORY_MAX_REPLAY))
         return Mistake(400, f"Usage: !history, or !history N (1 to {HISTORY_MAX_REPLAY} lines)")
+    if name in OPERATOR_COMMANDS or name == "unclaim":
+        return _parse_accounts(name, rest, args)
     return Mistake(421, f"Unknown command !{word}; !help lists the commands.")
+
+
+def _parse_accounts(name: str, rest: str, args: list[str]) -> Command | Mistake:
+    """!unclaim, and the operators' !kick, !ban, !unban and !close (docs/PROTOCOL.md 9.3)."""
+    if name == "unclaim":
+        return Unclaim() if not args else Mistake(400, "Usage: !unclaim")
+    if name == "close":
+        if len(args) != 1:
+            return Mistake(400, "Usage: !close #room")
+        return Close(args[0]) if is_valid_room_name(args[0]) else Mistake(400, ROOM_RULES)
+    if not args or not is_valid_username(args[0]):
+        usage = {
+            "kick": "!kick NAME [REASON]",
+            "ban": "!ban NAME [DURATION: 10m, 2h, 7d]",
+            "unban": "!unban NAME",
+        }
+        return Mistake(400, f"Usage: {usage[name]}")
+    target = args[0]
+    if name == "kick":
+        reason = rest.lstrip(" ")[len(target) :].strip(" ")
+        if len(reason) > MAX_TOPIC_CHARS:
+            return Mistake(400, f"A reason is at most {MAX_TOPIC_CHARS} characters.")
+        return Kick(target, reason)
+    if name == "unban":
+        return Unban(target) if len(args) == 1 else Mistake(400, "Usage: !unban NAME")
+    if len(args) == 1:
+        return Ban(target, None)
+    seconds = parse_duration(args[1]) if len(args) == 2 else None
+    if seconds is None:
+        return Mistake(
+            400, "Usage: !ban NAME [DURATION]: a number and m, h or d (10m, 2h, 7d); none bans for good"
+        )
+    return Ban(target, seconds)
+
+
+def parse_duration(text: str) -> float | None:
+    """'10m' -> 600.0, '2h', '7d'; None unless positive minutes, hours or days (at most MAX_BAN_S)."""
+    number, unit = text[:-1], text[-1:]
+    if unit not in _DURATION_UNITS or not number.isascii() or not number.isdigit():
+        return None
+    seconds = float(int(number) * _DURATION_UNITS[unit])
+    return seconds if 0 < seconds <= MAX_BAN_S else None
 
 
 def _is_follow_target(target: str) -> bool:
@@ -153,5 +244,14 @@ HELP_LINES = (
     "!unfollow X       stop following X; !follow? lists what you follow",
     f"!history [N]      the last N lines of your room (default {HISTORY_DEFAULT_REPLAY}, "
     f"at most {HISTORY_MAX_REPLAY})",
+    "!unclaim          give up your name's password (when you logged in with it)",
     "Start a line with !! to say something that starts with one !.",
+)
+
+OPERATOR_HELP_LINES = (
+    "Operator commands:",
+    "!kick NAME [REASON]   end NAME's connection, telling it why",
+    "!ban NAME [DURATION]  refuse NAME until DURATION (10m, 2h, 7d) is over; none: for good",
+    "!unban NAME           end NAME's ban",
+    "!close #room          send #room's members back to #lobby",
 )

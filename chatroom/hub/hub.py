@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from typing import Protocol
 
 from chatroom.hub import commands
+from chatroom.hub.accounts import Accounts, Attempt, Refused
 from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Replay, TopicShown
 from chatroom.hub.router import Router
 from chatroom.limits import (
@@ -26,7 +28,7 @@ from chatroom.limits import (
     MAX_ROOMS_PER_USER,
     PRESENCE_MAX_MEMBERS,
 )
-from chatroom.protocol.names import room_key
+from chatroom.protocol.names import room_key, username_key
 from chatroom.text import printable
 
 log = logging.getLogger("chatroom.server")
@@ -37,8 +39,12 @@ class Verdict(enum.Enum):
     TAKEN = "taken"
 
 
-Decided = Callable[[Recipient, str, Verdict], None]
-# decided(member, name, verdict): called once per registration, now or later.
+Decided = Callable[[Recipient, str, Verdict | Refused], None]
+# decided(member, name, verdict): called once per registration, now or later; Refused for a
+# protected or banned name (the accounts' reply).
+
+End = Callable[[Recipient, int, str], None]
+# end(member, code, sentence): the server sends that last line and closes the connection (a kick).
 
 Answer = Callable[[Recipient, int, list[str]], None]
 # answer(member, code, lines): a command's reply, called once, now or later (history reads).
@@ -71,6 +77,7 @@ class Hub:
         log_messages: bool = False,
         admission: Admission | None = None,
         history: History | None = None,
+        accounts: Accounts | None = None,
     ) -> None:
         self.router = Router()
         self.log_messages = log_messages
@@ -81,22 +88,52 @@ class Hub:
         self._replay: dict[Recipient, int] = {}  # CHAT/1.1 members: history lines on entering a room
         self._then: list[Callable[[], None]] = []  # a command's events, sent after its reply
         self.presence = True  # False while the server shuts down: nobody needs to hear who left
+        # -- protected names and operators (docs/PROTOCOL.md section 9) --
+        self.accounts = accounts
+        self.end: End | None = None  # set by the server: how a kick ends a connection
+        self._proven: set[Recipient] = set()  # members that gave their name's password
+        self._replying: Answer | None = None  # the command being answered (for !close's notices)
 
     # -- registering -------------------------------------------------------------------------
 
-    def register(self, member: Recipient, name: str, decided: Decided, replay: int | None = None) -> None:
+    def register(
+        self,
+        member: Recipient,
+        name: str,
+        decided: Decided,
+        replay: int | None = None,
+        attempt: Attempt | None = None,
+    ) -> None:
         """Ask for `name`; `decided(member, name, verdict)` follows, now or once admission answers.
 
         `replay`: for a member whose wire takes events, the history lines it gets on entering a
-        room (None: the default).
+        room (None: the default). `attempt`: what the accounts judge (a protected name, a
+        password), when the hub has accounts.
         """
         if name in self.router:
             decided(member, name, Verdict.TAKEN)
             return
         if member.wire.events:
             self._replay[member] = HISTORY_DEFAULT_REPLAY if replay is None else replay
+        if self.accounts is None or attempt is None:
+            self._ask_admission(member, name, decided)
+            return
+        self._deciding[member] = decided
+
+        def checked(refused: Refused | None, proven: bool) -> None:
+            if self._deciding.pop(member, None) is None:
+                return  # the connection ended while we waited
+            if refused is None:
+                self._ask_admission(member, name, decided, proven)
+            else:
+                self._replay.pop(member, None)
+                decided(member, name, refused)
+
+        self.accounts.check(name, attempt, checked)
+
+    def _ask_admission(self, member: Recipient, name: str, decided: Decided, proven: bool = False) -> None:
         if self._admission is None:
-            self._admit(member, name, decided)
+            self._admit(member, name, decided, proven)
             return
         self._deciding[member] = decided
 
@@ -104,17 +141,19 @@ class Hub:
             if self._deciding.pop(member, None) is None:
                 return  # the connection ended while we waited
             if allowed:
-                self._admit(member, name, decided)
+                self._admit(member, name, decided, proven)
             else:
                 decided(member, name, Verdict.TAKEN)
 
         self._admission.check(name, answer)
 
-    def _admit(self, member: Recipient, name: str, decided: Decided) -> None:
+    def _admit(self, member: Recipient, name: str, decided: Decided, proven: bool = False) -> None:
         if not self.router.add(member, name):  # taken while admission thought it over
             self._replay.pop(member, None)
             decided(member, name, Verdict.TAKEN)
             return
+        if proven:
+            self._proven.add(member)
         decided(member, name, Verdict.ACCEPTED)
         log.info("Connection to client established, waiting to receive messages from user '%s'...", name)
         if self.router.is_registered(member):  # still there after its 200
@@ -177,6 +216,7 @@ class Hub:
         """`member` is gone (or its registration is no longer wanted); True if it was a user."""
         self._deciding.pop(member, None)
         self._replay.pop(member, None)
+        self._proven.discard(member)
         if not self.router.is_registered(member):
             return False
         rooms = self.router.rooms_of(member)
@@ -207,9 +247,15 @@ class Hub:
             answer(member, parsed.code, [parsed.sentence])
         elif isinstance(parsed, commands.History):
             self._history(member, here, parsed.lines, answer)
+        elif isinstance(parsed, commands.Unclaim):
+            self._unclaim(member, answer)
         else:
             self._then = []  # (what a command that raised left behind is not run for this one)
-            code, lines = self._carry_out(member, here, parsed)
+            self._replying = answer
+            if isinstance(parsed, commands.Kick | commands.Ban | commands.Unban | commands.Close):
+                code, lines = self._operate(member, parsed)
+            else:
+                code, lines = self._carry_out(member, here, parsed)
             answer(member, code, lines)
             then, self._then = self._then, []
             for step in then:
@@ -218,6 +264,8 @@ class Hub:
     def _carry_out(self, member: Recipient, here: str, command: commands.Command) -> tuple[int, list[str]]:
         router = self.router
         if isinstance(command, commands.Help):
+            if self.is_operator(member):
+                return 218, [*commands.HELP_LINES, *commands.OPERATOR_HELP_LINES]
             return 218, list(commands.HELP_LINES)
         if isinstance(command, commands.Join):
             return self._join(member, command.room)
@@ -334,6 +382,93 @@ class Hub:
 
         self.history.recent(room_key(room), wanted, show)
 
+    # -- protected names and operators (docs/PROTOCOL.md section 9) ------------------------------
+
+    def is_operator(self, member: Recipient) -> bool:
+        """An operator account's name, proven with its password on this connection."""
+        return (
+            member in self._proven
+            and self.accounts is not None
+            and self.accounts.is_operator_name(member.name)
+        )
+
+    def _unclaim(self, member: Recipient, answer: Answer) -> None:
+        accounts = self.accounts
+        if accounts is None or member not in self._proven:
+            answer(
+                member,
+                403,
+                [f"Only a connection that logged in with the password of {member.name} can !unclaim it."],
+            )
+            return
+        name = member.name
+
+        def done(had_one: bool) -> None:
+            self._proven.discard(member)
+            log.info("User %s gave up the password of the name", name)
+            if had_one:
+                answer(member, 219, [f"The name {name} is no longer protected."])
+            else:
+                answer(member, 404, [f"The name {name} was not protected."])
+
+        accounts.unclaim(name, done)
+
+    def _operate(self, member: Recipient, command: commands.OperatorCommand) -> tuple[int, list[str]]:
+        """!kick, !ban, !unban, !close: for operators only; each is logged with who did it."""
+        word = type(command).__name__.lower()
+        accounts = self.accounts
+        if accounts is None or not self.is_operator(member):
+            return 403, [f"Only operators may use !{word}."]
+        if isinstance(command, commands.Close):
+            return self._close_room(member, command.room)
+        target = self.router.find(command.name)
+        if isinstance(command, commands.Kick):
+            if target is None:
+                return 404, [f"No user named {command.name} is online; !list all shows who is."]
+            why = f": {command.reason}" if command.reason else "."
+            log.warning("Operator %s kicked %s%s", member.name, target.name, why)
+            self._end_later(target, f"You were kicked by {member.name}{why}")
+            return 220, [f"Kicked {target.name}."]
+        if isinstance(command, commands.Unban):
+            if not accounts.unban(command.name, member.name):
+                return 404, [f"{command.name} is not banned."]
+            log.warning("Operator %s unbanned %s", member.name, command.name)
+            return 220, [f"{command.name} is no longer banned."]
+        if username_key(command.name) == username_key(member.name):
+            return 400, ["You cannot ban yourself."]
+        until = accounts.ban(command.name, command.seconds, member.name)
+        when = f" until {_utc_minute(until)}" if until is not None else ""
+        log.warning("Operator %s banned %s%s", member.name, command.name, when or " for good")
+        if target is not None:
+            self._end_later(target, f"You were banned by {member.name}{when}.")
+        return 220, [f"{command.name} is banned{when}."]
+
+    def _end_later(self, target: Recipient, sentence: str) -> None:
+        """After the operator's reply: `target` gets `403 sentence` and is closed."""
+        end = self.end
+        if end is not None:
+            self._then.append(lambda: end(target, 403, sentence))
+
+    def _close_room(self, member: Recipient, room: str) -> tuple[int, list[str]]:
+        router = self.router
+        if room_key(room) == LOBBY:
+            return 400, [f"{LOBBY} cannot be closed."]
+        if not router.room_exists(room):
+            return 404, [f"There is no room {room}; !rooms lists them."]
+        name = next(shown for shown, _ in router.rooms() if room_key(shown) == room_key(room))
+        members = list(router.members(name))
+        answer = self._replying
+        for other in members:
+            self._leave_room(other, name)
+            if not other.wire.events and answer is not None:  # CHAT/1.0: nothing else tells it
+                notice = [f"{name} was closed; you are now in {LOBBY}."]
+                self._then.append(functools.partial(answer, other, 210, notice))
+        self._topics.pop(room_key(name), None)
+        log.warning(
+            "Operator %s closed %s (%s sent to %s)", member.name, name, _count(len(members), "member"), LOBBY
+        )
+        return 220, [f"Closed {name} ({_count(len(members), 'member')} sent to {LOBBY})."]
+
     def _forget_if_empty(self, room: str) -> None:
         if not self.router.room_exists(room):
             self._topics.pop(room_key(room), None)
@@ -369,6 +504,10 @@ def _name_lines(names: list[str]) -> list[str]:
 def _fold(target: str) -> str:
     """'@Bob' -> '@bob', '#Rust' -> '#rust': follows compare as names and rooms do."""
     return target[0] + room_key(target[1:])
+
+
+def _utc_minute(when: float) -> str:
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%d %H:%MZ")
 
 
 def _utc(when: float) -> str:

@@ -18,8 +18,10 @@ from chatroom.protocol.framing import LineFramer
 from chatroom.protocol.lines import (
     VERSION,
     VERSION_1_1,
+    Credentials,
     LocalProtocolError,
     chat_prefix,
+    credentials_options,
     disconnect_line,
     register_line,
     server_disconnect_line,
@@ -72,13 +74,23 @@ VERSIONS = (VERSION, VERSION_1_1)
 class ClientConnection:
     """The client's side of CHAT/1.0 (or, with `version=VERSION_1_1`, CHAT/1.1) for user `name`."""
 
-    __slots__ = ("name", "version", "state", "framer", "_prefix", "_server_disconnects")
+    __slots__ = ("name", "version", "state", "framer", "_prefix", "_server_disconnects", "_credentials")
 
-    def __init__(self, name: str, max_line: int = CLIENT_MAX_LINE_BYTES, version: bytes = VERSION) -> None:
+    def __init__(
+        self,
+        name: str,
+        max_line: int = CLIENT_MAX_LINE_BYTES,
+        version: bytes = VERSION,
+        credentials: Credentials | None = None,
+    ) -> None:
+        """`credentials`: CHAT/1.1's password options (docs/PROTOCOL.md section 9), sent with REGISTER."""
         if not is_valid_username(name):
             raise LocalProtocolError(f"invalid username {name!r}")
         if version not in VERSIONS:
             raise LocalProtocolError(f"unknown protocol version {version!r}")
+        if credentials is not None and version != VERSION_1_1:
+            raise LocalProtocolError("a password travels only in a CHAT/1.1 registration")
+        self._credentials = credentials
         self.name = name
         self.version = version
         self.state = ClientState.IDLE
@@ -91,7 +103,7 @@ class ClientConnection:
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"cannot register while {self.state.value}")
         self.state = ClientState.AWAITING_REPLY
-        return register_line(self.name, self.version)
+        return register_line(self.name, self.version, credentials_options(self._credentials))
 
     def chat(self, text: str, room: str | None = None) -> bytes:
         """The line that says `text` to your room, or (CHAT/1.1) to `room`; `text` must be one line."""

@@ -5,10 +5,12 @@ docs/PROTOCOL.md is the prose version of what this module and its siblings imple
 
 from __future__ import annotations
 
+import binascii
 import re
-from dataclasses import dataclass
+from base64 import b64decode, b64encode
+from dataclasses import dataclass, field
 
-from chatroom.limits import HISTORY_MAX_REPLAY
+from chatroom.limits import HISTORY_MAX_REPLAY, MAX_PASSWORD_BYTES
 from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
 VERSION = b"CHAT/1.0"
@@ -64,12 +66,49 @@ def server_disconnect_line(version: bytes = VERSION) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
+class Credentials:
+    """CHAT/1.1's password options (docs/PROTOCOL.md section 9.1); never shown in a repr or a log."""
+
+    password: str = field(repr=False)
+    claim: bool = False  # claim=yes: protect the name with `password`
+    new_password: str | None = field(default=None, repr=False)  # new-password=: change it
+
+
+@dataclass(frozen=True, slots=True)
 class Registration:
     """A well-formed REGISTER line: who, which version, and CHAT/1.1's options."""
 
     name: str
     version: bytes = VERSION
     replay: int | None = None  # CHAT/1.1 replay=N; None: the server's default
+    credentials: Credentials | None = None  # CHAT/1.1 password=, claim=, new-password=
+
+
+def password_option(password: str) -> str:
+    """'hunter 2' -> 'aHVudGVyIDI=': the base64 of its UTF-8, so any character survives a line."""
+    return b64encode(password.encode()).decode("ascii")
+
+
+def credentials_options(credentials: Credentials | None) -> str:
+    """The REGISTER options that carry `credentials` ('' for none)."""
+    if credentials is None:
+        return ""
+    options = [f"password={password_option(credentials.password)}"]
+    if credentials.claim:
+        options.append("claim=yes")
+    if credentials.new_password is not None:
+        options.append(f"new-password={password_option(credentials.new_password)}")
+    return " ".join(options)
+
+
+def _password(value: bytes) -> str | None:
+    """The password a password= or new-password= value carries, or None when it is not valid."""
+    try:
+        raw = b64decode(value, validate=True)
+        password = raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if 1 <= len(raw) <= MAX_PASSWORD_BYTES else None
 
 
 _OPTION_KEY = re.compile(rb"[a-z-]+\Z")
@@ -89,6 +128,9 @@ def parse_registration(line: bytes) -> Registration | None:
     if name is None:
         return None
     replay: int | None = None
+    password: str | None = None
+    new_password: str | None = None
+    claim = False
     for option in parts[3:]:
         key, equals, value = option.partition(b"=")
         if not equals or not value or _OPTION_KEY.match(key) is None or not value.isascii():
@@ -99,7 +141,25 @@ def parse_registration(line: bytes) -> Registration | None:
             if not value.isdigit() or int(value) > HISTORY_MAX_REPLAY:
                 return None
             replay = int(value)
-    return Registration(name, VERSION_1_1, replay)
+        elif key == b"password" or key == b"new-password":
+            given = _password(value)
+            if given is None:
+                return None
+            if key == b"password":
+                password = given
+            else:
+                new_password = given
+        elif key == b"claim":
+            if value != b"yes":
+                return None
+            claim = True
+    if password is None:
+        if claim or new_password is not None:
+            return None
+        return Registration(name, VERSION_1_1, replay)
+    if claim and new_password is not None:
+        return None
+    return Registration(name, VERSION_1_1, replay, Credentials(password, claim, new_password))
 
 
 def parse_room_prefix(line: bytes, prefix: bytes) -> tuple[str, int] | None:

@@ -17,6 +17,7 @@ from chatroom.protocol.lines import (
     REGISTERED,
     VERSION,
     VERSION_1_1,
+    Credentials,
     LocalProtocolError,
     chat_prefix,
     disconnect_line,
@@ -34,6 +35,7 @@ class RegisterRequest:
     name: str
     version: bytes = VERSION
     replay: int | None = None  # CHAT/1.1's replay=N option
+    credentials: Credentials | None = None  # CHAT/1.1's password options (section 9.1)
 
 
 @dataclass(slots=True)
@@ -153,7 +155,9 @@ class ServerConnection:
                     return
                 self.state = ServerState.DECIDING
                 self.version = registration.version
-                yield RegisterRequest(registration.name, registration.version, registration.replay)
+                yield RegisterRequest(
+                    registration.name, registration.version, registration.replay, registration.credentials
+                )
                 if self.state is ServerState.DECIDING:  # decided later: the rest waits
                     self._hold(lines, index + 1)
                     return
@@ -185,9 +189,13 @@ class ServerConnection:
 
     def refuse_taken(self) -> bytes:
         """The name is in use: reply 401; the connection is over."""
+        return self.refuse(ALREADY_REGISTERED)
+
+    def refuse(self, reply: bytes) -> bytes:
+        """The registration is refused with `reply` (a protected or banned name); the connection is over."""
         self._require(ServerState.DECIDING)
         self.state = ServerState.CLOSED
-        return ALREADY_REGISTERED
+        return reply
 
     def close(self) -> None:
         """The connection is over: no more events, and no partial line kept in memory."""

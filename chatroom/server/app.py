@@ -21,12 +21,20 @@ from collections.abc import Iterator
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
 from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.listener import Listener, open_listening_socket
 from chatroom.net.loop import EventLoop
 from chatroom.net.transport import PlainTransport
+from chatroom.server.accounts import (
+    LoopAccounts,
+    StoreWatcher,
+    host_of,
+    is_loopback,
+    password_channel_is_safe,
+)
 from chatroom.server.history import LoopHistory
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryStore
@@ -39,6 +47,7 @@ CAUGHT_SIGNALS = SHUTDOWN_SIGNALS + RELOAD_SIGNALS
 
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
+_PLAIN_ATTEMPTS = {False: Attempt(None, False), True: Attempt(None, True)}  # without a password, by events
 
 
 class ServerConfig:
@@ -53,6 +62,8 @@ class ServerConfig:
         "max_per_address",
         "delivery_interval",
         "shutdown_timeout",
+        "operators",
+        "allow_plain_passwords",
     )
 
     def __init__(
@@ -66,6 +77,8 @@ class ServerConfig:
         max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
         delivery_interval: float = limits.DELIVERY_INTERVAL_S,
         shutdown_timeout: float = limits.SHUTDOWN_FLUSH_TIMEOUT_S,
+        operators: tuple[str, ...] = (),
+        allow_plain_passwords: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +88,8 @@ class ServerConfig:
         self.max_per_address = max_per_address
         self.delivery_interval = delivery_interval
         self.shutdown_timeout = shutdown_timeout
+        self.operators = operators  # account names with operator powers (docs/PROTOCOL.md 9.3)
+        self.allow_plain_passwords = allow_plain_passwords  # passwords over plain TCP from anywhere
 
 
 class _Run(enum.Enum):
@@ -109,11 +124,23 @@ class Server:
         loop: EventLoop | None = None,
         admission: Admission | None = None,
         history: HistoryStore | None = None,
+        accounts: HistoryStore | None = None,
     ) -> None:
         self.config = config
         self.loop = loop if loop is not None else EventLoop()
         self.history = LoopHistory(history, self.loop) if history is not None else None
-        self.hub = Hub(log_messages=config.log_messages, admission=admission, history=self.history)
+        # Protected names and operators live in `accounts` (the history's store, or one of their own).
+        self.accounts = LoopAccounts(accounts, self.loop, config.operators) if accounts is not None else None
+        self._accounts_watcher = (
+            StoreWatcher(accounts, self.loop) if accounts is not None and accounts is not history else None
+        )
+        self.hub = Hub(
+            log_messages=config.log_messages,
+            admission=admission,
+            history=self.history,
+            accounts=self.accounts,
+        )
+        self.hub.end = self._end_with
         self.connections: dict[int, Connection] = {}
         sock = listener if listener is not None else open_listening_socket(config.host, config.port)
         self.listeners = [Listener(self.loop, sock, self._admit_chat, "client")]
@@ -153,6 +180,8 @@ class Server:
             pipe.close(then_ignore=True)  # exiting now: a late SIGINT must not turn status 0 into -2
             if self.history is not None:
                 self.history.close()  # every line said before the shutdown is on disk
+            if self._accounts_watcher is not None:
+                self._accounts_watcher.close()
             self.loop.close()
 
     def run_once(self, timeout: float | None = None) -> None:
@@ -244,7 +273,8 @@ class Server:
             elif isinstance(request, Register):
                 self._deciding_now = conn
                 try:
-                    hub.register(conn, request.name, self._registration_decided, request.replay)
+                    attempt = self._attempt(conn, request) if self.accounts is not None else None
+                    hub.register(conn, request.name, self._registration_decided, request.replay, attempt)
                 finally:
                     self._deciding_now = None
                 if conn.codec.paused and conn.phase is Phase.OPEN:
@@ -263,13 +293,31 @@ class Server:
         if refusals and conn.phase is Phase.OPEN:
             self._refuse_lines(conn, refusals)
 
-    def _registration_decided(self, member: Recipient, name: str, verdict: Verdict) -> None:
+    def _attempt(self, conn: Connection, request: Register) -> Attempt:
+        """What the accounts judge; the peer's address is looked at only when a password came."""
+        if request.credentials is None:
+            return _PLAIN_ATTEMPTS[conn.wire.events]  # most registrations: nothing to make
+        host = host_of(conn.transport)
+        safe = self.config.allow_plain_passwords or password_channel_is_safe(conn.transport)
+        return Attempt(request.credentials, conn.wire.events, host, safe, is_loopback(host))
+
+    def _end_with(self, member: Recipient, code: int, sentence: str) -> None:
+        """The hub ends `member` (an operator's kick or ban): one last line, then it is closed."""
+        assert isinstance(member, Connection)
+        if member.phase is Phase.OPEN:
+            self._finish(member, member.codec.final_line(code, sentence), sentence)
+
+    def _registration_decided(self, member: Recipient, name: str, verdict: Verdict | Refused) -> None:
         assert isinstance(member, Connection)
         conn = member
         if conn.phase is not Phase.OPEN:
             self.hub.leave(conn, "closed while its registration was decided")
             return
         later = conn is not self._deciding_now  # then reading was paused until now
+        if isinstance(verdict, Refused):
+            log.info("Registration refused for %s: %s %s", conn.address, verdict.code, verdict.sentence)
+            self._finish(conn, conn.codec.refuse_with(verdict.code, verdict.sentence), "registration refused")
+            return
         if verdict is Verdict.ACCEPTED:
             if not conn.deliver(conn.codec.accept(name)):
                 self._drop(conn, "peer gone")

@@ -119,7 +119,27 @@ def build_arg_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="most connections at once from one IP address; 0 means no limit (default: 0)",
     )
+    _add_account_options(parser)
     return parser
+
+
+def _add_account_options(parser: argparse.ArgumentParser) -> None:
+    """Protected names and operators (docs/PROTOCOL.md section 9, docs/SECURITY-accounts.md)."""
+    parser.add_argument(
+        "--operator",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="give the account NAME operator powers (!kick, !ban, !unban, !close) while it is logged in "
+        "with its password; repeatable. Claim NAME first, from this machine: "
+        "chatroom-client --claim NAME chat://localhost:PORT",
+    )
+    parser.add_argument(
+        "--allow-plain-passwords",
+        action="store_true",
+        help="accept passwords over plain TCP from other hosts too (by default only from this machine: "
+        "anyone on the way could read them)",
+    )
 
 
 def configure_logging(level: str) -> None:
@@ -146,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_per_address=args.max_per_address,
         delivery_interval=args.delivery_interval / 1000,
         shutdown_timeout=args.shutdown_timeout,
+        operators=tuple(args.operator),
+        allow_plain_passwords=args.allow_plain_passwords,
     )
     raise_fd_limit()
     try:
@@ -160,16 +182,22 @@ def _run(config: ServerConfig, host: str, port: int, db: str | None) -> int:
     signals = SignalPipe(CAUGHT_SIGNALS)
     try:
         history = HistoryStore(db) if db is not None else None
+        # Accounts and bans live in the history's file; without history, only while the server runs.
+        accounts = history if history is not None else HistoryStore(":memory:")
     except HistoryError as error:
         signals.close()
         print(f"chatroom-server: {error}", file=sys.stderr)
         return 1
     try:
-        server = Server(config, history=history)
-    except OSError as error:
+        server = Server(config, history=history, accounts=accounts)
+    except (OSError, HistoryError) as error:
         signals.close()
+        accounts.close()
         if history is not None:
             history.close()
+        if isinstance(error, HistoryError):
+            print(f"chatroom-server: {error}", file=sys.stderr)
+            return 1
         where = f"{host or '*'}:{port}"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1

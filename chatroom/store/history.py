@@ -11,7 +11,9 @@ queue; the writer makes `fileno()` readable and the loop calls `run_answers()`,
 which runs them on the loop's thread in the order they were asked.
 
 The file holds one table of room lines (the server never appends private
-ones), looked up by the room's folded key and kept with its name as said;
+ones), looked up by the room's folded key and kept with its name as said, and
+the accounts' tables (chatroom.store.accounts; their work comes through
+`submit`, so this thread stays the one owner of the connection);
 `PRAGMA application_id` marks it as ours, `PRAGMA user_version` is the schema
 version a later change migrates from. WAL with synchronous=NORMAL: a commit
 survives the process being killed (a power cut may lose the last ones), and a
@@ -37,6 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any, TypeVar
 
 from chatroom.limits import (
     HISTORY_BUSY_TIMEOUT_S,
@@ -51,6 +54,7 @@ from chatroom.limits import (
     HISTORY_QUEUE_MAX,
     HISTORY_WARNING_INTERVAL_S,
 )
+from chatroom.store import accounts
 
 log = logging.getLogger("chatroom.server")
 
@@ -117,6 +121,7 @@ class HistoryLine:
 
 
 Answer = Callable[[list[HistoryLine]], None]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -124,6 +129,16 @@ class _Recent:
     room_key: str
     limit: int
     answer: Answer
+
+
+@dataclass(slots=True)
+class _Job:
+    """Other work on the database (accounts, bans): `work(db)` on the writer, its result to `answer`."""
+
+    work: Callable[[sqlite3.Connection], Any]
+    answer: Callable[[Any], None] | None  # None: `done` is set and the result kept (call())
+    done: threading.Event | None = None
+    result: Any = None
 
 
 @dataclass(slots=True)
@@ -164,12 +179,12 @@ class HistoryStore:
         # Shared, behind the lock:
         self._pending: deque[HistoryLine] = deque()
         self._first_pending_at = 0.0  # time.monotonic() when _pending last became non-empty
-        self._requests: list[_Recent | _Flush] = []
+        self._requests: list[_Recent | _Flush | _Job] = []
         self._dropped = 0  # lines dropped from a full queue, not yet reported
         self._closed = False
         self._wake_closed = False
         # Writer -> caller: deque appends and pops are atomic, and the socket says when to look.
-        self._answers: deque[tuple[Answer, list[HistoryLine]]] = deque()
+        self._answers: deque[tuple[Callable[[Any], None], Any]] = deque()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
@@ -236,6 +251,39 @@ class HistoryStore:
                 raise HistoryError(f"The history store of {self.path} is closed.")
             self._requests.append(request)
             self._lock.notify()
+
+    def submit(self, work: Callable[[sqlite3.Connection], T], answer: Callable[[T | None], None]) -> None:
+        """Run `work(db)` on the writer thread (after the lines queued before it); never waits.
+
+        `answer(result)` follows on the thread that calls run_answers(), in
+        order with the answers to `recent`; `answer(None)` if the work raised
+        (logged). This is how the accounts (chatroom.store.accounts) reach the
+        one connection: SQLite and scrypt both stay off the caller's thread.
+        Raises HistoryError once closed.
+        """
+        request = _Job(work, answer)
+        with self._lock:
+            if self._closed:
+                raise HistoryError(f"The store of {self.path} is closed.")
+            self._requests.append(request)
+            self._lock.notify()
+
+    def call(self, work: Callable[[sqlite3.Connection], T], timeout: float) -> T | None:
+        """Run `work(db)` on the writer thread and wait for its result (only before serving: it blocks).
+
+        None if it raised (logged) or took longer than `timeout`.
+        """
+        request = _Job(work, None, threading.Event())
+        with self._lock:
+            if self._closed:
+                raise HistoryError(f"The store of {self.path} is closed.")
+            self._requests.append(request)
+            self._lock.notify()
+        assert request.done is not None
+        if not request.done.wait(timeout):
+            return None
+        result: T | None = request.result
+        return result
 
     def run_answers(self) -> None:
         """Call the ready answers in the order they were asked; the loop does when fileno() is readable.
@@ -338,6 +386,19 @@ class HistoryStore:
                             answered = False
                         request.written = written
                         request.done.set()
+                    elif isinstance(request, _Job):
+                        try:
+                            result = request.work(writer.db)
+                        except Exception:
+                            log.exception("Unexpected error in the store's work; still serving")
+                            result = None
+                        if request.answer is None:
+                            assert request.done is not None
+                            request.result = result
+                            request.done.set()
+                        else:
+                            self._answers.append((request.answer, result))
+                            answered = True
                     else:
                         self._answers.append((request.answer, writer.recent(request.room_key, request.limit)))
                         answered = True
@@ -348,7 +409,7 @@ class HistoryStore:
 
     def _take(
         self, report_due: float | None
-    ) -> tuple[deque[HistoryLine], list[_Recent | _Flush], int] | None:
+    ) -> tuple[deque[HistoryLine], list[_Recent | _Flush | _Job], int] | None:
         """Wait for work, then take all of it; None once closed with nothing left.
 
         Lines alone wait until flush_interval_s after the first of them, so
@@ -406,6 +467,10 @@ def _open(path: str) -> sqlite3.Connection:
         raise HistoryError(f"Cannot open the history database {path}: {error}.") from error
     try:
         _prepare(db, path)
+        try:
+            accounts.prepare(db)  # the accounts and bans live in the same file (their own tables)
+        except sqlite3.Error as error:
+            raise HistoryError(f"Cannot open the history database {path}: {error}.") from error
     except BaseException:
         db.close()
         raise
