@@ -191,6 +191,8 @@ MAX_CONNECTIONS_FD_RESERVE = 64
 # Past it a new connection is refused at accept with
 # "429 Server full; try again later", instead of accept failing with EMFILE
 # and the server pausing accept for everyone. It applies to every address.
+# Under twice the reserve in descriptors there is no default cap (the accept
+# pause on EMFILE still keeps the server serving).
 
 # -- history -------------------------------------------------------------------------------
 

@@ -255,3 +255,44 @@ def test_an_ipv6_address_counts_by_its_64_and_an_ipv4_one_by_itself() -> None:
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key("::ffff:192.0.2.1") == address_key("192.0.2.1") == "192.0.2.1"
     assert ipaddress.ip_address(address_key("198.51.100.7"))
+
+
+# -- the command line -------------------------------------------------------------------------------
+
+
+def test_the_command_line_turns_flood_control_on_by_default_with_a_cap_from_the_descriptor_limit() -> None:
+    from chatroom.limits import MAX_CONNECTIONS_FD_RESERVE, MAX_CONNECTIONS_PER_ADDRESS
+    from chatroom.server.cli import build_arg_parser, flood_settings
+
+    parse = build_arg_parser().parse_args
+    settings, per_address = flood_settings(parse([]), fd_limit=20000)
+    assert settings.policy == FloodPolicy()
+    assert settings.exempt == parse_networks(LOOPBACK)
+    assert settings.max_connections == 20000 - MAX_CONNECTIONS_FD_RESERVE
+    assert per_address == MAX_CONNECTIONS_PER_ADDRESS
+    assert flood_settings(parse([]), fd_limit=24)[0].max_connections == 0  # too few for a reserve
+    assert flood_settings(parse([]), fd_limit=-1)[0].max_connections == 0  # unknown
+
+    settings, per_address = flood_settings(parse(["--no-flood-control"]), fd_limit=20000)
+    assert settings.policy is None and settings.max_connections == 0 and per_address == 0
+    off_but_capped = ["--no-flood-control", "--max-per-address", "3", "--max-connections", "9"]
+    settings, per_address = flood_settings(parse(off_but_capped), fd_limit=20000)
+    assert settings.max_connections == 9 and per_address == 3
+
+    tuned = ["--flood-lines", "1/2", "--flood-room", "3/4", "--flood-exempt", "none"]
+    settings, _ = flood_settings(parse([*tuned, "--flood-disconnect-after", "5"]), fd_limit=20000)
+    assert settings.policy is not None and settings.policy.lines == Rate(1, 2)
+    assert settings.policy.room == Rate(3, 4) and settings.policy.sustained_s == 5
+    assert settings.exempt == ()
+
+
+def test_the_command_line_refuses_a_bad_rate_or_network_in_one_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chatroom.server.cli import build_arg_parser
+
+    for bad in (["--flood-lines", "fast"], ["--flood-exempt", "10.0.0.0/33"]):
+        with pytest.raises(SystemExit):
+            build_arg_parser().parse_args(bad)
+        error = capsys.readouterr().err
+        assert "Traceback" not in error and ("RATE/BURST" in error or "not an address" in error)

@@ -192,7 +192,8 @@ def _add_flood_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="most connections at once in all, from any address; 0 means no limit (default: the "
-        f"descriptor limit less {limits.MAX_CONNECTIONS_FD_RESERVE}; 0 with --no-flood-control)",
+        f"descriptor limit less {limits.MAX_CONNECTIONS_FD_RESERVE}, none under "
+        f"{2 * limits.MAX_CONNECTIONS_FD_RESERVE} descriptors; 0 with --no-flood-control)",
     )
 
 
@@ -204,7 +205,9 @@ def flood_settings(args: argparse.Namespace, fd_limit: int) -> tuple[FloodSettin
         per_address = 0 if off else limits.MAX_CONNECTIONS_PER_ADDRESS
     cap = args.max_connections
     if cap is None:
-        cap = 0 if off or fd_limit <= 0 else max(1, fd_limit - limits.MAX_CONNECTIONS_FD_RESERVE)
+        reserve = limits.MAX_CONNECTIONS_FD_RESERVE
+        # Under twice the reserve there is no room for a cap: accept pauses on EMFILE instead.
+        cap = 0 if off or fd_limit <= 2 * reserve else fd_limit - reserve
     policy = None
     if not off:
         policy = FloodPolicy(
