@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import selectors
+import socket
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_connection import InProcess
 
+from chatroom.net.connection import Connection, MeteredConnection
 from chatroom.net.flood import (
     LOOPBACK,
     Exemptions,
@@ -19,6 +23,8 @@ from chatroom.net.flood import (
     address_key,
     parse_networks,
 )
+from chatroom.server.app import ServerConfig
+from chatroom.server.flooding import FloodSettings
 
 # -- the token bucket -------------------------------------------------------------------------
 
@@ -296,3 +302,81 @@ def test_the_command_line_refuses_a_bad_rate_or_network_in_one_sentence(
             build_arg_parser().parse_args(bad)
         error = capsys.readouterr().err
         assert "Traceback" not in error and ("RATE/BURST" in error or "not an address" in error)
+
+
+# -- the server in-process, with a hand-moved clock ---------------------------------------------------
+
+
+def in_process(policy: FloodPolicy | None, exempt: str = "none") -> InProcess:
+    settings = FloodSettings(policy, parse_networks(exempt))
+    return InProcess(ServerConfig("127.0.0.1", 0, flood=settings))
+
+
+def lines_waiting(sock: socket.socket) -> list[bytes]:
+    """Every complete line that has arrived on `sock` by now (it must end in a full line)."""
+    sock.setblocking(False)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except BlockingIOError:
+        pass
+    finally:
+        sock.setblocking(True)
+    assert data.endswith(b"\n") or not data
+    return data.splitlines()
+
+
+def test_an_exempt_connection_is_a_plain_connection_and_costs_no_more_memory() -> None:
+    server = in_process(FloodPolicy(), exempt=LOOPBACK)
+    try:
+        server.register("alice")
+        conn = server.conn_of("alice")
+        assert type(conn) is Connection and conn.throttle is None
+        assert not hasattr(conn, "__dict__")
+    finally:
+        server.close()
+    server = in_process(FloodPolicy(), exempt="none")
+    try:
+        server.register("alice")
+        conn = server.conn_of("alice")
+        assert type(conn) is MeteredConnection and conn.throttle is not None
+        assert MeteredConnection.__basicsize__ == Connection.__basicsize__ + 8
+    finally:
+        server.close()
+
+
+def test_a_throttled_connection_is_read_again_only_as_its_allowance_refills() -> None:
+    server = in_process(FloodPolicy(lines=Rate(10, 5), pause_min_s=0.25))
+    try:
+        alice, bob = server.register("alice"), server.register("bob")
+        alice.sendall(b"".join(b"@alice: %d\n" % n for n in range(20)))
+        throttle = server.conn_of("alice").throttle
+        assert throttle is not None
+        server.turn_until(lambda: throttle.held is not None, "alice is throttled")
+        server.turns()
+        # Its REGISTER line took one of the 5 allowed at once.
+        assert lines_waiting(bob) == [b"@alice: %d" % n for n in range(4)]
+        notice = lines_waiting(alice)
+        assert len(notice) == 1 and notice[0].startswith(b"429 Slow down: ")
+        key = server.server.loop.selector.get_map().get(server.conn_of("alice").fd)
+        assert key is None or not key.events & selectors.EVENT_READ  # not read while paused
+        server.advance(0.1)
+        assert lines_waiting(bob) == []  # 1 line back: not yet worth a wake-up
+        server.advance(0.15)
+        assert lines_waiting(bob) == [b"@alice: 4", b"@alice: 5"]  # 2.5 lines back after 0.25 s
+        relayed: list[bytes] = []
+        waited = 0.0
+        while len(relayed) < 14 and waited < 3:  # 14 lines at 10 a second: 1.25 to 1.5 s
+            server.advance(0.25)
+            waited += 0.25
+            relayed += lines_waiting(bob)
+        assert relayed == [b"@alice: %d" % n for n in range(6, 20)]
+        assert 1.25 <= waited <= 1.5
+        assert lines_waiting(alice) == []  # the same episode: no second notice
+        server.advance(0.1)
+        assert not throttle.paused
+        key = server.server.loop.selector.get_map().get(server.conn_of("alice").fd)
+        assert key is not None and key.events & selectors.EVENT_READ  # read again
+    finally:
+        server.close()
