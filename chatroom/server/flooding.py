@@ -114,7 +114,7 @@ class FloodControl:
     def _refused_at_accept(self, transport: PlainTransport, host: str, exempt: bool) -> bool:
         """Refuse a connection past the server-wide cap or its address's rate: one line, then close.
 
-        Nothing is made for it (no codec, no selector entry, no timer): a
+        Nothing is kept for it (no connection, no selector entry, no timer): a
         connection flood costs an accept, a send and a close each.
         """
         cap = self.flood.max_connections
