@@ -240,6 +240,14 @@ def test_loopback_is_exempt_by_default_in_every_spelling() -> None:
         assert exempt.covers(host), host
     for host in ("10.0.0.1", "192.168.1.2", "2001:db8::1", "::ffff:10.0.0.1"):
         assert not exempt.covers(host), host
+    # The last answer is kept; asking again, or about another host, answers right.
+    assert [exempt.covers(host) for host in ("10.0.0.1", "10.0.0.1", "::1", "::1", "10.0.0.1")] == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_no_network_is_exempt_with_none() -> None:

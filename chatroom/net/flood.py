@@ -264,19 +264,29 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 class Exemptions:
     """The networks flood control leaves alone."""
 
-    __slots__ = ("networks",)
+    __slots__ = ("networks", "_last")
 
     def __init__(self, networks: tuple[Network, ...]) -> None:
         self.networks = networks
+        self._last = ("", False)  # the last host asked about, and the answer
 
     def covers(self, host: str) -> bool:
-        """Whether `host` (as accept() gave it) is in an exempt network; a Unix socket path is."""
+        """Whether `host` (as accept() gave it) is in an exempt network; a Unix socket path is.
+
+        The last answer is kept: a burst of connections comes from one host
+        (a benchmark on loopback, a bouncer), and parsing an address costs
+        microseconds each.
+        """
         if not self.networks:
             return False
+        last_host, answer = self._last
+        if host == last_host:
+            return answer
         ip = _ip(host)
-        if ip is None:
-            return True  # not an IP address: a local socket, never from the network
-        return any(ip.version == net.version and ip in net for net in self.networks)
+        # Not an IP address: a local socket, never from the network.
+        answer = ip is None or any(ip.version == net.version and ip in net for net in self.networks)
+        self._last = (host, answer)
+        return answer
 
 
 def address_key(host: str) -> str:
