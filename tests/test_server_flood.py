@@ -8,8 +8,10 @@ each test takes a second or two.
 from __future__ import annotations
 
 import re
+import socket
 import time
 
+import pytest
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
 
@@ -206,3 +208,23 @@ def test_loopback_is_exempt_by_default(server: ServerProcess) -> None:
     assert bob.recv_lines(3000, timeout=5)[-1] == b"@alice: line 2999"
     assert alice.has_nothing_to_read()
     assert "Throttling" not in server.stdout.text
+
+
+def test_exempt_networks_are_matched_for_ipv6_peers_too(start_server: ServerFactory) -> None:
+    """::1 is loopback's IPv6 address: exempt by default, not when only 127.0.0.0/8 is."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    for exempt, throttled in (((), False), (("--flood-exempt", "127.0.0.0/8"), True)):
+        server = start_server(*exempt, "--flood-lines", "20/5")
+        try:
+            alice, bob = Peer.connect(server.port, "::1"), Peer.connect(server.port, "::1")
+        except OSError:
+            pytest.skip("the server does not listen on ::1 here")
+        server.peers += [alice, bob]
+        alice.register("alice")
+        bob.register("bob")
+        chat(alice, "alice", [f"line {n}" for n in range(10)])
+        assert bob.recv_lines(10)[-1] == b"@alice: line 9"
+        alice.send_line("@alice: !help")  # its reply comes after the notice, if there is one
+        first = alice.recv_line()
+        assert first.startswith(SLOW_DOWN) is throttled, (exempt, first)
