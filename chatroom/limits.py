@@ -24,10 +24,14 @@ SENDQ_MAX_BYTES = 1024 * 1024
 # memory. Worst case memory is this times the user count, but only for users
 # who stop reading; a reader that keeps up holds nearly nothing.
 
-MAX_CONNECTIONS_PER_ADDRESS = 0
-# Connections from one IP address at once; 0 means no limit. Off by default
-# because benchmarks and tests open thousands of loopback connections; a
-# public server should set --max-per-address (16 is a sensible value).
+MAX_CONNECTIONS_PER_ADDRESS = 16
+# Connections at once from one address that flood control does not exempt
+# (--max-per-address; an IPv6 address counts by its /64, which one host
+# usually owns whole). 16 leaves room for a household or small office behind
+# one NAT, each with a client or two, and is what Ergo allows by default.
+# Exempt addresses (loopback by default: tests, benchmarks and a local bouncer
+# open thousands) have no limit; --no-flood-control makes the default 0, no
+# limit. Over it: "429 Too many connections", then the server closes.
 
 DELIVERY_INTERVAL_S = 0.002
 # Chat lines read within this long of the previous delivery wait for the next
@@ -117,6 +121,78 @@ MAX_TOPIC_CHARS = 300
 LIST_NAMES_PER_LINE = 20
 # `!list` replies put this many names on a line, so a reply line stays far
 # below the line limit whatever the room's size (20 x 32 characters).
+
+# -- flood control (docs/SECURITY-flood.md) ---------------------------------------------------
+# Every limit here applies only to connections from addresses flood control does not
+# exempt (--flood-exempt; loopback by default), and none applies with --no-flood-control.
+# Each RATE/BURST pair is a token bucket: BURST is what may come at once, RATE how
+# fast the allowance refills. The --flood-* options change them.
+
+FLOOD_LINES_PER_S = 5.0
+FLOOD_BURST_LINES = 60
+# Lines (chat lines, commands, anything) one connection may send: a paste of
+# 50 lines goes through at once, and a person typing never comes near 5 a
+# second for long. Past them the server stops reading that connection until
+# the allowance refills (the lines are delayed, not lost: they wait in the
+# kernel and TCP makes the sender wait), and tells it once per episode:
+# "429 Slow down: ...".
+
+FLOOD_BYTES_PER_S = 8 * 1024
+FLOOD_BURST_BYTES = 64 * 1024
+# Bytes one connection may send: the same as lines for long lines. A full
+# line (MAX_LINE_BYTES) a second, and eight of them at once. The server never
+# reads more than the allowance, so nothing a flooder sends past it costs the
+# server anything.
+
+FLOOD_PAUSE_MIN_S = 0.25
+# A throttled connection is read again only once this much allowance has come
+# back (or the whole burst, if smaller), so a flooder costs at most a few
+# wake-ups a second, not one per line.
+
+FLOOD_EPISODE_GAP_S = 10.0
+# Throttling pauses less than this apart are one episode: the "429 Slow down"
+# notice comes once per episode, and the sustained-flood rule below looks at
+# the whole episode.
+
+FLOOD_SUSTAINED_S = 30.0
+FLOOD_SUSTAINED_SHARE = 0.8
+# A connection paused for at least this share of an episode that has lasted
+# this long is flooding on purpose: it gets "429 Disconnected for flooding"
+# and is closed, with a warning in the log. A paste of a few hundred lines is
+# only delayed (300 lines at 5 a second: under a minute, but the sender stops
+# once the paste is through); a script that never stops is cut off after
+# half a minute.
+
+FLOOD_ROOM_LINES_PER_S = 20.0
+FLOOD_ROOM_BURST_LINES = 200
+# Chat lines one room takes from non-exempt senders, all of them together,
+# so that many connections cannot flood one room between them (each under its
+# own limit). 20 a second is more than people can read; the burst lets several
+# people paste at once. Past it a line is not relayed: its sender gets
+# "429 Not sent: ..." (one reply per line) and can send it again later.
+
+FLOOD_CONNECTS_PER_S = 0.5
+FLOOD_BURST_CONNECTS = 30
+# New connections one address may open: 30 at once (a NAT'd office after a
+# restart), then one every 2 seconds. Past it the connection is refused at
+# accept, before any state is made for it: one line ("429 Connecting too
+# often; ...") and close.
+
+FLOOD_MAX_TRACKED_ADDRESSES = 100_000
+# Addresses whose connection rate is remembered (about 200 bytes each: 20 MB
+# at most). An address whose allowance is full again is forgotten first;
+# past this even the others are forgotten (and a warning logged), so an
+# attacker with a whole IPv6 range costs bounded memory, not unbounded.
+
+MAX_CONNECTIONS_FD_RESERVE = 64
+# The server-wide connection cap by default (--max-connections): the
+# descriptor limit (raised to the hard limit at start) less this reserve for
+# the listeners, the history database, the signal pipe and accept() itself.
+# Past it a new connection is refused at accept with
+# "429 Server full; try again later", instead of accept failing with EMFILE
+# and the server pausing accept for everyone. It applies to every address.
+# Under twice the reserve in descriptors there is no default cap (the accept
+# pause on EMFILE still keeps the server serving).
 
 # -- history -------------------------------------------------------------------------------
 

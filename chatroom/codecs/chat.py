@@ -46,6 +46,7 @@ from chatroom.protocol import (
 _ENDINGS = {
     Ending.REGISTRATION_TIMEOUT: REGISTRATION_TIMEOUT,
     Ending.TOO_MANY_CONNECTIONS: TOO_MANY_CONNECTIONS,
+    Ending.FLOODING: b"429 Disconnected for flooding: you kept sending faster than this server reads\n",
 }
 
 

@@ -72,6 +72,7 @@ class Ending(enum.Enum):
     REGISTRATION_TIMEOUT = "registration timeout"
     TOO_MANY_CONNECTIONS = "too many connections from one address"
     SERVER_SHUTDOWN = "server shutting down"
+    FLOODING = "flooding"  # throttled most of the time for too long (flood control)
 
 
 class Codec(Protocol):

@@ -13,9 +13,10 @@ import logging
 import selectors
 from typing import Protocol
 
-from chatroom.codecs.requests import Codec
+from chatroom.codecs.requests import Codec, Request
 from chatroom.hub.message import Wire
 from chatroom.limits import SENDQ_MAX_BYTES, WRITE_BUDGET_PER_TURN
+from chatroom.net.flood import FloodPolicy, Throttle
 from chatroom.net.transport import Transport
 
 log = logging.getLogger("chatroom.server")
@@ -54,6 +55,10 @@ class Connection:
     """
 
     __slots__ = ("transport", "fd", "codec", "out", "phase", "deadline", "owner")
+
+    throttle: Throttle[Request] | None = None
+    # Flood control's allowance: None (a class attribute, no slot) for every connection
+    # it exempts, so they pay neither memory nor work for it; see MeteredConnection.
 
     def __init__(self, transport: Transport, codec: Codec, owner: Owner) -> None:
         self.transport = transport
@@ -163,3 +168,15 @@ class Connection:
             return True
         del out[:sent]
         return False
+
+
+class MeteredConnection(Connection):
+    """A connection under flood control: the same, with its allowance of lines and bytes."""
+
+    __slots__ = ("throttle",)
+
+    def __init__(
+        self, transport: Transport, codec: Codec, owner: Owner, policy: FloodPolicy, now: float
+    ) -> None:
+        super().__init__(transport, codec, owner)
+        self.throttle: Throttle[Request] | None = Throttle(policy, now)

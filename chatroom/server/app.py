@@ -25,6 +25,7 @@ from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
 from chatroom.net.connection import Connection, Phase
+from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
 from chatroom.net.loop import EventLoop
 from chatroom.net.transport import PlainTransport
@@ -35,6 +36,7 @@ from chatroom.server.accounts import (
     is_loopback,
     password_channel_is_safe,
 )
+from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryStore
@@ -64,6 +66,7 @@ class ServerConfig:
         "shutdown_timeout",
         "operators",
         "allow_plain_passwords",
+        "flood",
     )
 
     def __init__(
@@ -79,6 +82,7 @@ class ServerConfig:
         shutdown_timeout: float = limits.SHUTDOWN_FLUSH_TIMEOUT_S,
         operators: tuple[str, ...] = (),
         allow_plain_passwords: bool = False,
+        flood: FloodSettings | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -90,6 +94,7 @@ class ServerConfig:
         self.shutdown_timeout = shutdown_timeout
         self.operators = operators  # account names with operator powers (docs/PROTOCOL.md 9.3)
         self.allow_plain_passwords = allow_plain_passwords  # passwords over plain TCP from anywhere
+        self.flood = flood if flood is not None else FloodSettings()  # on by default; loopback exempt
 
 
 class _Run(enum.Enum):
@@ -113,7 +118,7 @@ class _SignalWatcher:
         log.error("Unexpected error while reading signals; still serving", exc_info=error)
 
 
-class Server:
+class Server(FloodControl):
     """Owns the loop, the hub, the listeners and every connection."""
 
     def __init__(
@@ -157,6 +162,7 @@ class Server:
         self._deciding_now: Connection | None = None  # whose registration is being decided in this call
         self._per_address: dict[str, int] = {}  # host -> connections, when limited
         self._host_of_fd: dict[int, str] = {}  # only when limited
+        self._init_flood_control(config.flood)
         self.loop.before_sleep(self._deliver_when_due)
         self.loop.before_sleep(self._drop_unreachable)
         self.loop.before_sleep(self._reap)
@@ -204,11 +210,14 @@ class Server:
         self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
 
     def _admit(self, transport: PlainTransport, codec: Codec, address: tuple[str, int]) -> None:
+        exempt = self._flood_exempt(address[0])
+        if self._refused_at_accept(transport, address[0], exempt):
+            return
         try:
             transport.setblocking(False)
             with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
                 transport.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(transport, codec, self)
+            conn = self._new_connection(transport, codec, self, exempt)
             self.loop.watch(transport, _READ, conn)  # may fail (ENOMEM)
         except BaseException:
             transport.close()  # the listener reports it and goes on
@@ -216,12 +225,13 @@ class Server:
         self.connections[conn.fd] = conn
         log.info("Accepted connection from client address: %s", address)
         limit = self.config.max_per_address
-        if limit:
-            count = self._per_address.get(address[0], 0) + 1
-            self._per_address[address[0]] = count
-            self._host_of_fd[conn.fd] = address[0]
+        if limit and not exempt:
+            key = address_key(address[0])  # an IPv6 address counts by its /64
+            count = self._per_address.get(key, 0) + 1
+            self._per_address[key] = count
+            self._host_of_fd[conn.fd] = key
             if count > limit:
-                log.warning("Too many connections from %s (limit %d); closing", address[0], limit)
+                log.warning("Too many connections from %s (limit %d, --max-per-address); closing", key, limit)
                 self._end(conn, Ending.TOO_MANY_CONNECTIONS)
                 return
         conn.deadline = self.loop.now() + self.config.registration_timeout
@@ -232,6 +242,10 @@ class Server:
     # -- reading ---------------------------------------------------------------------------
 
     def on_readable(self, conn: Connection) -> None:
+        throttle = conn.throttle
+        if throttle is not None and conn.phase is Phase.OPEN:
+            self._read_metered(conn, throttle)  # flood control (an exempt connection's is None)
+            return
         try:
             data = conn.transport.recv(limits.RECV_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -328,7 +342,7 @@ class Server:
             return
         if later:  # what waited is judged now, and reading goes on
             self._watch(conn)
-            self._serve(conn, conn.codec.waiting_requests())
+            self._serve_later(conn, conn.codec.waiting_requests())
 
     def _answer(self, member: Recipient, code: int, lines: list[str]) -> None:
         """A command's reply, after the lines routed before it (so the member sees them in order)."""
@@ -369,7 +383,7 @@ class Server:
     def _reading(self, conn: Connection) -> bool:
         phase = conn.phase
         if phase is Phase.OPEN:
-            return not conn.codec.paused
+            return not conn.codec.paused and (conn.throttle is None or not conn.throttle.paused)
         return phase is Phase.DRAINING or phase is Phase.LINGERING
 
     def _watch(self, conn: Connection) -> None:

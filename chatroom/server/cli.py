@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from chatroom import limits
 from chatroom.console import ConsoleHandler, replace_unencodable, say
 from chatroom.fdlimit import raise_fd_limit
+from chatroom.net.flood import LOOPBACK, FloodPolicy, Network, Rate, parse_networks
 from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
+from chatroom.server.flooding import FloodSettings
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryError, HistoryStore, default_history_path
 
@@ -112,15 +114,111 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="keep no room history at all (!history answers that there is none; for benchmarks "
         "and servers that must not store what people say)",
     )
-    parser.add_argument(
-        "--max-per-address",
-        type=_at_least(0, int),
-        default=limits.MAX_CONNECTIONS_PER_ADDRESS,
-        metavar="N",
-        help="most connections at once from one IP address; 0 means no limit (default: 0)",
-    )
+    _add_flood_options(parser)
     _add_account_options(parser)
     return parser
+
+
+def _rate(text: str) -> Rate:
+    """An argparse type: RATE/BURST."""
+    try:
+        return Rate.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _networks(text: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_flood_options(parser: argparse.ArgumentParser) -> None:
+    """Flood control and connection limits (docs/SECURITY-flood.md)."""
+    flood = parser.add_argument_group(
+        "flood control and connection limits",
+        "On by default for every address but --flood-exempt's (loopback): a connection over its "
+        "allowance of lines or bytes is read more slowly (its lines wait, told once with a 429 line) "
+        "and disconnected only when the flood goes on. RATE/BURST: BURST at once, then RATE a second.",
+    )
+    flood.add_argument(
+        "--no-flood-control",
+        action="store_true",
+        help="no flood limits at all, and no per-address or server-wide connection cap unless "
+        "--max-per-address or --max-connections is given",
+    )
+    flood.add_argument(
+        "--flood-exempt",
+        type=_networks,
+        default=parse_networks(LOOPBACK),
+        metavar="CIDR[,CIDR...]",
+        help="addresses no flood limit applies to, or 'none'; a server behind a proxy, bouncer or "
+        "gateway on the same host needs 'none' (everyone then comes from loopback) "
+        f"(default: {LOOPBACK})",
+    )
+    policy = FloodPolicy()
+    for option, dest, rate, what in (
+        ("--flood-lines", "flood_lines", policy.lines, "lines (of any kind) one connection may send"),
+        ("--flood-bytes", "flood_bytes", policy.bytes, "bytes one connection may send"),
+        ("--flood-room", "flood_room", policy.room, "chat lines one room takes from all senders together"),
+        ("--flood-connects", "flood_connects", policy.connects, "new connections from one address"),
+    ):
+        flood.add_argument(
+            option,
+            dest=dest,
+            type=_rate,
+            default=rate,
+            metavar="RATE/BURST",
+            help=f"{what} (default: {rate})",
+        )
+    flood.add_argument(
+        "--flood-disconnect-after",
+        type=_at_least(0.1, float),
+        default=policy.sustained_s,
+        metavar="SECONDS",
+        help=f"disconnect a connection throttled for most of this long (default: {policy.sustained_s:g})",
+    )
+    flood.add_argument(
+        "--max-per-address",
+        type=_at_least(0, int),
+        default=None,
+        metavar="N",
+        help="most connections at once from one address (an IPv6 /64) that is not exempt; 0 means "
+        f"no limit (default: {limits.MAX_CONNECTIONS_PER_ADDRESS}; 0 with --no-flood-control)",
+    )
+    flood.add_argument(
+        "--max-connections",
+        type=_at_least(0, int),
+        default=None,
+        metavar="N",
+        help="most connections at once in all, from any address; 0 means no limit (default: the "
+        f"descriptor limit less {limits.MAX_CONNECTIONS_FD_RESERVE}, none under "
+        f"{2 * limits.MAX_CONNECTIONS_FD_RESERVE} descriptors; 0 with --no-flood-control)",
+    )
+
+
+def flood_settings(args: argparse.Namespace, fd_limit: int) -> tuple[FloodSettings, int]:
+    """The flood settings and the per-address limit the command line asks for."""
+    off = args.no_flood_control
+    per_address = args.max_per_address
+    if per_address is None:
+        per_address = 0 if off else limits.MAX_CONNECTIONS_PER_ADDRESS
+    cap = args.max_connections
+    if cap is None:
+        reserve = limits.MAX_CONNECTIONS_FD_RESERVE
+        # Under twice the reserve there is no room for a cap: accept pauses on EMFILE instead.
+        cap = 0 if off or fd_limit <= 2 * reserve else fd_limit - reserve
+    policy = None
+    if not off:
+        policy = FloodPolicy(
+            lines=args.flood_lines,
+            bytes=args.flood_bytes,
+            room=args.flood_room,
+            connects=args.flood_connects,
+            sustained_s=args.flood_disconnect_after,
+        )
+    return FloodSettings(policy, args.flood_exempt, cap), per_address
 
 
 def _add_account_options(parser: argparse.ArgumentParser) -> None:
@@ -157,19 +255,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         print(f"chatroom-server: port {args.port} is out of range 0-65535", file=sys.stderr)
         return 2
+    flood, max_per_address = flood_settings(args, raise_fd_limit())
     config = ServerConfig(
         args.host,
         args.port,
         log_messages=args.log_messages,
         max_line=args.max_line,
         registration_timeout=args.registration_timeout,
-        max_per_address=args.max_per_address,
+        max_per_address=max_per_address,
         delivery_interval=args.delivery_interval / 1000,
         shutdown_timeout=args.shutdown_timeout,
         operators=tuple(args.operator),
         allow_plain_passwords=args.allow_plain_passwords,
+        flood=flood,
     )
-    raise_fd_limit()
     try:
         db = None if args.no_history else args.db if args.db is not None else default_history_path()
         return _run(config, args.host, args.port, db)
