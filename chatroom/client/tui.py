@@ -8,6 +8,8 @@ user one sentence instead of a traceback.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import sys
 from typing import TextIO
 
@@ -26,7 +28,12 @@ def textual_missing(error: ImportError) -> bool:
 
 
 def run_tui(
-    username: str, address: ChatAddress, stderr: TextIO | None = None, *, version: bytes = VERSION_1_1
+    username: str,
+    address: ChatAddress,
+    stderr: TextIO | None = None,
+    *,
+    version: bytes = VERSION_1_1,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """Chat as `username` on `address` full screen, asking for protocol `version`; returns the exit status.
 
@@ -35,13 +42,13 @@ def run_tui(
     """
     err = stderr if stderr is not None else sys.stderr
     try:
-        from chatroom.client.tui_app import ChatApp
+        from chatroom.client.tui_app import ChatApp, open_streams
     except ImportError as error:
         if not textual_missing(error):
             raise
         print(MISSING_TEXTUAL, file=err)
         return EXIT_USAGE
-    app = ChatApp(username, address, version=version)
+    app = ChatApp(username, address, functools.partial(open_streams, tls=tls), version=version)
     status = app.run()
     # The screen is back to what it was; leave the last word where the user can read it.
     if app.farewell is not None:

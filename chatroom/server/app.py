@@ -15,6 +15,7 @@ import logging
 import selectors
 import signal
 import socket
+import ssl
 from collections import deque
 from collections.abc import Iterator
 
@@ -26,8 +27,10 @@ from chatroom.hub.message import Recipient
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.listener import Listener, open_listening_socket
 from chatroom.net.loop import EventLoop
+from chatroom.net.tls import TLSTransport
 from chatroom.net.transport import PlainTransport
 from chatroom.server.history import LoopHistory
+from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryStore
 
@@ -53,6 +56,9 @@ class ServerConfig:
         "max_per_address",
         "delivery_interval",
         "shutdown_timeout",
+        # TLS (issue #10): None serves no TLS listener; plain False serves no plain one.
+        "tls",
+        "plain",
     )
 
     def __init__(
@@ -66,6 +72,8 @@ class ServerConfig:
         max_per_address: int = limits.MAX_CONNECTIONS_PER_ADDRESS,
         delivery_interval: float = limits.DELIVERY_INTERVAL_S,
         shutdown_timeout: float = limits.SHUTDOWN_FLUSH_TIMEOUT_S,
+        tls: TLSConfig | None = None,
+        plain: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -75,6 +83,8 @@ class ServerConfig:
         self.max_per_address = max_per_address
         self.delivery_interval = delivery_interval
         self.shutdown_timeout = shutdown_timeout
+        self.tls = tls
+        self.plain = plain
 
 
 class _Run(enum.Enum):
@@ -109,15 +119,29 @@ class Server:
         loop: EventLoop | None = None,
         admission: Admission | None = None,
         history: HistoryStore | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self.loop = loop if loop is not None else EventLoop()
         self.history = LoopHistory(history, self.loop) if history is not None else None
         self.hub = Hub(log_messages=config.log_messages, admission=admission, history=self.history)
         self.connections: dict[int, Connection] = {}
-        sock = listener if listener is not None else open_listening_socket(config.host, config.port)
-        self.listeners = [Listener(self.loop, sock, self._admit_chat, "client")]
-        self.port = self.listeners[0].port
+        self.listeners: list[Listener] = []
+        self.port = 0  # the plain listener's (0: --no-plain)
+        if config.plain or listener is not None:
+            sock = listener if listener is not None else open_listening_socket(config.host, config.port)
+            self.listeners.append(Listener(self.loop, sock, self._admit_chat, "client"))
+            self.port = self.listeners[0].port
+        # TLS (issue #10): a listener of its own whose connections arrive here once their handshake is done.
+        self.tls: TLSService | None = None
+        if config.tls is not None:
+            try:
+                self.tls = TLSService(self.loop, config.tls, config.host, self._admit_tls, tls_context)
+            except BaseException:
+                for plain_listener in self.listeners:
+                    plain_listener.close()
+                raise
+            self.listeners.append(self.tls.listener)
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -166,7 +190,10 @@ class Server:
                 log.info("Second interrupt: closing every connection now")
                 self._state = _Run.ABORTED
         elif signum in RELOAD_SIGNALS:
-            log.info("SIGHUP received: nothing to reload; still serving")
+            if self.tls is not None:
+                self.tls.reload()  # the TLS certificate and key (issue #10)
+            else:
+                log.info("SIGHUP received: nothing to reload; still serving")
 
     # -- accepting -------------------------------------------------------------------------
 
@@ -174,7 +201,16 @@ class Server:
         """A new CHAT/1.0 connection on the plain listener."""
         self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
 
-    def _admit(self, transport: PlainTransport, codec: Codec, address: tuple[str, int]) -> None:
+    def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
+        """A TLS connection whose handshake is done: from now on a client like any other."""
+        self._admit(transport, ChatCodec(self.config.max_line), address)
+        conn = self.connections.get(transport.fileno())
+        if conn is not None and conn.transport is transport and transport.pending():
+            self.loop.mark_readable(conn)  # its first lines came with the handshake's last bytes
+
+    def _admit(
+        self, transport: PlainTransport | TLSTransport, codec: Codec, address: tuple[str, int]
+    ) -> None:
         try:
             transport.setblocking(False)
             with contextlib.suppress(OSError):  # the peer may be gone already; the first read says so
@@ -506,6 +542,8 @@ class Server:
         self.hub.presence = False  # everyone is leaving: DISCONNECT says it once
         for listener in self.listeners:
             listener.close()
+        if self.tls is not None:
+            self.tls.close()  # and the handshakes under way
         self.hub.deliver()  # lines already read still reach their recipients first
         self._drop_unreachable()
         for conn in list(self.connections.values()):
