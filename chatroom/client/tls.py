@@ -69,8 +69,7 @@ def wrap(sock: socket.socket, address: ChatAddress, context: ssl.SSLContext) -> 
 
     Raises ssl.SSLError or OSError; `describe_tls_error` words them.
     """
-    tls = context.wrap_socket(sock, server_hostname=address.host)
-    return tls
+    return context.wrap_socket(sock, server_hostname=address.host)
 
 
 def describe_tls_error(address: ChatAddress, error: BaseException) -> str:
@@ -79,7 +78,7 @@ def describe_tls_error(address: ChatAddress, error: BaseException) -> str:
     start = f"Cannot connect securely to {where}"
     if isinstance(error, ssl.SSLCertVerificationError):
         code = error.verify_code
-        if code == _HOST_MISMATCH or code == _IP_MISMATCH:
+        if code in (_HOST_MISMATCH, _IP_MISMATCH):
             return f"{start}: the server's certificate is not valid for the host name {address.host!r}."
         if code == _EXPIRED:
             return f"{start}: the server's certificate has expired."
