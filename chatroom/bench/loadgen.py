@@ -23,6 +23,7 @@ import random
 import select
 import selectors
 import socket
+import ssl
 import struct
 import time
 
@@ -37,6 +38,7 @@ from chatroom.bench.orders import (
 )
 from chatroom.bench.procstat import own_cpu_seconds
 from chatroom.bench.target import Endpoint
+from chatroom.bench.tls import client_context
 
 RECV_BYTES = 64 * 1024
 # One recv_into() takes at most this much; a reader far behind catches up in
@@ -64,6 +66,7 @@ mono = time.monotonic_ns
 
 class State(enum.Enum):
     CONNECTING = "connecting"
+    HANDSHAKING = "handshaking"  # TLS (--tls): connected, the handshake under way
     REGISTERING = "registering"
     READY = "registered"
     LEAVING = "leaving"  # DISCONNECT sent, waiting for the server to close
@@ -297,6 +300,7 @@ class Worker:
         self.buf = bytearray(MAX_TAIL_BYTES + RECV_BYTES)
         self.view = memoryview(self.buf)
         self.closed: collections.Counter[str] = collections.Counter()
+        self._tls: ssl.SSLContext | None = None  # made on the first TLS connection
 
     # -- sockets ---------------------------------------------------------------------
 
@@ -320,6 +324,31 @@ class Worker:
         client.t0 = mono()
         self.selector.register(sock, selectors.EVENT_WRITE, client)
         return client
+
+    def start_handshake(self, client: Client) -> None:
+        """The TCP connection is up: wrap it in TLS (chats://); `handshake` drives it on readiness."""
+        if self._tls is None:
+            self._tls = client_context()
+        self.selector.unregister(client.sock)
+        client.sock = self._tls.wrap_socket(client.sock, do_handshake_on_connect=False)
+        client.state = State.HANDSHAKING
+        self.selector.register(client.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+
+    def handshake(self, client: Client) -> str | None:
+        """One TLS handshake step: None while it goes on, '' when done (now registering), else why not."""
+        try:
+            client.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            self.selector.modify(client.sock, selectors.EVENT_READ, client)
+            return None
+        except ssl.SSLWantWriteError:
+            self.selector.modify(client.sock, selectors.EVENT_WRITE, client)
+            return None
+        except OSError as error:  # ssl.SSLError too
+            return f"TLS handshake: {getattr(error, 'reason', None) or error.strerror or error}"
+        client.state = State.REGISTERING
+        self.selector.modify(client.sock, selectors.EVENT_READ, client)
+        return ""
 
     def drop(self, client: Client, why: str = "", count: bool = True) -> None:
         """Close a client's socket; `why` is tallied (unless count is False)."""
@@ -469,9 +498,22 @@ class Worker:
                         inflight.pop(client.fd, None)
                         self.drop(client, "connect failed", count=False)
                         continue
+                    if order.endpoint.tls:
+                        self.start_handshake(client)  # writable at once: the next turn sends the hello
+                        continue
                     client.state = State.REGISTERING
                     self.selector.modify(client.sock, selectors.EVENT_READ, client)
                     if not self.send_small(client, _register_line(client.name)):
+                        fails["send REGISTER failed"] += 1
+                        inflight.pop(client.fd, None)
+                    continue
+                if client.state is State.HANDSHAKING:
+                    verdict = self.handshake(client)
+                    if verdict:
+                        fails[verdict] += 1
+                        inflight.pop(client.fd, None)
+                        self.drop(client, verdict, count=False)
+                    elif verdict == "" and not self.send_small(client, _register_line(client.name)):
                         fails["send REGISTER failed"] += 1
                         inflight.pop(client.fd, None)
                     continue
