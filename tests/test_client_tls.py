@@ -139,3 +139,37 @@ def test_an_unreadable_cafile_is_a_usage_error(start_client: ClientFactory, tmp_
     client = start_client("alice", "chats://localhost:5000", "--cafile", str(tmp_path / "none.pem"))
     assert client.wait() == 2
     assert client.stderr.text.startswith(f"chatroom-client: cannot use --cafile {tmp_path / 'none.pem'}: ")
+
+
+def test_the_full_screen_client_opens_chats_streams_with_the_same_verification(
+    tls_server: tuple[ServerProcess, int], certs: CertFiles
+) -> None:
+    """chatroom.client.tui_app's opener (asyncio) speaks TLS for chats://, and fails in one sentence."""
+    pytest.importorskip("textual")
+    import asyncio
+    import ssl
+
+    from chatroom.client.tui_app import connect_error, open_streams
+    from chatroom.protocol.address import ChatAddress
+
+    _, port = tls_server
+    address = ChatAddress("localhost", port, tls=True)
+
+    async def register() -> bytes:
+        reader, writer = await open_streams(address, certs.client_context())
+        writer.write(b"REGISTER alice CHAT/1.0\n")
+        line = await asyncio.wait_for(reader.readline(), FAST_S)
+        writer.close()
+        return line
+
+    assert asyncio.run(register()) == b"200 Registration successful\n"
+
+    async def untrusted() -> BaseException:
+        try:
+            await open_streams(address, ssl.create_default_context())
+        except Exception as error:
+            return error
+        raise AssertionError("an untrusted certificate was accepted")
+
+    sentence = connect_error(address, asyncio.run(untrusted()))
+    assert "not signed by an authority this computer trusts" in sentence

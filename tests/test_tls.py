@@ -345,3 +345,17 @@ def test_sighup_without_tls_still_reloads_nothing(start_server: ServerFactory) -
     mark = server.log_mark()
     server.proc.send_signal(signal.SIGHUP)
     assert "nothing to reload" in server.wait_for_log("SIGHUP", after=mark)
+
+
+def test_a_handshake_under_way_does_not_hold_up_the_shutdown(
+    start_server: ServerFactory, certs: CertFiles
+) -> None:
+    server, port = tls_server(start_server, certs, "--tls-handshake-timeout", "10")
+    staller = Peer(raw_connect(port))
+    alice = tls_peer(port, certs.client_context())
+    alice.register("alice")
+    started = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - started < 3.0
+    staller.expect_closed()
+    assert alice.recv_line() == b"DISCONNECT CHAT/1.0"
