@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -162,13 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_tui(args.username, address, version=version, tls=tls)
     frontend = make_frontend(args)
+
+    def open_connection() -> socket.socket:
+        return connect(address, tls=tls) if address.tls else connect(address)
+
     try:
         frontend.show_notice("Connecting to server ...")
-        sock = connect(address, tls=tls)
+        sock = open_connection()
         frontend.show_notice("Connection to server established. Sending intro message...")
-        client = ChatClient(
-            sock, args.username, frontend, version=version, connect_again=lambda: connect(address, tls=tls)
-        )
+        client = ChatClient(sock, args.username, frontend, version=version, connect_again=open_connection)
         return client.run()
     except ClientError as error:
         frontend.show_notice(str(error), NoticeKind.ERROR)

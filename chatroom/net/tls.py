@@ -158,7 +158,6 @@ class TLSAcceptor:
         self.timeout = timeout
         self._ready = ready
         self._pending: deque[_Handshake] = deque()  # in accept order, so deadlines are in order
-        self.handshaking = 0  # under way now (the deque may also hold finished ones)
 
     def make(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """The listener's maker: start the handshake (nothing is read or written yet)."""
@@ -180,7 +179,6 @@ class TLSAcceptor:
         if not self._pending:
             self.loop.call_at(handshake.deadline, TLSAcceptor._expire, self)
         self._pending.append(handshake)
-        self.handshaking += 1
 
     def step(self, handshake: _Handshake) -> None:
         """The socket is ready: take the handshake one step further."""
@@ -216,7 +214,6 @@ class TLSAcceptor:
         if handshake.done:
             return False
         handshake.done = True
-        self.handshaking -= 1
         with contextlib.suppress(KeyError, ValueError):
             self.loop.unwatch(handshake.transport)
         return True
