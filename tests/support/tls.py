@@ -67,11 +67,15 @@ def tls_peer(
     *,
     rcvbuf: int | None = None,
     maxseg: int | None = None,
+    ragged_eof_ok: bool = True,
 ) -> Peer:
-    """A Peer whose socket speaks TLS to localhost:`port` (handshake done, verified by `context`)."""
+    """A Peer whose socket speaks TLS to localhost:`port` (handshake done, verified by `context`).
+
+    With `ragged_eof_ok` False, an end of stream without close_notify is an error (ssl.SSLEOFError).
+    """
     plain = Peer.connect(port, "127.0.0.1", rcvbuf=rcvbuf, maxseg=maxseg)
     try:
-        sock = context.wrap_socket(plain.sock, server_hostname=host)
+        sock = context.wrap_socket(plain.sock, server_hostname=host, suppress_ragged_eofs=ragged_eof_ok)
     except BaseException:
         plain.close()
         raise
