@@ -49,6 +49,9 @@ MAX_TAIL_BYTES = 16 * 1024
 # (chatroom/limits.py); anything longer without an LF is counted as
 # malformed and dropped.
 
+TLS_RECORD_BYTES = 16 * 1024
+# The most plaintext one TLS record carries; a TLS read continues while that much room is left.
+
 SAMPLE_CAP = 50_000
 # Latency samples a worker keeps per phase (reservoir sampling past it).
 
@@ -405,6 +408,8 @@ class Worker:
             # (A notice the server sent before closing is counted by the tally.)
             self.drop(client, "closed by the server")
             return -1
+        if self.endpoint is not None and self.endpoint.tls:
+            n += self._more_records(client, kept + n)
         end = kept + n
         cut = buf.rfind(b"\n", 0, end) + 1
         if cut < end:
@@ -424,6 +429,22 @@ class Worker:
                 good = tally.chunk(buf, cut, now or mono())
                 client.got += good
         return n
+
+    def _more_records(self, client: Client, start: int) -> int:
+        """TLS: one recv_into() returns one record (16 KiB at most, often one delivery batch); take the
+        records already here too, as one plain recv_into() would, so that polling at most once per
+        --coalesce-ms does not read one record per poll. An end or error shows on the next read."""
+        taken = 0
+        limit = len(self.buf)
+        while start + taken < limit - TLS_RECORD_BYTES:
+            try:
+                more = client.sock.recv_into(self.view[start + taken : limit])
+            except OSError:  # BlockingIOError: nothing more now
+                break
+            if not more:
+                break
+            taken += more
+        return taken
 
     # -- orders ----------------------------------------------------------------------
 
