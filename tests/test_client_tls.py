@@ -173,3 +173,19 @@ def test_the_full_screen_client_opens_chats_streams_with_the_same_verification(
 
     sentence = connect_error(address, asyncio.run(untrusted()))
     assert "not signed by an authority this computer trusts" in sentence
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "port", "tls"),
+    [
+        ("chats://localhost:6697", "localhost", 6697, True),
+        ("chats://[::1]:6697", "::1", 6697, True),
+        ("chat://localhost:54307", "localhost", 54307, False),
+    ],
+)
+def test_chats_urls_are_chat_urls_with_tls(text: str, host: str, port: int, tls: bool) -> None:
+    from chatroom.protocol.address import parse_chat_address
+
+    address = parse_chat_address(text)
+    assert (address.host, address.port, address.tls) == (host, port, tls)
+    assert str(address) == text
