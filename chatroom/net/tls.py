@@ -78,8 +78,8 @@ class TLSTransport(ssl.SSLSocket):
 def load_server_context(cert: str, key: str) -> ssl.SSLContext:
     """A server context for `cert` (PEM, with its chain) and `key`; CertificateError if unusable.
 
-    Reads two small files: done at start and on SIGHUP, the only moments the
-    server touches them.
+    Reads two small files: at start, and on SIGHUP on a helper thread
+    (chatroom.server.tls), never on the loop's thread while it serves.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
