@@ -18,6 +18,17 @@ REGISTRATION_TIMEOUT_S = 10.0
 # A connection that has not sent a complete REGISTER line by then is closed,
 # so idle or slowloris connections cannot hold file descriptors forever.
 
+# -- TLS (issue #10) --------------------------------------------------------------------------
+
+TLS_HANDSHAKE_TIMEOUT_S = 5.0
+MAX_TLS_HANDSHAKE_TIMEOUT_S = 10.0
+# A TLS connection that has not finished its handshake by then is closed. A
+# real client needs two round trips (well under a second even across the
+# world); the rest is a stalled or hostile peer holding a descriptor. Until
+# its handshake is done a connection is no client: the registration timeout
+# starts only after it. --tls-handshake-timeout may lower it, never raise it
+# past the maximum.
+
 SENDQ_MAX_BYTES = 1024 * 1024
 # Output waiting for one slow reader. Past this the reader is disconnected
 # (with a log line naming the limit) instead of stalling others or growing

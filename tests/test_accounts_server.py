@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from support.peer import Peer
+from support.peer import DEADLINE_S, Peer
 from support.processes import ServerFactory, ServerProcess
+from support.tls import make_certs, tls_port
 
 OK = b"200 Registration successful"
 
@@ -303,3 +304,22 @@ def test_closing_a_room_sends_its_members_back_to_the_lobby(start_server: Server
     assert bob.recv_line() == b"212 #dev has no topic; !topic TEXT sets one."  # forgotten with the room
     root.send_line("@root: !close #lobby")
     assert until_reply(root) == b"400 #lobby cannot be closed."
+
+
+def test_a_password_over_tls_from_another_host_is_accepted(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    """TLS makes the channel safe for a password whatever the peer's address (no --allow-plain-passwords)."""
+    host = non_loopback_address()
+    if host is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    certs = make_certs(tmp_path / "certs")
+    server = start_server("--host", "0.0.0.0", *certs.server_args())
+    claim(server, "ivy", "pw").close()  # claimed from loopback, over plain TCP
+    plain = Peer.connect(tls_port(server), host)
+    sock = certs.client_context().wrap_socket(plain.sock, server_hostname="localhost")
+    sock.settimeout(DEADLINE_S)
+    peer = Peer(sock)
+    peer.send_line(f"REGISTER ivy CHAT/1.1 replay=0 password={b64('pw')}")
+    assert peer.recv_line() == OK
+    peer.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 from chatroom.bench import options as defaults
 from chatroom.bench.body import DEFAULT_BODY_BYTES, header
+from chatroom.bench.connections import run_setups_measurement
 from chatroom.bench.errors import BenchError
 from chatroom.bench.fanout import run_fanout
 from chatroom.bench.options import WORKLOADS, OptionError, Options
@@ -171,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fanout.add_argument(
         "--keep-going", action="store_true", help="run every rate step, not stop after the first failing one"
+    )
+    fanout.add_argument(
+        "--tls",
+        action="store_true",
+        help="measure fanout over TLS too, next to plain TCP (each on a fresh server serving only that), "
+        "and new connections per second both ways (TLS: handshakes/s) for --step-seconds each; a "
+        "started server only, with a throwaway certificate (needs trustme: pip install 'chatroom[bench]')",
     )
     fanout.add_argument(
         "--sample-every",
@@ -348,6 +356,11 @@ def options_from(args: argparse.Namespace) -> Options:
     _at_least(args.private_share, 0, "--private-share")
     _at_most(args.private_share, 1, "--private-share")
     history = defaults.parse_history(args.history) if args.history is not None else defaults.DEFAULT_HISTORY
+    if args.tls and address is not None:
+        raise OptionError(
+            "--tls measures a server this benchmark starts (with a throwaway certificate), not one given "
+            "by address"
+        )
     if address is not None and args.history is not None:
         raise OptionError(
             "--history chooses how this benchmark starts our server; a server given by address keeps "
@@ -385,6 +398,7 @@ def options_from(args: argparse.Namespace) -> Options:
         room_rates=defaults.parse_rates(args.room_rates, "--room-rates"),
         private_share=args.private_share,
         history=history if address is None else ("as it runs",),
+        tls=args.tls,
         json_path=args.json_path,
         plot_path=args.plot_path,
     )
@@ -433,6 +447,11 @@ def run(options: Options, report: Report, progress: Progress) -> None:
             if workload == "fanout":
                 for clients in options.clients:
                     report.fanout.append(run_fanout(bench, clients))
+                    if options.tls:  # side by side: the same measurement over TLS
+                        report.fanout.append(run_fanout(bench, clients, tls=True))
+                if options.tls:
+                    report.setups.append(run_setups_measurement(bench, tls=False))
+                    report.setups.append(run_setups_measurement(bench, tls=True))
             elif workload == "scale":
                 for size in options.sizes:
                     report.scale.append(run_scale(bench, size))
@@ -459,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chatroom.bench.plot import require_matplotlib
 
             require_matplotlib()
+        if options.tls:
+            from chatroom.bench.tls import require_trustme
+
+            require_trustme()
     except BenchError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
@@ -477,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = "interrupted"
         status = 130
     report.seconds = time.monotonic() - began
-    measured = bool(report.fanout or report.scale or report.soak or report.rooms)
+    measured = bool(report.fanout or report.scale or report.soak or report.rooms or report.setups)
     if measured:
         sys.stdout.write(text(report))
         sys.stdout.flush()

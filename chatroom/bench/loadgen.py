@@ -23,6 +23,7 @@ import random
 import select
 import selectors
 import socket
+import ssl
 import struct
 import time
 
@@ -37,6 +38,7 @@ from chatroom.bench.orders import (
 )
 from chatroom.bench.procstat import own_cpu_seconds
 from chatroom.bench.target import Endpoint
+from chatroom.bench.tls import client_context
 
 RECV_BYTES = 64 * 1024
 # One recv_into() takes at most this much; a reader far behind catches up in
@@ -46,6 +48,9 @@ MAX_TAIL_BYTES = 16 * 1024
 # An unfinished line kept between reads. The server refuses lines over 8 KiB
 # (chatroom/limits.py); anything longer without an LF is counted as
 # malformed and dropped.
+
+TLS_RECORD_BYTES = 16 * 1024
+# The most plaintext one TLS record carries; a TLS read continues while that much room is left.
 
 SAMPLE_CAP = 50_000
 # Latency samples a worker keeps per phase (reservoir sampling past it).
@@ -64,6 +69,7 @@ mono = time.monotonic_ns
 
 class State(enum.Enum):
     CONNECTING = "connecting"
+    HANDSHAKING = "handshaking"  # TLS (--tls): connected, the handshake under way
     REGISTERING = "registering"
     READY = "registered"
     LEAVING = "leaving"  # DISCONNECT sent, waiting for the server to close
@@ -297,6 +303,7 @@ class Worker:
         self.buf = bytearray(MAX_TAIL_BYTES + RECV_BYTES)
         self.view = memoryview(self.buf)
         self.closed: collections.Counter[str] = collections.Counter()
+        self._tls: ssl.SSLContext | None = None  # made on the first TLS connection
 
     # -- sockets ---------------------------------------------------------------------
 
@@ -320,6 +327,31 @@ class Worker:
         client.t0 = mono()
         self.selector.register(sock, selectors.EVENT_WRITE, client)
         return client
+
+    def start_handshake(self, client: Client) -> None:
+        """The TCP connection is up: wrap it in TLS (chats://); `handshake` drives it on readiness."""
+        if self._tls is None:
+            self._tls = client_context()
+        self.selector.unregister(client.sock)
+        client.sock = self._tls.wrap_socket(client.sock, do_handshake_on_connect=False)
+        client.state = State.HANDSHAKING
+        self.selector.register(client.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+
+    def handshake(self, client: Client) -> str | None:
+        """One TLS handshake step: None while it goes on, '' when done (now registering), else why not."""
+        try:
+            client.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            self.selector.modify(client.sock, selectors.EVENT_READ, client)
+            return None
+        except ssl.SSLWantWriteError:
+            self.selector.modify(client.sock, selectors.EVENT_WRITE, client)
+            return None
+        except OSError as error:  # ssl.SSLError too
+            return f"TLS handshake: {getattr(error, 'reason', None) or error.strerror or error}"
+        client.state = State.REGISTERING
+        self.selector.modify(client.sock, selectors.EVENT_READ, client)
+        return ""
 
     def drop(self, client: Client, why: str = "", count: bool = True) -> None:
         """Close a client's socket; `why` is tallied (unless count is False)."""
@@ -376,6 +408,8 @@ class Worker:
             # (A notice the server sent before closing is counted by the tally.)
             self.drop(client, "closed by the server")
             return -1
+        if self.endpoint is not None and self.endpoint.tls:
+            n += self._more_records(client, kept + n)
         end = kept + n
         cut = buf.rfind(b"\n", 0, end) + 1
         if cut < end:
@@ -395,6 +429,22 @@ class Worker:
                 good = tally.chunk(buf, cut, now or mono())
                 client.got += good
         return n
+
+    def _more_records(self, client: Client, start: int) -> int:
+        """TLS: one recv_into() returns one record (16 KiB at most, often one delivery batch); take the
+        records already here too, as one plain recv_into() would, so that polling at most once per
+        --coalesce-ms does not read one record per poll. An end or error shows on the next read."""
+        taken = 0
+        limit = len(self.buf)
+        while start + taken < limit - TLS_RECORD_BYTES:
+            try:
+                more = client.sock.recv_into(self.view[start + taken : limit])
+            except OSError:  # BlockingIOError: nothing more now
+                break
+            if not more:
+                break
+            taken += more
+        return taken
 
     # -- orders ----------------------------------------------------------------------
 
@@ -469,9 +519,22 @@ class Worker:
                         inflight.pop(client.fd, None)
                         self.drop(client, "connect failed", count=False)
                         continue
+                    if order.endpoint.tls:
+                        self.start_handshake(client)  # writable at once: the next turn sends the hello
+                        continue
                     client.state = State.REGISTERING
                     self.selector.modify(client.sock, selectors.EVENT_READ, client)
                     if not self.send_small(client, _register_line(client.name)):
+                        fails["send REGISTER failed"] += 1
+                        inflight.pop(client.fd, None)
+                    continue
+                if client.state is State.HANDSHAKING:
+                    verdict = self.handshake(client)
+                    if verdict:
+                        fails[verdict] += 1
+                        inflight.pop(client.fd, None)
+                        self.drop(client, verdict, count=False)
+                    elif verdict == "" and not self.send_small(client, _register_line(client.name)):
                         fails["send REGISTER failed"] += 1
                         inflight.pop(client.fd, None)
                     continue

@@ -183,3 +183,24 @@ class WorkerFailure:
     message: str
     trace: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Setups:
+    """Set up connections one after another on `threads` threads for `seconds`: connect, (TLS
+    handshake when the endpoint is TLS,) REGISTER, 200, DISCONNECT, close (chatroom.bench.setups)."""
+
+    endpoint: Endpoint
+    name_prefix: str
+    seconds: float
+    threads: int = 8
+
+
+@dataclass
+class SetupsReport:
+    done: int
+    fails: dict[str, int]
+    t_start_ns: int
+    t_end_ns: int
+    setup_ms: list[float]  # per setup, connect to 200 (capped sample)
+    cpu_s: float

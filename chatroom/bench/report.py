@@ -19,6 +19,7 @@ from chatroom.bench.results import (
     FanoutStep,
     RoomsResult,
     ScaleResult,
+    SetupsResult,
     SoakResult,
 )
 
@@ -36,6 +37,7 @@ class Report:
     scale: list[ScaleResult] = field(default_factory=list)
     soak: SoakResult | None = None
     rooms: list[RoomsResult] = field(default_factory=list)
+    setups: list[SetupsResult] = field(default_factory=list)  # --tls: new connections/s, TCP and TLS
     notes: list[str] = field(default_factory=list)
     started: str = ""
     seconds: float = 0.0
@@ -181,7 +183,8 @@ def us(value: float | None) -> str:
 
 def fanout_text(result: FanoutResult) -> str:
     title = (
-        f"### fanout: {result.clients} clients, {result.senders} senders, {result.step_seconds:g} s steps "
+        f"### fanout{' over TLS' if result.transport == 'tls' else ''}: {result.clients} clients, "
+        f"{result.senders} senders, {result.step_seconds:g} s steps "
         f"(+ up to {result.drain_seconds:g} s drain), {result.body_bytes}-byte bodies"
     )
     registered = None
@@ -363,9 +366,54 @@ def text(report: Report) -> str:
         parts += [soak_text(report.soak), ""]
     for rooms in report.rooms:
         parts += [rooms_text(rooms), ""]
+    if report.setups:
+        parts += [tls_text(report.fanout, report.setups), ""]
     if report.notes:
         parts += ["Notes:", ""] + [f"- {note}" for note in report.notes] + [""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def tls_text(fanouts: Sequence[FanoutResult], setups: Sequence[SetupsResult]) -> str:
+    """--tls: plain TCP and TLS side by side, the fan-out's best and the new connections per second."""
+    rows = []
+    for transport, name in (("tcp", "TCP"), ("tls", "TLS")):
+        fan = [f for f in fanouts if f.transport == transport]
+        best = fan[-1] if fan else None
+        passed = [s for s in best.steps if s.passed] if best is not None else []
+        top = max(passed, key=lambda s: s.deliveries_s) if passed else None
+        setup = next((s for s in setups if s.transport == transport), None)
+        rows.append(
+            [
+                name,
+                f"C={best.clients}" if best is not None else NA,
+                count(best.max_sustainable_deliveries_s) if best is not None else NA,
+                us(top.server_us_per_delivery) if top is not None else NA,
+                count(setup.setups_s) if setup is not None else NA,
+                us(setup.server_us_per_setup) if setup is not None else NA,
+                pct(setup.server_cpu_pct) if setup is not None else NA,
+                ms(setup.p99_ms) if setup is not None else NA,
+                str(sum(setup.fails.values())) if setup is not None else NA,
+            ]
+        )
+    headers = [
+        "transport",
+        "fanout",
+        "max deliveries/s",
+        "µs/delivery",
+        "setups/s",
+        "server µs/setup",
+        "server CPU",
+        "setup p99 ms",
+        "failed",
+    ]
+    first = setups[0] if setups else None
+    about = (
+        f"A setup is connect, TLS handshake (TLS row), REGISTER, 200, DISCONNECT, close; "
+        f"{first.threads} at once for {first.seconds:g} s on a fresh server."
+        if first is not None
+        else ""
+    )
+    return "\n".join(["### TLS next to plain TCP", "", table(headers, rows), "", about]).rstrip()
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class FanoutResult:
     server: ServerRun
     cap_note: str | None
     problems: list[str]
+    transport: str = "tcp"  # "tls" with --tls: the same workload over TLS, on a server serving only TLS
 
 
 @dataclass
@@ -195,3 +196,22 @@ class SoakResult:
     samples: list[MemorySample]
     server: ServerRun
     problems: list[str]
+
+
+@dataclass
+class SetupsResult:
+    """Connection setups per second (chatroom.bench.setups): with TLS, handshakes per second."""
+
+    transport: str  # "tcp" or "tls"
+    threads: int  # setups in flight at once (all workers)
+    seconds: float
+    done: int
+    fails: dict[str, int]
+    setups_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    server_cpu_pct: float | None
+    server_us_per_setup: float | None
+    lg_cpu_pct: float
+    lg_cores: int
+    server: ServerRun

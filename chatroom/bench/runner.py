@@ -24,6 +24,7 @@ from chatroom.bench.pool import WorkerPool
 from chatroom.bench.progress import Progress
 from chatroom.bench.results import BUSY_PERCENT, ServerRun
 from chatroom.bench.target import ExternalServer, LocalServer, Server, probe
+from chatroom.bench.tls import ThrowawayCertificate
 from chatroom.fdlimit import raise_fd_limit
 
 BACKGROUND_PROBE_S = 0.3
@@ -133,6 +134,7 @@ class Bench:
         self.notes: list[str] = options.notes
         self._pool: WorkerPool | None = None
         self._external: ExternalServer | None = None
+        self._certificate: ThrowawayCertificate | None = None  # made for the first TLS measurement
         self.fd_limit = raise_fd_limit()
         if options.address is not None:
             self._external = ExternalServer(options.address, options.server_pid)
@@ -169,6 +171,9 @@ class Bench:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        if self._certificate is not None:
+            self._certificate.close()
+            self._certificate = None
 
     def warn(self, text: str) -> None:
         """A note that belongs in the report and on the screen now."""
@@ -191,15 +196,20 @@ class Bench:
         )
 
     @contextlib.contextmanager
-    def measurement(self, server_args: Sequence[str] = ()) -> Iterator[Measurement]:
+    def measurement(self, server_args: Sequence[str] = (), *, tls: bool = False) -> Iterator[Measurement]:
         """A server for one measurement (fresh when started here, with `server_args` added to its
-        command line); cleaned up however it ends."""
+        command line; with `tls` serving only TLS, with a throwaway certificate); cleaned up however
+        it ends."""
         server: Server
         if self._external is not None:
+            if tls:
+                raise BenchError("--tls measures a server this benchmark starts, not one given by address")
             server = self._external
         else:
             cpus = set(self.options.server_cpus) if self.options.server_cpus else None
-            server = LocalServer(cpus, server_args)
+            if tls and self._certificate is None:
+                self._certificate = ThrowawayCertificate()
+            server = LocalServer(cpus, server_args, self._certificate if tls else None)
         measurement = Measurement(self, server)
         clean = False
         try:

@@ -25,6 +25,7 @@ from typing import Any
 import chatroom
 from chatroom.bench import procstat
 from chatroom.bench.errors import BenchError
+from chatroom.bench.tls import ThrowawayCertificate, client_context
 from chatroom.protocol.address import ChatAddress
 
 START_TIMEOUT_S = 15.0
@@ -35,7 +36,13 @@ STOP_TIMEOUT_S = 15.0
 PROBE_TIMEOUT_S = 5.0
 
 _PORT_LINE = re.compile(rb"port (\d+)")
-_BANNERS = ("Will wait for client connections", "Waiting for", "Keeping room history in", "Keeping no room")
+_BANNERS = (
+    "Will wait for client connections",
+    "Will wait for TLS client",
+    "Waiting for",
+    "Keeping room history in",
+    "Keeping no room",
+)
 # What the server prints at every start; anything else it says is kept as a warning.
 
 
@@ -45,6 +52,7 @@ class Endpoint:
 
     family: int
     sockaddr: tuple[Any, ...]  # (host, port) or, for IPv6, (host, port, flowinfo, scope_id)
+    tls: bool = False  # chats://: clients shake hands first (chatroom.bench.tls)
 
 
 def resolve(address: ChatAddress) -> Endpoint:
@@ -55,7 +63,7 @@ def resolve(address: ChatAddress) -> Endpoint:
     family, _, _, _, sockaddr = infos[0]
     if family not in (socket.AF_INET, socket.AF_INET6):
         raise BenchError(f"{address.host!r} is not an IPv4 or IPv6 host")
-    return Endpoint(family, tuple(sockaddr))
+    return Endpoint(family, tuple(sockaddr), address.tls)
 
 
 class Server:
@@ -83,9 +91,14 @@ class Server:
 
 
 class LocalServer(Server):
-    """`python -m chatroom.server --port 0 ... ARGS` started here, stopped with SIGINT."""
+    """`python -m chatroom.server --port 0 ... ARGS` started here, stopped with SIGINT.
 
-    def __init__(self, cpus: set[int] | None = None, args: Sequence[str] = ()) -> None:
+    With `tls` it serves only TLS, with that certificate (its one port line is the TLS port).
+    """
+
+    def __init__(
+        self, cpus: set[int] | None = None, args: Sequence[str] = (), tls: ThrowawayCertificate | None = None
+    ) -> None:
         # Kept open for the server's lifetime and closed in close(), hence no `with`.
         self._log = tempfile.NamedTemporaryFile(prefix="chatroom-bench-server-", suffix=".log")  # noqa: SIM115
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(chatroom.__file__)))
@@ -96,6 +109,8 @@ class LocalServer(Server):
         if "--db" not in args and "--no-history" not in args:
             self._history_dir = tempfile.TemporaryDirectory(prefix="chatroom-bench-history-")
             args = (*args, "--db", os.path.join(self._history_dir.name, "history.sqlite3"))
+        if tls is not None:
+            args = (*args, *tls.server_args())
         self.command = [
             sys.executable,
             "-m",
@@ -124,7 +139,7 @@ class LocalServer(Server):
             with contextlib.suppress(OSError, AttributeError):
                 os.sched_setaffinity(self.process.pid, cpus)
         port = self._wait_for_port()
-        super().__init__(ChatAddress("127.0.0.1", port), self.process.pid, True)
+        super().__init__(ChatAddress("127.0.0.1", port, tls=tls is not None), self.process.pid, True)
 
     def _wait_for_port(self) -> int:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -199,6 +214,8 @@ def probe(server: Server, name: str) -> None:
     try:
         try:
             sock.connect(endpoint.sockaddr)
+            if endpoint.tls:
+                sock = client_context().wrap_socket(sock)
         except OSError as error:
             raise BenchError(f"cannot connect to {where}: {error.strerror or error}") from None
         try:

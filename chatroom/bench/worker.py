@@ -1,7 +1,7 @@
 """A load-generator worker process: it serves the coordinator's orders one by one.
 
 It sits above every kind of work it runs (chatroom.bench.loadgen's ramps and
-phases, chatroom.bench.churn's soak, chatroom.bench.joins' room joins), so none
+phases, chatroom.bench.churn's soak, chatroom.bench.joins' room joins, chatroom.bench.setups), so none
 of those imports the other's caller.
 """
 
@@ -16,7 +16,8 @@ from multiprocessing.connection import Connection
 from chatroom.bench.churn import soak
 from chatroom.bench.joins import join
 from chatroom.bench.loadgen import Worker
-from chatroom.bench.orders import Close, Join, Phase, Ramp, Soak, WorkerFailure
+from chatroom.bench.orders import Close, Join, Phase, Ramp, Setups, Soak, WorkerFailure
+from chatroom.bench.setups import run_setups
 from chatroom.fdlimit import raise_fd_limit
 
 
@@ -46,6 +47,8 @@ def worker_main(pipe: Connection, index: int, cpus: frozenset[int] | None) -> No
                 reply = soak(worker, order)
             elif isinstance(order, Join):
                 reply = join(worker, order)
+            elif isinstance(order, Setups):
+                reply = run_setups(order)
             elif isinstance(order, Close):
                 reply = worker.close(order)
             else:

@@ -12,6 +12,7 @@ import contextlib
 import getpass
 import io
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -21,6 +22,7 @@ from chatroom.client.exitcodes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from chatroom.client.frontend import Frontend, PlainFrontend
 from chatroom.client.line import ChatClient
 from chatroom.client.session import NoticeKind
+from chatroom.client.tls import INSECURE_WARNING, TLSOptions
 from chatroom.console import discard_output
 from chatroom.limits import MAX_PASSWORD_BYTES
 from chatroom.protocol import VERSION, VERSION_1_1, Credentials, is_valid_username
@@ -47,7 +49,8 @@ protected names:
   CHATROOM_PASSWORD variable (the new one from CHATROOM_NEW_PASSWORD), else
   asked for at a prompt that does not echo; never from the command line.
 
-example: chatroom-client alice chat://localhost:54307"""
+example: chatroom-client alice chat://localhost:54307
+         chatroom-client alice chats://chat.example.org:6697   (TLS)"""
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -62,7 +65,22 @@ def build_arg_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("username", help=f"your name in the chat ({USERNAME_RULES})")
-    parser.add_argument("address", help="the server, as chat://<host>:<port>")
+    parser.add_argument(
+        "address",
+        help="the server, as chat://<host>:<port>, or chats://<host>:<port> for TLS (the server's "
+        "certificate and host name are verified against the system's trusted authorities)",
+    )
+    parser.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="chats:// only: also trust the certificate authority in FILE (PEM), e.g. a private CA",
+    )
+    parser.add_argument(
+        "--insecure-no-verify",
+        action="store_true",
+        help="chats:// only, FOR TESTING: do not verify the server's certificate or host name "
+        "(encrypted, but anyone in between can pretend to be the server); warns every time",
+    )
     parser.add_argument(
         "--plain",
         action="store_true",
@@ -180,6 +198,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chatroom-client: {error}", file=sys.stderr)
         return EXIT_USAGE
     version = VERSION if args.chat_1_0 else VERSION_1_1
+    tls = None
+    if (args.cafile is not None or args.insecure_no_verify) and not address.tls:
+        flag = "--cafile" if args.cafile is not None else "--insecure-no-verify"
+        print(f"chatroom-client: {flag} applies only to chats:// addresses", file=sys.stderr)
+        return EXIT_USAGE
+    if address.tls:
+        if args.insecure_no_verify:
+            print(INSECURE_WARNING, file=sys.stderr)
+        try:
+            tls = TLSOptions(args.cafile, args.insecure_no_verify).context()
+        except OSError as error:  # ssl.SSLError too: a file that is no PEM certificate
+            why = error.strerror.lower() if error.strerror else "it holds no PEM certificate"
+            print(f"chatroom-client: cannot use --cafile {args.cafile}: {why}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         credentials = credentials_from(args)
     except PasswordError as error:
@@ -190,18 +222,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tui:
         from chatroom.client.tui import run_tui
 
-        return run_tui(args.username, address, version=version, credentials=credentials)
+        return run_tui(args.username, address, version=version, credentials=credentials, tls=tls)
     frontend = make_frontend(args)
+
+    def open_connection() -> socket.socket:
+        return connect(address, tls=tls) if address.tls else connect(address)
+
     try:
         frontend.show_notice("Connecting to server ...")
-        sock = connect(address)
+        sock = open_connection()
         frontend.show_notice("Connection to server established. Sending intro message...")
         client = ChatClient(
             sock,
             args.username,
             frontend,
             version=version,
-            connect_again=lambda: connect(address),
+            connect_again=open_connection,
             credentials=credentials,
         )
         return client.run()

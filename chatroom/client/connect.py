@@ -8,7 +8,9 @@ in every mode.
 from __future__ import annotations
 
 import socket
+import ssl
 
+from chatroom.client.tls import describe_tls_error, wrap
 from chatroom.limits import CONNECT_TIMEOUT_S
 from chatroom.protocol.address import ChatAddress
 
@@ -36,12 +38,24 @@ def describe_os_error(error: BaseException) -> str:
     return str(error).lower() or type(error).__name__
 
 
-def connect(address: ChatAddress, timeout: float = CONNECT_TIMEOUT_S) -> socket.socket:
-    """A connected TCP socket, or ClientError saying in plain words why not."""
+def connect(
+    address: ChatAddress, timeout: float = CONNECT_TIMEOUT_S, tls: ssl.SSLContext | None = None
+) -> socket.socket:
+    """A connected TCP socket, or ClientError saying in plain words why not.
+
+    For a chats:// address `tls` is the context to verify the server with; the
+    handshake is done here, within `timeout` too.
+    """
     try:
         sock = socket.create_connection((address.host, address.port), timeout=timeout)
     except OSError as error:
         raise ClientError(describe_connect_error(address, error, timeout)) from None
+    if address.tls:
+        try:
+            sock = wrap(sock, address, tls if tls is not None else ssl.create_default_context())
+        except OSError as error:  # ssl.SSLError is an OSError
+            sock.close()
+            raise ClientError(describe_tls_error(address, error)) from None
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock

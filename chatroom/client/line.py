@@ -12,6 +12,7 @@ import os
 import selectors
 import signal
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -195,8 +196,19 @@ class ChatClient:
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
+            if self.session.state is SessionState.REGISTERING and not isinstance(self.sock, ssl.SSLSocket):
+                # A TLS server resets a plain REGISTER line at once.
+                self._apply(
+                    self.session.fail(
+                        f"Lost the connection to the server before it answered: {describe_os_error(error)} "
+                        "(if that port speaks TLS, use a chats:// address)."
+                    )
+                )
+                return
             self._apply(self.session.connection_error(describe_os_error(error)))
             return
+        if data and isinstance(self.sock, ssl.SSLSocket):
+            data += _held_by_tls(self.sock)
         self._apply(self.session.receive(data))
 
     # -- from the user ---------------------------------------------------------------
@@ -272,6 +284,9 @@ class ChatClient:
                 with selectors.DefaultSelector() as waiter:
                     waiter.register(self.sock, selectors.EVENT_WRITE)
                     waiter.select(max(0.0, deadline - time.monotonic()))
+        if isinstance(self.sock, ssl.SSLSocket):  # TLS: close_notify first, without waiting for the reply
+            with contextlib.suppress(OSError):
+                self.sock.unwrap()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
@@ -291,6 +306,15 @@ class ChatClient:
         if wanted is not None:
             self.selector.register(wanted, selectors.EVENT_READ, "input")
         self._input_fd = wanted
+
+
+def _held_by_tls(sock: ssl.SSLSocket) -> bytes:
+    """Bytes TLS has already decrypted, which select() cannot see (a record longer than one recv)."""
+    held = bytearray()
+    with contextlib.suppress(OSError):  # BlockingIOError included; a real error shows on the next read
+        while len(held) < CLIENT_RECV_BYTES and sock.pending():
+            held += sock.recv(sock.pending())
+    return bytes(held)
 
 
 def _client_signals() -> tuple[int, ...]:

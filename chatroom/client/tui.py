@@ -8,6 +8,8 @@ user one sentence instead of a traceback.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import sys
 from typing import TextIO
 
@@ -32,6 +34,7 @@ def run_tui(
     *,
     version: bytes = VERSION_1_1,
     credentials: Credentials | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """Chat as `username` on `address` full screen, asking for protocol `version`; returns the exit status.
 
@@ -40,13 +43,15 @@ def run_tui(
     """
     err = stderr if stderr is not None else sys.stderr
     try:
-        from chatroom.client.tui_app import ChatApp
+        from chatroom.client.tui_app import ChatApp, open_streams
     except ImportError as error:
         if not textual_missing(error):
             raise
         print(MISSING_TEXTUAL, file=err)
         return EXIT_USAGE
-    app = ChatApp(username, address, version=version, credentials=credentials)
+    app = ChatApp(
+        username, address, functools.partial(open_streams, tls=tls), version=version, credentials=credentials
+    )
     status = app.run()
     # The screen is back to what it was; leave the last word where the user can read it.
     if app.farewell is not None:

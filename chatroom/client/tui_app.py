@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from chatroom.client.session import (
     ShowSent,
 )
 from chatroom.client.shown import Shown, ShownKind
+from chatroom.client.tls import describe_tls_error
 from chatroom.client.tui_panes import NO_ROOM, Panes
 from chatroom.client.tui_text import (
     DIM_STYLE,
@@ -108,8 +110,13 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[ChatAddress], Awaitable[Streams]]
 
 
-async def open_streams(address: ChatAddress) -> Streams:
-    """A TCP connection to `address` as asyncio streams (asyncio turns Nagle off for us)."""
+async def open_streams(address: ChatAddress, tls: ssl.SSLContext | None = None) -> Streams:
+    """A TCP connection to `address` as asyncio streams (asyncio turns Nagle off for us); TLS for chats://."""
+    if address.tls:
+        context = tls if tls is not None else ssl.create_default_context()
+        return await asyncio.open_connection(
+            address.host, address.port, ssl=context, server_hostname=address.host
+        )
     return await asyncio.open_connection(address.host, address.port)
 
 
@@ -122,6 +129,8 @@ def connect_error(address: ChatAddress, error: BaseException) -> str:
     """One sentence saying why connecting failed, worded as the line client words it."""
     if isinstance(error, asyncio.TimeoutError):  # not a TimeoutError on Python 3.10
         error = TimeoutError()
+    if address.tls and isinstance(error, ssl.SSLError | ConnectionError):
+        return describe_tls_error(address, error)
     return describe_connect_error(address, error, CONNECT_TIMEOUT_S)
 
 

@@ -28,6 +28,7 @@ from chatroom.hub.message import (
 )
 from chatroom.limits import LIST_NAMES_PER_LINE, MAX_LINE_BYTES
 from chatroom.protocol import (
+    INVALID_REGISTRATION,
     REGISTRATION_TIMEOUT,
     TOO_MANY_CONNECTIONS,
     VERSION_1_1,
@@ -42,6 +43,8 @@ from chatroom.protocol import (
     is_clean_text,
     server_disconnect_line,
 )
+
+TLS_HANDSHAKE_RECORD = b"\x16\x03"  # a TLS record of type handshake, version 3.x (TLS 1.0-1.3)
 
 _ENDINGS = {
     Ending.REGISTRATION_TIMEOUT: REGISTRATION_TIMEOUT,
@@ -161,7 +164,15 @@ class ChatCodec(ServerConnection):
                     if not text.startswith("!"):
                         return iter((Say(text),))
             return self._requests(self._events(lines))  # what receive() does when registered
+        if data.startswith(TLS_HANDSHAKE_RECORD) and self.state is ServerState.AWAITING_REGISTER:
+            return self._tls_on_plain_port()
         return self._requests(self.receive(data))
+
+    def _tls_on_plain_port(self) -> Iterator[Request]:
+        """A TLS ClientHello (chats:// to the plain port) is refused at once, not after the registration
+        timeout, so its client's handshake fails at once on the 400. No REGISTER line starts so."""
+        self.state = ServerState.CLOSED
+        yield Refuse(INVALID_REGISTRATION, True, "a TLS handshake on the plain port")
 
     def waiting_requests(self) -> Iterator[Request]:
         return self._requests(self.resume())

@@ -1,4 +1,4 @@
-"""The chat://host:port address form shared by the client and the benchmark."""
+"""The chat://host:port address form shared by the client and the benchmark; chats:// is CHAT over TLS."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 SCHEME = "chat"
-EXPECTED_FORM = "chat://<host>:<port>, for example chat://localhost:54307"
+TLS_SCHEME = "chats"  # the same bytes inside TLS (docs/PROTOCOL.md)
+EXPECTED_FORM = "chat://<host>:<port> (or chats:// for TLS), for example chat://localhost:54307"
 
 
 class AddressError(ValueError):
@@ -17,20 +18,21 @@ class AddressError(ValueError):
 class ChatAddress:
     host: str
     port: int
+    tls: bool = False
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{SCHEME}://{host}:{self.port}"
+        return f"{TLS_SCHEME if self.tls else SCHEME}://{host}:{self.port}"
 
 
 def parse_chat_address(text: str) -> ChatAddress:
-    """Parse chat://host:port (IPv6 hosts in brackets); raise AddressError otherwise."""
+    """Parse chat://host:port or chats://host:port (IPv6 hosts in brackets); raise AddressError otherwise."""
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as error:
         raise AddressError(f"invalid address {text!r} ({error}); expected {EXPECTED_FORM}") from None
-    if parts.scheme != SCHEME or not parts.netloc:
+    if parts.scheme not in (SCHEME, TLS_SCHEME) or not parts.netloc:
         raise AddressError(f"invalid address {text!r}; expected {EXPECTED_FORM}")
     if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise AddressError(f"invalid address {text!r}; expected {EXPECTED_FORM}")
@@ -40,4 +42,4 @@ def parse_chat_address(text: str) -> ChatAddress:
         raise AddressError(f"address {text!r} has no port; expected {EXPECTED_FORM}")
     if not 1 <= port <= 65535:
         raise AddressError(f"port {port} is out of range 1-65535; expected {EXPECTED_FORM}")
-    return ChatAddress(parts.hostname, port)
+    return ChatAddress(parts.hostname, port, tls=parts.scheme == TLS_SCHEME)

@@ -17,6 +17,7 @@ import logging
 import math
 import selectors
 import sqlite3
+import ssl
 import time
 from collections.abc import Callable, Iterable
 
@@ -57,10 +58,12 @@ def is_loopback(host: str) -> bool:
 def password_channel_is_safe(transport: Transport) -> bool:
     """Whether a password may travel over this connection: no one between the peer and us can read it.
 
-    Today: only a loopback peer (the bytes never leave this machine). TLS
-    connections will count too once the server has them; this is the one place
-    that decides (--allow-plain-passwords overrides it, in the server).
+    A TLS connection (encrypted on the way), or a loopback peer (the bytes
+    never leave this machine). This is the one place that decides
+    (--allow-plain-passwords overrides it, in the server).
     """
+    if isinstance(transport, ssl.SSLSocket):
+        return True
     address = transport.address()
     return isinstance(address, tuple) and is_loopback(address[0])
 

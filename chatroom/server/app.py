@@ -15,6 +15,7 @@ import logging
 import selectors
 import signal
 import socket
+import ssl
 from collections import deque
 from collections.abc import Iterator
 
@@ -28,6 +29,7 @@ from chatroom.net.connection import Connection, Phase
 from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
 from chatroom.net.loop import EventLoop
+from chatroom.net.tls import TLSTransport
 from chatroom.net.transport import PlainTransport
 from chatroom.server.accounts import (
     LoopAccounts,
@@ -38,6 +40,7 @@ from chatroom.server.accounts import (
 )
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
+from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryStore
 
@@ -67,6 +70,9 @@ class ServerConfig:
         "operators",
         "allow_plain_passwords",
         "flood",
+        # TLS (issue #10): None serves no TLS listener; plain False serves no plain one.
+        "tls",
+        "plain",
     )
 
     def __init__(
@@ -83,6 +89,8 @@ class ServerConfig:
         operators: tuple[str, ...] = (),
         allow_plain_passwords: bool = False,
         flood: FloodSettings | None = None,
+        tls: TLSConfig | None = None,
+        plain: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -95,6 +103,8 @@ class ServerConfig:
         self.operators = operators  # account names with operator powers (docs/PROTOCOL.md 9.3)
         self.allow_plain_passwords = allow_plain_passwords  # passwords over plain TCP from anywhere
         self.flood = flood if flood is not None else FloodSettings()  # on by default; loopback exempt
+        self.tls = tls
+        self.plain = plain
 
 
 class _Run(enum.Enum):
@@ -130,6 +140,7 @@ class Server(FloodControl):
         admission: Admission | None = None,
         history: HistoryStore | None = None,
         accounts: HistoryStore | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self.loop = loop if loop is not None else EventLoop()
@@ -147,9 +158,24 @@ class Server(FloodControl):
         )
         self.hub.end = self._end_with
         self.connections: dict[int, Connection] = {}
-        sock = listener if listener is not None else open_listening_socket(config.host, config.port)
-        self.listeners = [Listener(self.loop, sock, self._admit_chat, "client")]
-        self.port = self.listeners[0].port
+        self.listeners: list[Listener] = []
+        self.port = 0  # the plain listener's (0: --no-plain)
+        if config.plain or listener is not None:
+            sock = listener if listener is not None else open_listening_socket(config.host, config.port)
+            self.listeners.append(Listener(self.loop, sock, self._admit_chat, "client"))
+            self.port = self.listeners[0].port
+        # TLS (issue #10): a listener of its own whose connections arrive here once their handshake is done.
+        self.tls: TLSService | None = None
+        if config.tls is not None:
+            try:
+                self.tls = TLSService(
+                    self.loop, config.tls, config.host, self._admit_tls, tls_context, self._screen_tls
+                )
+            except BaseException:
+                for plain_listener in self.listeners:
+                    plain_listener.close()
+                raise
+            self.listeners.append(self.tls.listener)
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -201,7 +227,10 @@ class Server(FloodControl):
                 log.info("Second interrupt: closing every connection now")
                 self._state = _Run.ABORTED
         elif signum in RELOAD_SIGNALS:
-            log.info("SIGHUP received: nothing to reload; still serving")
+            if self.tls is not None:
+                self.tls.reload()  # the TLS certificate and key (issue #10)
+            else:
+                log.info("SIGHUP received: nothing to reload; still serving")
 
     # -- accepting -------------------------------------------------------------------------
 
@@ -209,9 +238,28 @@ class Server(FloodControl):
         """A new CHAT/1.0 connection on the plain listener."""
         self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
 
-    def _admit(self, transport: PlainTransport, codec: Codec, address: tuple[str, int]) -> None:
+    def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
+        """A TLS connection whose handshake is done: from now on a client like any other."""
+        self._admit(transport, ChatCodec(self.config.max_line), address, screened=True)
+        conn = self.connections.get(transport.fileno())
+        if conn is not None and conn.transport is transport and transport.pending():
+            self.loop.mark_readable(conn)  # its first lines came with the handshake's last bytes
+
+    def _screen_tls(self, sock: socket.socket, address: tuple[str, int]) -> bool:
+        """Flood control's connection limits for a TLS connection, before its handshake."""
+        return not self._refused_at_accept(sock, address[0], self._flood_exempt(address[0]), quiet=True)
+
+    def _admit(
+        self,
+        transport: PlainTransport | TLSTransport,
+        codec: Codec,
+        address: tuple[str, int],
+        *,
+        screened: bool = False,
+    ) -> None:
+        """`screened`: flood control's limits at accept were applied already (before a TLS handshake)."""
         exempt = self._flood_exempt(address[0])
-        if self._refused_at_accept(transport, address[0], exempt):
+        if not screened and self._refused_at_accept(transport, address[0], exempt):
             return
         try:
             transport.setblocking(False)
@@ -568,6 +616,8 @@ class Server(FloodControl):
         self.hub.presence = False  # everyone is leaving: DISCONNECT says it once
         for listener in self.listeners:
             listener.close()
+        if self.tls is not None:
+            self.tls.close()  # and the handshakes under way
         self.hub.deliver()  # lines already read still reach their recipients first
         self._drop_unreachable()
         for conn in list(self.connections.values()):

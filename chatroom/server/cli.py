@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 import sys
 from collections.abc import Callable, Sequence
 
@@ -11,8 +12,10 @@ from chatroom import limits
 from chatroom.console import ConsoleHandler, replace_unencodable, say
 from chatroom.fdlimit import raise_fd_limit
 from chatroom.net.flood import LOOPBACK, FloodPolicy, Network, Rate, parse_networks
+from chatroom.net.tls import CertificateError, load_server_context
 from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
 from chatroom.server.flooding import FloodSettings
+from chatroom.server.tls import TLSConfig
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryError, HistoryStore, default_history_path
 
@@ -38,7 +41,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
         description=(
             "A CHAT/1.0 (and CHAT/1.1) chat room server. With no arguments it listens on every "
             "interface on a port the OS picks and prints that port. Stop it with Ctrl-C (or SIGTERM): "
-            "every client is sent 'DISCONNECT CHAT/1.0' first. SIGHUP is logged and otherwise ignored."
+            "every client is sent 'DISCONNECT CHAT/1.0' first. SIGHUP reloads the TLS certificate and "
+            "key (with --tls-cert), and is otherwise logged and ignored."
         ),
     )
     parser.add_argument("--host", default="", help="address to listen on (default: every interface)")
@@ -116,6 +120,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     _add_flood_options(parser)
     _add_account_options(parser)
+    _add_tls_arguments(parser)
     return parser
 
 
@@ -240,6 +245,59 @@ def _add_account_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """TLS (issue #10): a second listener for chats:// clients."""
+    tls = parser.add_argument_group("TLS", "a TLS listener next to the plain one (clients use chats://)")
+    tls.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="the server's certificate in PEM, followed by its chain (e.g. Let's Encrypt's fullchain.pem); "
+        "needs --tls-key",
+    )
+    tls.add_argument("--tls-key", metavar="FILE", help="the certificate's private key in PEM, unencrypted")
+    tls.add_argument(
+        "--tls-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="port of the TLS listener (default: 0, the OS picks; printed at start)",
+    )
+    tls.add_argument(
+        "--tls-handshake-timeout",
+        type=_at_least(0.01, float),
+        default=limits.TLS_HANDSHAKE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close TLS connections whose handshake has not finished by then, at most "
+        f"{limits.MAX_TLS_HANDSHAKE_TIMEOUT_S:g} (default: {limits.TLS_HANDSHAKE_TIMEOUT_S:g})",
+    )
+    tls.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="serve TLS only: no plain CHAT/1.0 listener (and no plain port line)",
+    )
+
+
+def _tls_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TLSConfig | None:
+    """The TLS settings, or one argparse error naming what is missing."""
+    given = args.tls_cert is not None or args.tls_key is not None
+    if given and (args.tls_cert is None or args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together: give both")
+    if not given:
+        for flag, used in (
+            ("--tls-port", args.tls_port != 0),
+            ("--no-plain", args.no_plain),
+            ("--tls-handshake-timeout", args.tls_handshake_timeout != limits.TLS_HANDSHAKE_TIMEOUT_S),
+        ):
+            if used:
+                parser.error(f"{flag} needs --tls-cert FILE and --tls-key FILE")
+        return None
+    if not 0 <= args.tls_port <= 65535:
+        parser.error(f"--tls-port {args.tls_port} is out of range 0-65535")
+    if args.tls_handshake_timeout > limits.MAX_TLS_HANDSHAKE_TIMEOUT_S:
+        parser.error(f"--tls-handshake-timeout is at most {limits.MAX_TLS_HANDSHAKE_TIMEOUT_S:g} seconds")
+    return TLSConfig(args.tls_cert, args.tls_key, args.tls_port, args.tls_handshake_timeout)
+
+
 def configure_logging(level: str) -> None:
     """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
     root = logging.getLogger("chatroom")
@@ -249,7 +307,9 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_arg_parser().parse_args(argv)
+    parser = build_arg_parser()
+    args = parser.parse_args(argv)
+    tls = _tls_config(parser, args)
     replace_unencodable(sys.stdout, sys.stderr)
     configure_logging(args.log_level)
     if not 0 <= args.port <= 65535:
@@ -268,15 +328,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         operators=tuple(args.operator),
         allow_plain_passwords=args.allow_plain_passwords,
         flood=flood,
+        tls=tls,
+        plain=not args.no_plain,
     )
+    tls_context = None
+    if tls is not None:  # a bad pair is said before anything listens
+        try:
+            tls_context = load_server_context(tls.cert, tls.key)
+        except CertificateError as error:
+            print(f"chatroom-server: TLS: {error}", file=sys.stderr)
+            return 2
     try:
         db = None if args.no_history else args.db if args.db is not None else default_history_path()
-        return _run(config, args.host, args.port, db)
+        return _run(config, args.host, args.port, db, tls_context)
     except KeyboardInterrupt:  # Ctrl-C before the loop took over signals
         return 0
 
 
-def _run(config: ServerConfig, host: str, port: int, db: str | None) -> int:
+def _run(
+    config: ServerConfig, host: str, port: int, db: str | None, tls_context: ssl.SSLContext | None = None
+) -> int:
     """Serve until stopped; `db` None keeps no history."""
     signals = SignalPipe(CAUGHT_SIGNALS)
     try:
@@ -288,7 +359,7 @@ def _run(config: ServerConfig, host: str, port: int, db: str | None) -> int:
         print(f"chatroom-server: {error}", file=sys.stderr)
         return 1
     try:
-        server = Server(config, history=history, accounts=accounts)
+        server = Server(config, history=history, accounts=accounts, tls_context=tls_context)
     except (OSError, HistoryError) as error:
         signals.close()
         accounts.close()
@@ -298,10 +369,19 @@ def _run(config: ServerConfig, host: str, port: int, db: str | None) -> int:
             print(f"chatroom-server: {error}", file=sys.stderr)
             return 1
         where = f"{host or '*'}:{port}"
+        if config.tls is not None:  # either listener may be the one that failed
+            where = (
+                f"{where} or {host or '*'}:{config.tls.port} (TLS)"
+                if config.plain
+                else f"{host or '*'}:{config.tls.port} (TLS)"
+            )
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
-    say(f"Will wait for client connections at port {server.port}")
+    if config.plain:
+        say(f"Will wait for client connections at port {server.port}")
+    if server.tls is not None:
+        say(f"Will wait for TLS client connections at port {server.tls.port}")
     say("Waiting for incoming client connections ...")
     say(f"Keeping room history in {db}" if db is not None else "Keeping no room history")
     server.serve_forever(signals)

@@ -39,7 +39,7 @@ from chatroom.net.flood import (
     address_key,
     parse_networks,
 )
-from chatroom.net.transport import PlainTransport
+from chatroom.net.transport import Transport
 from chatroom.protocol.names import room_key
 
 if TYPE_CHECKING:
@@ -111,11 +111,15 @@ class FloodControl:
 
     # -- accepting ------------------------------------------------------------------------------
 
-    def _refused_at_accept(self, transport: PlainTransport, host: str, exempt: bool) -> bool:
+    def _refused_at_accept(
+        self, transport: socket.socket, host: str, exempt: bool, *, quiet: bool = False
+    ) -> bool:
         """Refuse a connection past the server-wide cap or its address's rate: one line, then close.
 
         Nothing is kept for it (no connection, no selector entry, no timer): a
-        connection flood costs an accept, a send and a close each.
+        connection flood costs an accept, a send and a close each. `quiet`
+        closes without the line: a TLS connection is refused before its
+        handshake (which is what costs), where a plain-text line means nothing.
         """
         cap = self.flood.max_connections
         now = self.loop.now()
@@ -123,7 +127,7 @@ class FloodControl:
             self._flood_log.warn(
                 now, "full", "Server full (%d connections, --max-connections); refusing", cap
             )
-            _refuse(transport, SERVER_FULL)
+            _refuse(transport, b"" if quiet else SERVER_FULL)
             return True
         meter = self._connect_meter
         if exempt or meter is None:
@@ -136,12 +140,10 @@ class FloodControl:
             now, f"connect {key}", "Too many new connections from %s (--flood-connects); refusing", key
         )
         line = f"429 Too many connections from your address lately; try again in {wait} s\n"
-        _refuse(transport, line.encode())
+        _refuse(transport, b"" if quiet else line.encode())
         return True
 
-    def _new_connection(
-        self, transport: PlainTransport, codec: Codec, owner: Owner, exempt: bool
-    ) -> Connection:
+    def _new_connection(self, transport: Transport, codec: Codec, owner: Owner, exempt: bool) -> Connection:
         """A plain Connection for an exempt address (it costs nothing more), else a metered one."""
         policy = self.flood.policy
         if exempt or policy is None:
@@ -284,11 +286,12 @@ class FloodControl:
                 self.loop.mark_readable(conn)
 
 
-def _refuse(transport: PlainTransport, line: bytes) -> None:
+def _refuse(transport: socket.socket, line: bytes) -> None:
     """Send `line` if the kernel takes it now, read what the peer sent already, close."""
     with contextlib.suppress(OSError):
         transport.setblocking(False)
-        transport.send(line)
+        if line:
+            transport.send(line)
         transport.shutdown(socket.SHUT_WR)
         # What the peer sent before we closed (its REGISTER) would make close() send a
         # reset, which can destroy our line before the peer reads it: read it first.
