@@ -2,7 +2,7 @@
 
 The layers, lowest first (README, "Layout"):
 
-    base      chatroom, limits, console, signals, text, fdlimit
+    base      chatroom, limits, console, signals, text, fdlimit, tlssocket
     protocol  CHAT/1.0 without I/O
     hub       who hears what: users, rooms, routing of messages (no sockets, no wire bytes)
     codecs    wire protocols as the hub sees them (bytes to requests, messages to bytes)
@@ -25,7 +25,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "chatroom"
 
-BASE_MODULES = frozenset({"chatroom", "limits", "console", "signals", "text", "fdlimit"})
+BASE_MODULES = frozenset({"chatroom", "limits", "console", "signals", "text", "fdlimit", "tlssocket"})
 
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "base": frozenset(),

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from support.tls import CertFiles, make_certs
 
-from chatroom.client.tls import TLSSocket, describe_tls_error
+from chatroom.client.tls import describe_tls_error
 from chatroom.net.tls import CertificateError, TLSTransport, load_server_context
 from chatroom.protocol.address import ChatAddress
+from chatroom.tlssocket import NonBlockingTLSSocket as TLSSocket
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import ssl
 import tempfile
 
 from chatroom.bench.errors import BenchError
-
-_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
+from chatroom.tlssocket import NonBlockingTLSSocket
 
 MISSING_TRUSTME = (
     "--tls makes a throwaway certificate with trustme, which is not installed: pip install 'chatroom[bench]'"
@@ -30,35 +29,12 @@ def require_trustme() -> None:
         raise BenchError(MISSING_TRUSTME) from None
 
 
-class BenchTLSSocket(ssl.SSLSocket):
-    """A TLS socket whose want-read / want-write are BlockingIOError, so the load generator's
-    non-blocking paths (recv_into, recv, send) treat it as they treat a plain socket."""
-
-    def recv(self, bufsize: int = 1024, flags: int = 0) -> bytes:
-        try:
-            return super().recv(bufsize, flags)
-        except _WANT:
-            raise BlockingIOError("TLS record not complete yet") from None
-
-    def recv_into(self, buffer: memoryview | bytearray, nbytes: int | None = None, flags: int = 0) -> int:  # type: ignore[override]
-        try:
-            return super().recv_into(buffer, nbytes, flags)
-        except _WANT:
-            raise BlockingIOError("TLS record not complete yet") from None
-
-    def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:  # type: ignore[override]
-        try:
-            return super().send(data, flags)
-        except _WANT:
-            raise BlockingIOError("TLS layer cannot take more now") from None
-
-
 def client_context() -> ssl.SSLContext:
     """The load generator's context: TLS as a client would speak it, without verifying (see above)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.sslsocket_class = BenchTLSSocket
+    context.sslsocket_class = NonBlockingTLSSocket
     return context
 
 

@@ -15,13 +15,12 @@ import ssl
 from dataclasses import dataclass
 
 from chatroom.protocol.address import ChatAddress
+from chatroom.tlssocket import NonBlockingTLSSocket
 
 INSECURE_WARNING = (
     "WARNING: --insecure-no-verify: the server's certificate is NOT checked; anyone between you "
     "and the server can read and change this chat. Use it only for testing."
 )
-
-_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 # OpenSSL's verification results, as a user would say them (X509_V_ERR_*).
 _UNTRUSTED = frozenset({2, 18, 19, 20, 21})  # no issuer known, self-signed, unable to verify the first cert
@@ -29,22 +28,6 @@ _EXPIRED = 10
 _NOT_YET_VALID = 9
 _HOST_MISMATCH = 62
 _IP_MISMATCH = 64
-
-
-class TLSSocket(ssl.SSLSocket):
-    """A client TLS socket whose want-read / want-write are BlockingIOError, like a plain socket's."""
-
-    def recv(self, bufsize: int = 1024, flags: int = 0) -> bytes:
-        try:
-            return super().recv(bufsize, flags)
-        except _WANT:
-            raise BlockingIOError("TLS record not complete yet") from None
-
-    def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:  # type: ignore[override]
-        try:
-            return super().send(data, flags)
-        except _WANT:
-            raise BlockingIOError("TLS layer cannot take more now") from None
 
 
 @dataclass(frozen=True)
@@ -60,7 +43,7 @@ class TLSOptions:
         if self.insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        context.sslsocket_class = TLSSocket
+        context.sslsocket_class = NonBlockingTLSSocket
         return context
 
 

@@ -27,17 +27,16 @@ from collections.abc import Callable
 
 from chatroom.net.loop import EventLoop
 from chatroom.net.transport import peer_address
+from chatroom.tlssocket import WANT, NonBlockingTLSSocket
 
 log = logging.getLogger("chatroom.server")
-
-_WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 class CertificateError(Exception):
     """A certificate or key that cannot be used; the message is one sentence for the operator."""
 
 
-class TLSTransport(ssl.SSLSocket):
+class TLSTransport(NonBlockingTLSSocket):
     """A server-side TLS socket that keeps the transport contract (see chatroom.net.transport).
 
     Set as the context's `sslsocket_class`, so `wrap_socket` makes these. Not
@@ -46,25 +45,9 @@ class TLSTransport(ssl.SSLSocket):
 
     buffers_input = True
 
-    def recv(self, bufsize: int = 1024, flags: int = 0) -> bytes:
-        try:
-            return super().recv(bufsize, flags)
-        except _WANT:
-            raise BlockingIOError("TLS record not complete yet") from None
-
-    def send(self, data: bytes | bytearray | memoryview, flags: int = 0) -> int:  # type: ignore[override]
-        # After a want-write the next call must pass the same bytes again (longer is
-        # allowed); the connection's output queue only grows at its end and is trimmed
-        # only by what was sent, and Python sets SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
-        # so the bytearray may move in memory between the two calls.
-        try:
-            return super().send(data, flags)
-        except _WANT:
-            raise BlockingIOError("TLS layer cannot take more now") from None
-
     def shutdown_write(self) -> None:
         """Send close_notify; never waits for the peer's (the connection lingers for it)."""
-        with contextlib.suppress(*_WANT):
+        with contextlib.suppress(*WANT):
             self.unwrap()
 
     def address(self) -> tuple[str, int] | str:
