@@ -29,6 +29,7 @@ from chatroom.limits import (
     FLOOD_SUSTAINED_S,
     FLOOD_SUSTAINED_SHARE,
 )
+from chatroom.net.transport import ip_of
 
 T = TypeVar("T")
 
@@ -250,17 +251,6 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address `host` names; an IPv4-mapped IPv6 address (::ffff:1.2.3.4) is the IPv4 one."""
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])  # a link-local zone (fe80::1%eth0) is no part of it
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
 class Exemptions:
     """The networks flood control leaves alone."""
 
@@ -282,7 +272,7 @@ class Exemptions:
         last_host, answer = self._last
         if host == last_host:
             return answer
-        ip = _ip(host)
+        ip = ip_of(host)
         # Not an IP address: a local socket, never from the network.
         answer = ip is None or any(ip.version == net.version and ip in net for net in self.networks)
         self._last = (host, answer)
@@ -295,7 +285,7 @@ def address_key(host: str) -> str:
     One IPv6 host usually has a whole /64 to itself; counting single
     addresses would give it billions of allowances.
     """
-    ip = _ip(host)
+    ip = ip_of(host)
     if ip is None or ip.version == 4:
         return str(ip) if ip is not None else host
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))

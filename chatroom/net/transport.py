@@ -12,6 +12,7 @@ close_notify; a WebSocket transport frames and unframes in between.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from typing import Protocol
 
@@ -22,6 +23,17 @@ def peer_address(raw: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str,
     if host.startswith("::ffff:") and "." in host:
         host = host[7:]
     return (host, raw[1])
+
+
+def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` names; an IPv4-mapped IPv6 address (::ffff:1.2.3.4) is the IPv4 one."""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])  # a link-local zone (fe80::1%eth0) is no part of it
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 class Transport(Protocol):

@@ -12,7 +12,6 @@ logged; past the counts, logins are refused without being checked.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import logging
 import math
 import selectors
@@ -31,7 +30,7 @@ from chatroom.limits import (
     PASSWORD_FAILURE_WINDOW_S,
 )
 from chatroom.net.loop import EventLoop
-from chatroom.net.transport import Transport
+from chatroom.net.transport import Transport, ip_of
 from chatroom.protocol.names import username_key
 from chatroom.store import accounts as sql
 from chatroom.store.history import HistoryError, HistoryStore
@@ -46,13 +45,8 @@ UNSAFE_CHANNEL = (
 
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8 and ::1 (and their IPv4-mapped forms); not a host name, never a lookup."""
-    try:
-        address = ipaddress.ip_address(host.partition("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    address = ip_of(host)
+    return address is not None and address.is_loopback
 
 
 def password_channel_is_safe(transport: Transport) -> bool:
