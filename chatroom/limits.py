@@ -133,7 +133,7 @@ LIST_NAMES_PER_LINE = 20
 # `!list` replies put this many names on a line, so a reply line stays far
 # below the line limit whatever the room's size (20 x 32 characters).
 
-# -- flood control (docs/SECURITY-flood.md) ---------------------------------------------------
+# -- flood control (docs/SECURITY.md, "Flood control") ------------------------------------------
 # Every limit here applies only to connections from addresses flood control does not
 # exempt (--flood-exempt; loopback by default), and none applies with --no-flood-control.
 # Each RATE/BURST pair is a token bucket: BURST is what may come at once, RATE how

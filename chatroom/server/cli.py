@@ -140,7 +140,7 @@ def _networks(text: str) -> tuple[Network, ...]:
 
 
 def _add_flood_options(parser: argparse.ArgumentParser) -> None:
-    """Flood control and connection limits (docs/SECURITY-flood.md)."""
+    """Flood control and connection limits (docs/SECURITY.md, "Flood control")."""
     flood = parser.add_argument_group(
         "flood control and connection limits",
         "On by default for every address but --flood-exempt's (loopback): a connection over its "
@@ -227,7 +227,7 @@ def flood_settings(args: argparse.Namespace, fd_limit: int) -> tuple[FloodSettin
 
 
 def _add_account_options(parser: argparse.ArgumentParser) -> None:
-    """Protected names and operators (docs/PROTOCOL.md section 9, docs/SECURITY-accounts.md)."""
+    """Protected names and operators (docs/PROTOCOL.md section 9, docs/SECURITY.md, "Protected names")."""
     parser.add_argument(
         "--operator",
         action="append",

@@ -1,6 +1,6 @@
 """Flood control in the server: what it does when a connection, a room or an address is over its limit.
 
-The counting is chatroom.net.flood's; this module acts on it (docs/SECURITY-flood.md):
+The counting is chatroom.net.flood's; this module acts on it (docs/SECURITY.md, "Flood control"):
 
 - a connection over its allowance of lines or bytes is not read until the
   allowance refills (its lines are delayed, not lost), told once per episode

@@ -8,7 +8,7 @@ its own copy of which names are protected and banned (loaded once with
 
 Passwords: hashlib.scrypt with a random 16-byte salt per account, n=2**14,
 r=8, p=1 (16 MiB of memory, about 40 to 90 ms per check on the machine of
-docs/SECURITY-accounts.md), 32-byte key; each row keeps its n, r, p so that
+docs/SECURITY.md, "Protected names"), 32-byte key; each row keeps its n, r, p so that
 stronger parameters can come later without invalidating old passwords.
 Compared with hmac.compare_digest.
 """
