@@ -1,0 +1,464 @@
+"""The whole server against a model: hypothesis connects, registers, moves, talks, leaves and resets clients.
+
+A real `Server` runs in-process on 127.0.0.1 with a clock that never moves
+(no timeout fires by surprise) and no delivery batching; its clients are real
+sockets. Each rule sends bytes, then the loop is turned with `run_once(0)`
+until it is quiet (nothing read, queued, pending or to close, several turns
+running); no sleeping. The model is plain dicts and lists written from
+docs/PROTOCOL.md (sections 4, 6 and 7): who is registered under which folded
+name, on which connection, in which rooms (CHAT/1.0: one; CHAT/1.1: several,
+the current one last). It decides, when a line is said, who must receive it
+and in which form. After every step:
+
+- every registered name maps to exactly one live connection, the client's
+  own, and the server knows no other user;
+- every client received exactly the chat lines the model expects, in order:
+  none twice, none from a room it is not in (or was not in when the line was
+  said), none it should have got missing;
+- every command and registration got the reply code the model expects;
+- a client that left, reset or was refused is gone from the server: its
+  connection is closed and no longer a recipient, so no line can reach it.
+
+Adding a rule: a rule sends what a client would and tells the model what must
+follow. An operator's `!kick` (being built on another branch) is one rule:
+send `@op: !kick NAME` from an operator, expect its reply, then call
+`self.gone(target, by_server=True)`, which already covers a user the server
+disconnects (the client expects the end of stream, and the model forgets the
+user).
+
+Names and rooms are ASCII, so case folding is the whole folding rule.
+`SERVER_MODEL_PROFILE=long` runs many more and longer examples
+(docs/SECURITY-fuzzing.md).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import struct
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from chatroom.net.connection import Connection, Phase
+from chatroom.net.loop import EventLoop
+from chatroom.protocol import events
+from chatroom.protocol.lines import VERSION, VERSION_1_1
+from chatroom.server.app import Server, ServerConfig
+
+LOBBY = "#lobby"
+NAMES = ("alice", "ALICE", "bob", "Carol", "dave", "eve")  # 'alice' and 'ALICE' are one user
+BAD_NAMES = ("@bob", "#dev", "!x", "bob:")  # refused with 400 (docs/PROTOCOL.md section 3)
+ROOMS = ("#lobby", "#Lobby", "#dev", "#Dev", "#ops")
+WHISPER_TO = (*NAMES, "zed")  # 'zed' is never online
+MAX_CLIENTS = 7
+MAX_SETTLE_TURNS = 500
+QUIET_TURNS = 3  # turns in a row with nothing happening before the server counts as quiet
+
+PROFILES = {
+    "default": settings(
+        max_examples=20,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    ),
+    "long": settings(
+        max_examples=1000,
+        stateful_step_count=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    ),
+}
+
+
+def fold(name: str) -> str:
+    return name.casefold()
+
+
+class Clock:
+    """Monotonic time that never moves: registration and linger timers never fire."""
+
+    now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Heard:
+    """A chat line as a client must get it: 'room' (the folded room; None for CHAT/1.0) or 'private'."""
+
+    form: str
+    room: str | None
+    sender: str
+    text: str
+
+
+@dataclass(eq=False)
+class Client:
+    """One socket and what the test knows of it."""
+
+    sock: socket.socket
+    number: int
+    version: bytes = VERSION
+    name: str | None = None  # as registered (the model's user), else None
+    conn: Connection | None = None  # the server's connection for it, once registered
+    state: str = "connected"  # connected, registered, ending (waits for the close), closed
+    buffer: bytearray = field(default_factory=bytearray)
+    heard: list[Heard] = field(default_factory=list)
+    replies: list[int] = field(default_factory=list)  # codes of final reply lines, in order
+    expected_heard: list[Heard] = field(default_factory=list)
+    expected_replies: list[int] = field(default_factory=list)
+    got_eof: bool = False
+
+
+@dataclass
+class User:
+    """The model's view of a registered user."""
+
+    name: str
+    client: Client
+    rooms: list[str]  # folded, in the order entered; the current room last
+
+
+class ServerModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        config = ServerConfig("127.0.0.1", 0, delivery_interval=0.0)
+        self.server = Server(config, loop=EventLoop(Clock()))
+        self.clients: list[Client] = []
+        self.users: dict[str, User] = {}  # folded name -> user
+        self.serial = 0
+        self.closed_conns: list[Connection] = []
+
+    def teardown(self) -> None:
+        for client in self.clients:
+            client.sock.close()
+        for listener in self.server.listeners:
+            listener.close()
+        for conn in self.server.connections.values():
+            conn.transport.close()
+        self.server.loop.close()
+
+    # -- turning the server and reading what clients got ---------------------------------------------
+
+    def settle(self) -> None:
+        """Turn the loop without waiting until nothing moves for a few turns in a row."""
+        quiet = 0
+        for _ in range(MAX_SETTLE_TURNS):
+            self.server.run_once(0)
+            moved = self.drain()
+            server = self.server
+            busy = (
+                moved
+                or server.hub.has_pending()
+                or server._to_close
+                or any(conn.out for conn in server.connections.values())
+            )
+            quiet = 0 if busy else quiet + 1
+            if quiet >= QUIET_TURNS:
+                return
+        raise AssertionError(f"the server did not settle in {MAX_SETTLE_TURNS} turns")
+
+    def drain(self) -> bool:
+        """Read what every open client socket holds; True when anything arrived."""
+        moved = False
+        for client in self.clients:
+            if client.state == "closed" or client.got_eof:
+                continue
+            while select.select([client.sock], [], [], 0)[0]:
+                try:
+                    data = client.sock.recv(65536)
+                except ConnectionResetError:
+                    data = b""
+                moved = True
+                if not data:
+                    client.got_eof = True
+                    self.on_eof(client)
+                    break
+                client.buffer += data
+                self.take_lines(client)
+        return moved
+
+    def take_lines(self, client: Client) -> None:
+        *lines, rest = bytes(client.buffer).split(b"\n")
+        client.buffer = bytearray(rest)
+        for line in lines:
+            event = events.parse_event(line, client.version)
+            if isinstance(event, events.RoomLine):
+                room = fold(event.room) if event.room is not None else None
+                client.heard.append(Heard("room", room, event.sender, event.text))
+            elif isinstance(event, events.PrivateLine):
+                client.heard.append(Heard("private", None, event.sender, event.text))
+            elif isinstance(event, events.FollowedLine):
+                client.heard.append(Heard("followed", fold(event.room), event.sender, event.text))
+            elif isinstance(event, events.Reply) and event.final:
+                client.replies.append(event.code)
+            # CHAT/1.1 events (JOINED, MEMBERS, TOPIC, HISTORY ...) are not what this model checks.
+
+    def on_eof(self, client: Client) -> None:
+        """The server closed: the client closes too (as ours does), so a lingering server side ends."""
+        assert client.state in ("ending", "closed"), (
+            f"client {client.number} ({client.name}) was closed by the server unexpectedly; "
+            f"it had: {client.heard[-3:]} replies {client.replies[-3:]}"
+        )
+        client.sock.close()
+        client.state = "closed"
+
+    # -- the model's helpers -----------------------------------------------------------------------------
+
+    def open_clients(self, state: str) -> list[Client]:
+        return [client for client in self.clients if client.state == state]
+
+    def pick(self, state: str, index: int) -> Client:
+        found = self.open_clients(state)
+        return found[index % len(found)]
+
+    def user_of(self, client: Client) -> User:
+        assert client.name is not None
+        return self.users[fold(client.name)]
+
+    def send(self, client: Client, line: str) -> None:
+        client.sock.sendall(line.encode() + b"\n")
+
+    def next_text(self, words: str) -> str:
+        self.serial += 1
+        return f"{self.serial} {words}"
+
+    def gone(self, client: Client, *, by_server: bool) -> None:
+        """`client`'s user is no longer registered; when `by_server`, the server closes it and the client
+        waits for that (DISCONNECT, a refusal, later a kick); otherwise the client has closed already."""
+        if client.name is not None and fold(client.name) in self.users:
+            del self.users[fold(client.name)]
+        if client.conn is not None:
+            self.closed_conns.append(client.conn)
+        client.state = "ending" if by_server else "closed"
+
+    def room_members(self, room: str) -> list[User]:
+        return [user for user in self.users.values() if room in user.rooms]
+
+    def say_to_room(self, sender: User, room: str, text: str) -> None:
+        """The model's rule for a room line: every other member of `room`, in the sender's version's form."""
+        for member in self.room_members(room):
+            if member is sender:
+                continue
+            client = member.client
+            shown_room = room if client.version == VERSION_1_1 else None
+            client.expected_heard.append(Heard("room", shown_room, sender.name, text))
+
+    # -- rules ---------------------------------------------------------------------------------------------
+
+    @precondition(lambda self: len([c for c in self.clients if c.state != "closed"]) < MAX_CLIENTS)
+    @rule()
+    def connect(self) -> None:
+        sock = socket.create_connection(("127.0.0.1", self.server.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle wait for a delayed ACK
+        sock.setblocking(False)
+        self.clients.append(Client(sock, len(self.clients)))
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "connected" for c in self.clients))
+    @rule(
+        index=st.integers(0, MAX_CLIENTS),
+        name=st.sampled_from(NAMES + BAD_NAMES),
+        version=st.sampled_from([VERSION, VERSION_1_1]),
+    )
+    def register(self, index: int, name: str, version: bytes) -> None:
+        client = self.pick("connected", index)
+        client.version = version
+        self.send(client, f"REGISTER {name} {version.decode()}")
+        if name in BAD_NAMES:
+            client.expected_replies.append(400)
+            self.gone(client, by_server=True)
+        elif fold(name) in self.users:
+            client.expected_replies.append(401)
+            self.gone(client, by_server=True)
+        else:
+            client.expected_replies.append(200)
+            client.name = name
+            client.state = "registered"
+            self.users[fold(name)] = User(name, client, [LOBBY])
+        self.settle()
+        if client.state == "registered":
+            member = self.server.hub.router.find(name)
+            assert isinstance(member, Connection), f"{name} is not registered on the server"
+            client.conn = member
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), room=st.sampled_from(ROOMS))
+    def join(self, index: int, room: str) -> None:
+        client = self.pick("registered", index)
+        user = self.user_of(client)
+        self.send(client, f"@{user.name}: !join {room}")
+        key = fold(room)
+        if key == user.rooms[-1]:
+            client.expected_replies.append(409)
+        elif client.version == VERSION:
+            client.expected_replies.append(210)
+            user.rooms = [key]  # CHAT/1.0: one room at a time
+        else:
+            client.expected_replies.append(210)
+            user.rooms = [r for r in user.rooms if r != key] + [key]  # entered, or made current
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), room=st.sampled_from((None, *ROOMS)))
+    def leave(self, index: int, room: str | None) -> None:
+        client = self.pick("registered", index)
+        user = self.user_of(client)
+        self.send(client, f"@{user.name}: !leave" + (f" {room}" if room else ""))
+        key = fold(room) if room else user.rooms[-1]
+        if key not in user.rooms:
+            client.expected_replies.append(404)
+        elif user.rooms == [LOBBY]:
+            client.expected_replies.append(409)
+        else:
+            client.expected_replies.append(210)
+            user.rooms = [r for r in user.rooms if r != key] or [LOBBY]
+        self.settle()
+
+    def room_line(self, client: Client, room: str | None) -> str:
+        """A room line from `client` (to its room, or CHAT/1.1: to a named one); the model is told."""
+        user = self.user_of(client)
+        text = self.next_text("hello there")
+        if room is None or client.version == VERSION:
+            self.say_to_room(user, user.rooms[-1], text)
+            return f"@{user.name}: {text}"
+        if fold(room) in user.rooms:
+            self.say_to_room(user, fold(room), text)
+        else:
+            client.expected_replies.append(404)
+        return f"@{user.name} {room}: {text}"
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), room=st.sampled_from((None, *ROOMS)))
+    def say(self, index: int, room: str | None) -> None:
+        """A room line: to the current room, or (CHAT/1.1) to a room named in the line."""
+        client = self.pick("registered", index)
+        self.send(client, self.room_line(client, room))
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(
+        index=st.integers(0, MAX_CLIENTS),
+        rooms=st.lists(st.sampled_from((None, *ROOMS)), min_size=2, max_size=4),
+    )
+    def say_several_in_one_packet(self, index: int, rooms: list[str | None]) -> None:
+        """Lines pipelined in one send are judged and relayed one by one, in order."""
+        client = self.pick("registered", index)
+        lines = [self.room_line(client, room) for room in rooms]
+        client.sock.sendall("".join(line + "\n" for line in lines).encode())
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), cut=st.integers(1, 30))
+    def say_in_two_pieces(self, index: int, cut: int) -> None:
+        """A line whose bytes arrive in two reads is relayed once, whole, after its second part."""
+        client = self.pick("registered", index)
+        data = (self.room_line(client, None) + "\n").encode()
+        client.sock.sendall(data[:cut])
+        self.settle()
+        client.sock.sendall(data[cut:])
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), other=st.sampled_from(NAMES))
+    def speak_for_another(self, index: int, other: str) -> None:
+        """A line with another user's prefix is refused (403) and reaches no one."""
+        client = self.pick("registered", index)
+        user = self.user_of(client)
+        if fold(other) == fold(user.name):
+            other = other + "x"
+        self.send(client, f"@{other}: {self.next_text('impostor')}")
+        client.expected_replies.append(403)
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), to=st.sampled_from(WHISPER_TO))
+    def whisper(self, index: int, to: str) -> None:
+        """A private line (`!msg NAME TEXT`): to its addressee alone, wherever they are."""
+        client = self.pick("registered", index)
+        user = self.user_of(client)
+        text = self.next_text("psst")
+        self.send(client, f"@{user.name}: !msg {to} {text}")
+        addressee = self.users.get(fold(to))
+        if addressee is user:
+            client.expected_replies.append(400)
+        elif addressee is None:
+            client.expected_replies.append(404)
+        else:
+            client.expected_replies.append(215)
+            addressee.client.expected_heard.append(Heard("private", None, user.name, text))
+        self.settle()
+
+    @precondition(lambda self: any(c.state == "registered" for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS))
+    def disconnect(self, index: int) -> None:
+        """The polite goodbye: DISCONNECT NAME VERSION; the server closes and the client reads to the end."""
+        client = self.pick("registered", index)
+        user = self.user_of(client)
+        self.send(client, f"DISCONNECT {user.name} {client.version.decode()}")
+        self.gone(client, by_server=True)
+        self.settle()
+
+    @precondition(lambda self: any(c.state in ("connected", "registered") for c in self.clients))
+    @rule(index=st.integers(0, MAX_CLIENTS), abrupt=st.booleans())
+    def reset(self, index: int, abrupt: bool) -> None:
+        """The client vanishes: a reset (RST, SO_LINGER 0) or a plain close without DISCONNECT."""
+        candidates = [c for c in self.clients if c.state in ("connected", "registered")]
+        client = candidates[index % len(candidates)]
+        if abrupt:
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sock.close()
+        self.gone(client, by_server=False)
+        self.settle()
+
+    # -- invariants -------------------------------------------------------------------------------------
+
+    @invariant()
+    def every_registered_name_maps_to_exactly_one_live_connection_its_own(self) -> None:
+        router = self.server.hub.router
+        assert len(router) == len(self.users), (sorted(m.name for m in router), sorted(self.users))
+        for key, user in self.users.items():
+            member = router.find(key)
+            assert member is not None, f"{user.name} is not registered on the server"
+            assert member is user.client.conn, f"{user.name} maps to another connection"
+            assert isinstance(member, Connection) and member.phase is Phase.OPEN
+            assert member.address == user.client.sock.getsockname()[:2]
+        live = [conn for conn in self.server.connections.values() if conn.codec.registered]
+        assert len(live) == len(self.users), [conn.name for conn in live]
+
+    @invariant()
+    def a_closed_connection_is_no_recipient_and_is_gone(self) -> None:
+        router = self.server.hub.router
+        members = set(router)
+        for conn in self.closed_conns:
+            assert conn not in members, f"a closed connection ({conn.name}) is still a recipient"
+            assert conn.phase is Phase.CLOSED and conn not in self.server.connections.values()
+        for client in self.clients:
+            assert client.state != "ending" or client.got_eof, f"client {client.number} was never closed"
+
+    @invariant()
+    def every_client_heard_exactly_what_the_model_says_once_each_in_order(self) -> None:
+        for client in self.clients:
+            assert client.heard == client.expected_heard, (
+                f"client {client.number} ({client.name}, {client.version.decode()}):\n"
+                f"  heard    {client.heard}\n  expected {client.expected_heard}"
+            )
+            texts = [heard.text for heard in client.heard]
+            assert len(texts) == len(set(texts)), f"a line was delivered twice: {texts}"
+
+    @invariant()
+    def every_request_got_the_reply_the_model_expects(self) -> None:
+        for client in self.clients:
+            assert client.replies == client.expected_replies, (
+                f"client {client.number} ({client.name}): replies {client.replies}, "
+                f"expected {client.expected_replies}"
+            )
+
+
+ServerModel.TestCase.settings = PROFILES[os.environ.get("SERVER_MODEL_PROFILE", "default")]
+TestServerModel = ServerModel.TestCase
