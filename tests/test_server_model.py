@@ -16,6 +16,8 @@ and in which form. After every step:
   none twice, none from a room it is not in (or was not in when the line was
   said), none it should have got missing;
 - every command and registration got the reply code the model expects;
+- a CHAT/1.0 client got nothing but chat lines and replies (it asked for no
+  event), a CHAT/1.1 client no event about a room it was never in;
 - a client that left, reset or was refused is gone from the server: its
   connection is closed and no longer a recipient, so no line can reach it.
 
@@ -113,6 +115,8 @@ class Client:
     expected_heard: list[Heard] = field(default_factory=list)
     expected_replies: list[int] = field(default_factory=list)
     got_eof: bool = False
+    seen_rooms: set[str] = field(default_factory=set)  # folded: every room its user has been in
+    unexpected: list[str] = field(default_factory=list)  # lines it should never have been sent
 
 
 @dataclass
@@ -188,7 +192,12 @@ class ServerModel(RuleBasedStateMachine):
         client.buffer = bytearray(rest)
         for line in lines:
             event = events.parse_event(line, client.version)
-            if isinstance(event, events.RoomLine):
+            if isinstance(event, events.Unrecognised):
+                client.unexpected.append(event.line)  # CHAT/1.0: no event; CHAT/1.1: no unknown verb
+            elif isinstance(event, events.RoomNames | events.MembersEnd | events.Topic | events.HistoryEnd):
+                if fold(event.room) not in client.seen_rooms:  # an event about a room never entered
+                    client.unexpected.append(line.decode())
+            elif isinstance(event, events.RoomLine):
                 room = fold(event.room) if event.room is not None else None
                 client.heard.append(Heard("room", room, event.sender, event.text))
             elif isinstance(event, events.PrivateLine):
@@ -197,7 +206,8 @@ class ServerModel(RuleBasedStateMachine):
                 client.heard.append(Heard("followed", fold(event.room), event.sender, event.text))
             elif isinstance(event, events.Reply) and event.final:
                 client.replies.append(event.code)
-            # CHAT/1.1 events (JOINED, MEMBERS, TOPIC, HISTORY ...) are not what this model checks.
+            # Which events a CHAT/1.1 client gets, and when, is not modelled: only that they are
+            # about rooms it has been in (no history is kept here, so there are no HISTORY lines).
 
     def on_eof(self, client: Client) -> None:
         """The server closed: the client closes too (as ours does), so a lingering server side ends."""
@@ -289,6 +299,7 @@ class ServerModel(RuleBasedStateMachine):
             client.name = name
             client.state = "registered"
             self.users[fold(name)] = User(name, client, [LOBBY])
+            client.seen_rooms.add(LOBBY)
         self.settle()
         if client.state == "registered":
             member = self.server.hub.router.find(name)
@@ -307,9 +318,11 @@ class ServerModel(RuleBasedStateMachine):
         elif client.version == VERSION:
             client.expected_replies.append(210)
             user.rooms = [key]  # CHAT/1.0: one room at a time
+            client.seen_rooms.add(key)
         else:
             client.expected_replies.append(210)
             user.rooms = [r for r in user.rooms if r != key] + [key]  # entered, or made current
+            client.seen_rooms.add(key)
         self.settle()
 
     @precondition(lambda self: any(c.state == "registered" for c in self.clients))
@@ -326,6 +339,7 @@ class ServerModel(RuleBasedStateMachine):
         else:
             client.expected_replies.append(210)
             user.rooms = [r for r in user.rooms if r != key] or [LOBBY]
+            client.seen_rooms.add(LOBBY)
         self.settle()
 
     def room_line(self, client: Client, room: str | None) -> str:
@@ -458,6 +472,12 @@ class ServerModel(RuleBasedStateMachine):
             )
             texts = [heard.text for heard in client.heard]
             assert len(texts) == len(set(texts)), f"a line was delivered twice: {texts}"
+
+    @invariant()
+    def no_client_got_a_line_it_did_not_ask_for(self) -> None:
+        """A CHAT/1.0 client gets chat lines and replies only; a CHAT/1.1 client events about its rooms."""
+        for client in self.clients:
+            assert not client.unexpected, f"client {client.number} ({client.name}) got {client.unexpected}"
 
     @invariant()
     def every_request_got_the_reply_the_model_expects(self) -> None:
