@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from chatroom.client.cli import main as client_main
+from chatroom.client.exitcodes import EXIT_USAGE
 from chatroom.codecs.chat import CHAT_WIRE, ChatCodec
 from chatroom.codecs.requests import Refuse, Register
 from chatroom.hub.message import PrivateLine
@@ -57,3 +59,11 @@ def test_a_private_line_from_a_name_the_server_registers_never_reads_as_a_room_l
     for name in ("bob", "b:ob", "bob:x", ":bob"):
         line = CHAT_WIRE.encode(PrivateLine(name, "carol", "hi"))[:-1]
         assert events.parse_event(line, VERSION) == events.PrivateLine(name, "hi"), line
+
+
+def test_our_client_refuses_a_name_ending_in_a_colon_before_connecting(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without this it would be refused by the server, and would first blame the server's version."""
+    assert client_main(["bob:", "chat://localhost:1"]) == EXIT_USAGE
+    assert "invalid username 'bob:'" in capsys.readouterr().err
