@@ -102,3 +102,16 @@ def test_a_crash_makes_the_short_run_fail(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "planted" in done.stdout + done.stderr  # the traceback, on stdout
     assert list(tmp_path.glob("crash-*"))
+
+
+def test_without_atheris_the_run_is_skipped_but_under_ci_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "atheris" else real_find_spec(name)
+    )
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="atheris is not installed"):
+        atheris_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="atheris is not installed"):
+        atheris_or_skip()
