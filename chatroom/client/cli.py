@@ -28,7 +28,9 @@ from chatroom.limits import MAX_PASSWORD_BYTES
 from chatroom.protocol import VERSION, VERSION_1_1, Credentials, is_valid_username
 from chatroom.protocol.address import AddressError, parse_chat_address
 
-USERNAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !"
+USERNAME_RULES = (
+    "1 to 32 characters, no spaces or control characters, not starting with @, # or ! nor ending with :"
+)
 
 EPILOG = f"""\
 signals:
@@ -189,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     replace_what_cannot_be_shown(sys.stdout, sys.stderr)
     parser = build_arg_parser()
     args = parser.parse_args(argv)
-    if not is_valid_username(args.username):
+    if not is_valid_username(args.username) or args.username.endswith(":"):  # ':' last: docs/PROTOCOL.md 3
         print(f"chatroom-client: invalid username {args.username!r}: {USERNAME_RULES}", file=sys.stderr)
         return EXIT_USAGE
     try:

@@ -43,6 +43,7 @@ from chatroom.protocol import (
     is_clean_text,
     server_disconnect_line,
 )
+from chatroom.protocol.events import format_time
 
 TLS_HANDSHAKE_RECORD = b"\x16\x03"  # a TLS record of type handshake, version 3.x (TLS 1.0-1.3)
 
@@ -114,6 +115,16 @@ def _said(text: str, room: str | None = None) -> Say | Command:
     return Say(text[1:], room) if text.startswith("!!") else Command(text, room)
 
 
+def is_unambiguous_name(name: str) -> bool:
+    """A valid name this server registers: not one ending in ':' (docs/PROTOCOL.md section 3).
+
+    A user 'bob:' would reach CHAT/1.0 clients as '@bob: (private): hi', the
+    very bytes of bob saying '(private): hi' in the room (the codecs fuzz
+    harness found it). Clients still read such names from other servers.
+    """
+    return not name.endswith(":")
+
+
 def encode_reply(code: int, lines: Sequence[str]) -> bytes:
     """One or more status lines with `code`, SMTP-style (docs/PROTOCOL.md 6.1)."""
     last = len(lines) - 1
@@ -126,7 +137,7 @@ def _chunks(names: list[str]) -> list[str]:
 
 
 def _iso(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
 
 
 CHAT_WIRE = ChatWire()
@@ -184,12 +195,16 @@ class ChatCodec(ServerConnection):
             elif type(event) is RoomMessage:
                 yield _said(event.text, event.room)
             elif isinstance(event, RegisterRequest):
+                if not is_unambiguous_name(event.name):
+                    self.close()
+                    yield Refuse(INVALID_REGISTRATION, True, "name ends with ':'")
+                    return
                 yield Register(event.name, event.replay, event.credentials)
             elif isinstance(event, LeaveRequest):
                 yield Leave()
             else:
                 assert not isinstance(event, ChatMessage | RoomMessage)
-                limit = "--max-line" if self.framer.overflowed and event.fatal else None
+                limit = "--max-line" if event.overflow else None
                 yield Refuse(event.reply, event.fatal, event.reason, limit)
 
     def accept(self, name: str) -> bytes:

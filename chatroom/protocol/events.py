@@ -263,8 +263,13 @@ def parse_time(stamp: str) -> datetime | None:
 
 
 def format_time(when: datetime) -> str:
-    """An aware datetime as the protocol writes it: 2026-11-30T08:05:09Z (UTC)."""
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An aware datetime as the protocol writes it: 2026-11-30T08:05:09Z (UTC).
+
+    Written field by field: strftime's %Y does not pad years before 1000 on
+    glibc, and `parse_time` takes exactly four digits (found by fuzz/fuzz_events.py).
+    """
+    utc = when.astimezone(timezone.utc)
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 _PARSERS: dict[str, Callable[[str], Event | None]] = {

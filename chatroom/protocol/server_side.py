@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatroom.limits import MAX_LINE_BYTES
 from chatroom.protocol.framing import LineFramer
@@ -65,6 +65,9 @@ class Refusal:
     reply: bytes
     fatal: bool
     reason: str
+    # For a line over the limit (not for a refusal of another line in the read that overflowed);
+    # not compared, so a refusal equals one made without it.
+    overflow: bool = field(default=False, compare=False)
 
 
 ServerEvent = RegisterRequest | ChatMessage | RoomMessage | LeaveRequest | Refusal
@@ -167,7 +170,7 @@ class ServerConnection:
             registered = self.state is ServerState.REGISTERED
             self.state = ServerState.CLOSED
             reply = LINE_TOO_LONG if registered else INVALID_REGISTRATION
-            yield Refusal(reply, True, f"line longer than {self.framer.max_line} bytes")
+            yield Refusal(reply, True, f"line longer than {self.framer.max_line} bytes", overflow=True)
 
     def _room_message(self, line: bytes) -> RoomMessage | Refusal:
         """`@name #room: text` from a CHAT/1.1 client (the name is checked already)."""
