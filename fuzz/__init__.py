@@ -1,4 +1,4 @@
-"""Coverage-guided fuzz harnesses for every parser the server has (docs/SECURITY-fuzzing.md).
+"""Coverage-guided fuzz harnesses for every parser the server has (docs/SECURITY.md, "Fuzzing").
 
 Each `fuzz_<name>.py` holds one harness: a `test_one_input(data: bytes)` that
 feeds the bytes to one parser and checks its invariants with plain `assert`s,

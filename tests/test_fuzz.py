@@ -1,4 +1,4 @@
-"""The fuzz harnesses (fuzz/, docs/SECURITY-fuzzing.md): their seed corpus replayed, and a short atheris run.
+"""The fuzz harnesses (fuzz/, docs/SECURITY.md "Fuzzing"): the seed corpus replayed, and a short atheris run.
 
 Replaying the corpus needs nothing but the harnesses, so it always runs. The
 short run starts each harness under atheris in a child process for a bounded

@@ -1,4 +1,4 @@
-"""What the fuzzing campaign found (docs/SECURITY-fuzzing.md), each pinned by the input that showed it.
+"""What the fuzzing campaign found (docs/SECURITY.md, "Fuzzing"), each pinned by the input that showed it.
 
 Each input is also in fuzz/corpus/, so the harness replays it on every run.
 """

@@ -30,7 +30,7 @@ anyone else's `!kick` gets 403 and changes nothing.
 
 Names and rooms are ASCII, so case folding is the whole folding rule.
 `SERVER_MODEL_PROFILE=long` runs 2,000 examples of up to 80 steps
-(docs/SECURITY-fuzzing.md).
+(docs/SECURITY.md, "Fuzzing").
 """
 
 from __future__ import annotations
