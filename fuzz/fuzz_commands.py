@@ -11,7 +11,7 @@ case-insensitive.
 from __future__ import annotations
 
 from chatroom.hub import commands
-from chatroom.limits import HISTORY_MAX_REPLAY, MAX_TOPIC_CHARS
+from chatroom.limits import HISTORY_MAX_REPLAY, MAX_BAN_S, MAX_TOPIC_CHARS
 from chatroom.protocol.lines import is_clean_text
 from chatroom.protocol.names import is_valid_room_name, is_valid_username
 
@@ -38,10 +38,20 @@ def test_one_input(data: bytes) -> None:
     elif isinstance(parsed, commands.Follow | commands.Unfollow):
         target = parsed.target
         assert is_valid_room_name(target) or (target.startswith("@") and is_valid_username(target[1:]))
+    elif isinstance(parsed, commands.Kick):
+        assert is_valid_username(parsed.name) and "\n" not in parsed.reason
+    elif isinstance(parsed, commands.Ban):
+        assert is_valid_username(parsed.name)
+        assert parsed.seconds is None or 0 < parsed.seconds <= MAX_BAN_S
+    elif isinstance(parsed, commands.Unban):
+        assert is_valid_username(parsed.name)
+    elif isinstance(parsed, commands.Close):
+        assert is_valid_room_name(parsed.room)
     else:
-        assert isinstance(parsed, commands.Help | commands.Rooms | commands.ListMembers | commands.Follows), (
-            parsed
-        )
+        assert isinstance(
+            parsed,
+            commands.Help | commands.Rooms | commands.ListMembers | commands.Follows | commands.Unclaim,
+        ), parsed
     word, space, rest = text[1:].partition(" ")
     if not isinstance(parsed, commands.Mistake) and word.upper().lower() == word.lower():
         assert commands.parse("!" + word.upper() + space + rest) == parsed  # !JOIN is !join
