@@ -477,3 +477,22 @@ def test_web_flags_need_web_port_and_are_in_help(start_server: ServerFactory) ->
     ).stdout.decode()
     for flag in ("--web-port", "--web-origin", "--web-idle-timeout", "--web-request-timeout"):
         assert flag in shown
+
+
+def test_a_browser_that_does_not_read_is_cut_off_at_the_output_cap(web: tuple[ServerProcess, int]) -> None:
+    server, port = web
+    alice = WsPeer.connect(port, maxseg=1000)
+    alice.register("alice", "CHAT/1.0")
+    bob = server.register("bob")
+    mark = server.log_mark()
+    line = "@bob: " + "x" * 1000
+    for _ in range(1500):  # 1.5 MB for alice, who reads none of it
+        bob.send_line(line)
+        if "Send queue full" in server.stdout.text:
+            break
+    server.wait_for_log("Send queue full for user alice", after=mark)
+    server.wait_for_log("Disconnecting user alice", after=mark)
+    bob.send_line("@bob: !list")
+    while not (reply := bob.recv_line()).startswith(b"213 "):
+        pass
+    assert reply.startswith(b"213 1 member"), reply
