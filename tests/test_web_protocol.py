@@ -74,6 +74,18 @@ def test_get_and_head_serve_each_file_with_its_headers(
         assert reply.body == (body if method == "GET" else b"")
 
 
+def test_a_client_that_half_closes_after_its_request_still_gets_the_response(
+    web: tuple[ServerProcess, int],
+) -> None:
+    _, port = web
+    with open_socket(port) as sock:
+        sock.sendall(b"GET /app.css HTTP/1.0\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)  # as `nc -N` does
+        reply = read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith((STATIC / "app.css").read_bytes())
+
+
 def test_unknown_paths_get_404_and_other_methods_405(web: tuple[ServerProcess, int]) -> None:
     _, port = web
     assert get(port, "/nope").status == 404
