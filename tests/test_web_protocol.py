@@ -96,6 +96,8 @@ def test_unknown_paths_get_404_and_other_methods_405(web: tuple[ServerProcess, i
     assert refused.headers["allow"] == "GET, HEAD"
     assert refused.headers["content-security-policy"] == CSP
     assert get(port, "/ws", "POST").status == 405
+    favicon = get(port, "/favicon.ico")  # unless the page ships one: nothing, not an error
+    assert favicon.status == 204 and favicon.body == b"" and "content-length" not in favicon.headers
 
 
 @pytest.mark.parametrize(

@@ -229,7 +229,10 @@ class WebGateway:
             self._upgrade(session, request)
             return
         found = self.static.get(path)
-        if found is None:
+        if found is None and path == "/favicon.ico" and request.method in ("GET", "HEAD"):
+            # Every browser asks for it; "nothing" keeps its console free of a 404 (the page may ship one).
+            self._respond(session, response(204, [("Connection", "close")], length=False))
+        elif found is None:
             self._refuse(session, 404, f"no such page: {path}", quiet=True)
         elif request.method not in ("GET", "HEAD"):
             self._refuse(

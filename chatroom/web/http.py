@@ -22,6 +22,7 @@ _TARGET = re.compile(rb"/[\x21-\x7e]*")
 REASONS = {
     101: "Switching Protocols",
     200: "OK",
+    204: "No Content",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
