@@ -1,7 +1,8 @@
 """The WebSocket transport (chatroom/web/websocket.py): any bytes from a client after a valid upgrade.
 
 Invariants: reading raises nothing but BlockingIOError (wsproto's errors
-become close frames); every line handed to the codec ends in LF, holds no
+become close frames), also after the server's own close frame, and sending a
+line in between never raises; every line handed to the codec ends in LF, holds no
 other LF and no CR, and is at most one byte over the line limit (an over-long
 message, which the codec refuses); once the stream has ended it stays ended.
 """
@@ -57,10 +58,13 @@ def test_one_input(data: bytes) -> None:
     source = FuzzInput(data)
     max_line = source.int_in(1, 64)
     read_size = source.int_in(1, 128)
+    mode = source.byte()  # bit 0: the server closes first; bit 1: it sends a line after every read
     cuts = source.cuts()
     stream = source.rest()
     chunks = [chunk for chunk in split(stream, cuts) if chunk]
     transport = upgraded(chunks, max_line)
+    if mode & 1:
+        transport.shutdown_write()
     received = bytearray()
     ended = False
     for _ in range(len(chunks) + len(stream) + 2):
@@ -73,6 +77,8 @@ def test_one_input(data: bytes) -> None:
             ended = True
             break
         received += got
+        if mode & 2:
+            assert transport.send(b"MSG #lobby bob hi\n") == 18
     if ended:
         assert transport.recv(read_size) == b""
     lines = bytes(received).split(b"\n")
