@@ -112,6 +112,8 @@ def read_one_response(sock: socket.socket) -> tuple[bytes, bytes]:
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(start_server: ServerFactory) -> None:
+    from chatroom.limits import MAX_HTTP_REQUESTS
+
     server = start_server("--web-port", "0", "--web-idle-timeout", "0.5")
     port = web_port(server)
     css = (STATIC / "app.css").read_bytes()
@@ -127,6 +129,10 @@ def test_keep_alive_serves_several_requests_on_one_connection(start_server: Serv
         assert rest.count(b"HTTP/1.1 200 OK") == 2
         assert rest.index(b"text/css") < rest.index(b"text/javascript")
         assert rest.endswith((STATIC / "app.js").read_bytes())
+    with open_socket(port) as sock:  # at most MAX_HTTP_REQUESTS on one connection, however sent
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" * (MAX_HTTP_REQUESTS + 50))
+        assert read_until_closed(sock).count(b"HTTP/1.1 200 OK") == MAX_HTTP_REQUESTS
+    assert "Unexpected error" not in server.stdout.text
     with open_socket(port) as sock:  # HTTP/1.0 closes unless asked, as does Connection: close
         sock.sendall(b"GET /app.css HTTP/1.0\r\n\r\n")
         assert read_until_closed(sock).endswith(css)

@@ -377,10 +377,15 @@ class WebGateway:
         session.parser = RequestParser()
         self._idle.add(session)
         self.loop.rewatch(session.transport, _READ, session)
-        if pipelined:
-            self._received(session, pipelined)
-        if session.phase is _Phase.READING and session.transport.pending():
+        if pipelined:  # next turn, not from here: a hundred pipelined requests are no recursion
+            self.loop.call_at(self.loop.now(), self._pipelined, (session, pipelined))
+        elif session.transport.pending():
             self.loop.mark_readable(session)
+
+    def _pipelined(self, work: tuple[_Session, bytes]) -> None:
+        session, data = work
+        if session.phase is _Phase.READING:
+            self._received(session, data)
 
     def _hand_over(self, session: _Session, transport: WebSocketTransport) -> None:
         """The 101 is written: from now on the server's connection, not ours."""
