@@ -101,16 +101,23 @@ class Page:
             self.driver.switch_to.window(self.handle)
         return self.driver
 
-    def wait(self, condition: Callable[[WebDriver], Any], what: str, timeout: float = BROWSER_DEADLINE_S) -> Any:
+    def wait(
+        self, condition: Callable[[WebDriver], Any], what: str, timeout: float = BROWSER_DEADLINE_S
+    ) -> Any:
         """Wait until `condition(driver)` is truthy; on timeout say what was awaited and what the page shows."""
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver = self.focus()
+        wait = WebDriverWait(
+            driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+        )
         try:
-            return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+            return wait.until(condition)
         except TimeoutException:
-            raise AssertionError(f"{what}: not within {timeout:g} s; the page shows:\n{self.visible_text()}") from None
+            raise AssertionError(
+                f"{what}: not within {timeout:g} s; the page shows:\n{self.visible_text()}"
+            ) from None
 
     def find(self, css: str) -> WebElement:
         from selenium.webdriver.common.by import By
@@ -166,14 +173,35 @@ class Page:
 
         return str(self.wait(found, f"a {css} line with {needle!r}"))
 
+    def _script(self, code: str) -> Any:
+        """Read the page in one go (the lists are redrawn: element references go stale)."""
+        return self.focus().execute_script(code)
+
     def rooms(self) -> list[str]:
-        return [el.text.split("\n")[0].strip() for el in self.find_all("#rooms li")]
+        return [
+            str(r)
+            for r in self._script(
+                "return [...document.querySelectorAll('#rooms li')].map(e => e.dataset.room)"
+            )
+        ]
 
     def current_room(self) -> str:
-        return self.find("#rooms li.current").get_attribute("data-room") or ""
+        return str(
+            self._script(
+                "const e = document.querySelector('#rooms li.current'); return e ? e.dataset.room : ''"
+            )
+        )
 
     def members(self) -> list[str]:
-        return [el.text for el in self.find_all("#members li")]
+        return [
+            str(m)
+            for m in self._script(
+                "return [...document.querySelectorAll('#members li')].map(e => e.textContent)"
+            )
+        ]
+
+    def text_of(self, css: str) -> str:
+        return str(self._script(f"const e = document.querySelector({css!r}); return e ? e.textContent : ''"))
 
     def errors(self) -> list[str]:
         """Severe messages of the browser's console (a CSP violation, an exception)."""
