@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -50,7 +50,7 @@ def missing() -> str | None:
         import selenium  # noqa: F401
     except ImportError:
         return "selenium is not installed (pip install -e '.[test]')"
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+    for path, _package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
         if not os.access(path, os.X_OK):
             return f"{path} is missing (apt-get install chromium chromium-driver; scripts/test does it)"
     return None
@@ -104,7 +104,7 @@ class Page:
     def wait(
         self, condition: Callable[[WebDriver], Any], what: str, timeout: float = BROWSER_DEADLINE_S
     ) -> Any:
-        """Wait until `condition(driver)` is truthy; on timeout say what was awaited and what the page shows."""
+        """Wait until `condition(driver)` is truthy; on timeout say what was awaited, and the page."""
         from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
@@ -160,10 +160,11 @@ class Page:
 
     def lines(self, css: str = ".line") -> list[str]:
         """The text of the lines of the room shown (css narrows them: '.msg', '.private', ...)."""
-        return [str(t) for t in self.focus().execute_script(
-            "return [...document.querySelectorAll('.pane:not([hidden]) ' + arguments[0])].map(e => e.textContent)",
-            css,
-        )]  # fmt: skip
+        script = (
+            "return [...document.querySelectorAll('.pane:not([hidden]) ' + arguments[0])]"
+            ".map(e => e.textContent)"
+        )
+        return [str(text) for text in self.focus().execute_script(script, css)]
 
     def wait_line(self, needle: str, css: str = ".line") -> str:
         """The first line of the room shown that contains `needle`, once there is one."""
@@ -205,4 +206,12 @@ class Page:
 
     def errors(self) -> list[str]:
         """Severe messages of the browser's console (a CSP violation, an exception)."""
-        return [entry["message"] for entry in self.focus().get_log("browser") if entry["level"] == "SEVERE"]
+        return [entry["message"] for entry in browser_log(self.focus()) if entry["level"] == "SEVERE"]
+
+
+def browser_log(driver: WebDriver) -> list[dict[str, Any]]:
+    """The console messages since the last call, of every tab (reading the log empties it)."""
+    entries: list[dict[str, Any]] = cast(Any, driver).get_log(
+        "browser"
+    )  # chromium's, not in WebDriver's type
+    return entries
