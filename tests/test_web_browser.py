@@ -220,6 +220,9 @@ def test_private_message_is_shown_apart(browser: WebDriver, server: ServerProces
     assert line.endswith("[private] @alice: for your eyes only")
     assert not any("for your eyes only" in text for text in bob.lines(".line:not(.private)"))
     alice.wait(lambda _: alice.find("#status").text == "215 Sent to bob.", "alice's status line")
+    assert alice.lines(".private.own") == [
+        alice.lines(".private.own .time")[0] + "[private] → @bob: for your eyes only"
+    ]
     assert carol.has_nothing_to_read()
 
     carol.send_line("@carol: !msg alice from the terminal")

@@ -544,7 +544,13 @@
       if (command === "leave" && !args.join("").trim()) line = "!leave " + room;
       // !join and !leave name their room; the others (!topic, !list, !history) are about the room shown.
       const aboutRoom = !["join", "leave", "msg", "rooms", "help", "follow", "unfollow", "follow?"].includes(command);
-      sendChat(line, aboutRoom ? room : null);
+      if (!sendChat(line, aboutRoom ? room : null)) return;
+      const to = command === "msg" ? /^!\S+ (\S+) (.+)$/.exec(line) : null;
+      if (to) {
+        // Your own private line, shown as sent; a refusal (404: not online) follows it.
+        addLine(null, "private own", [span("time", nowStamp()), span("mark", "[private] "), "→ ",
+                                      nameSpan(to[1], "@"), ": ", span("text", to[2])]);
+      }
       return;
     }
     if (!sendChat(line, room)) return;
