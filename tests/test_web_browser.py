@@ -314,3 +314,29 @@ def test_a_taken_name_brings_the_form_back(browser: WebDriver, server: ServerPro
     field.clear()
     page.type_into("#name", "alice2")
     page.wait(lambda _: page.find("#chat").is_displayed(), "alice2 registered", BROWSER_DEADLINE_S)
+
+
+def test_readable_on_a_phone(browser: WebDriver, server: ServerProcess) -> None:
+    """A 390 px wide screen: nothing wider than the screen, the rooms above the conversation."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 780, "deviceScaleFactor": 2, "mobile": True},
+    )
+    try:
+        page = Page.open(browser, url_of(server), new_tab=False)
+        assert (
+            page.find('meta[name="viewport"]').get_attribute("content")
+            == "width=device-width, initial-scale=1"
+        )
+        page.login("alice")
+        page.say("a long line that has to wrap on a narrow screen rather than widen the page " * 3)
+        page.wait_line("narrow screen", ".own")
+        width, screen = page.focus().execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert width <= screen == 390
+        rooms, talk = page.find("#rooms"), page.find("#input")
+        assert rooms.rect["y"] < talk.rect["y"] and talk.rect["x"] + talk.rect["width"] <= 390
+        assert talk.is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
