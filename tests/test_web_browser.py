@@ -20,6 +20,7 @@ import pytest
 from support.browser import BROWSER_DEADLINE_S, Page, browser_log, chromium, missing
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
+from support.tls import make_certs
 
 from chatroom.client.render import PALETTE_256
 from chatroom.protocol.names import username_key
@@ -340,3 +341,18 @@ def test_readable_on_a_phone(browser: WebDriver, server: ServerProcess) -> None:
         assert talk.is_displayed()
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_over_https_the_page_speaks_wss(
+    browser: WebDriver, start_server: ServerFactory, tmp_path: Path
+) -> None:
+    certs = make_certs(tmp_path)
+    server = start_server("--web-port", "0", *certs.server_args())
+    alice = open_user(browser, f"https://127.0.0.1:{web_port(server)}/", "alice")
+    assert alice.focus().execute_script("return location.protocol") == "https:"
+    carol = server.register("carol")
+    carol.send_line("@carol: hello over wss")
+    alice.wait_line("@carol: hello over wss", ".msg")
+    alice.say("and back")
+    assert wait_for_line(carol, "and back") == "@alice: and back"
+    assert page_errors(alice) == []

@@ -72,6 +72,8 @@ def chromium(window_size: str = "1100,700") -> Iterator[WebDriver]:
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")  # chromium refuses to run as root with its sandbox
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # The https:// test serves a certificate of a CA made for the test run (trustme).
+    options.accept_insecure_certs = True
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
         driver.set_page_load_timeout(BROWSER_DEADLINE_S)
