@@ -7,6 +7,7 @@ frame no library would send.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -414,3 +415,13 @@ def test_the_web_line_comes_after_the_port_lines(start_server: ServerFactory, tm
     assert lines[0].startswith("Will wait for client connections at port ")
     assert lines[1].startswith("Will wait for TLS client connections at port ")
     assert lines[2].startswith("Will wait for web browsers at port ")
+
+
+def test_a_shutdown_reaches_a_browser_as_a_line_and_a_close(web: tuple[ServerProcess, int]) -> None:
+    server, port = web
+    alice = WsPeer.connect(port)
+    alice.register("alice")
+    server.proc.send_signal(signal.SIGINT)
+    assert alice.recv_until("DISCONNECT") == "DISCONNECT CHAT/1.1"
+    assert alice.expect_close().code == 1000
+    assert server.wait() == 0
