@@ -356,3 +356,21 @@ def test_over_https_the_page_speaks_wss(
     alice.say("and back")
     assert wait_for_line(carol, "and back") == "@alice: and back"
     assert page_errors(alice) == []
+
+
+def test_a_protected_name_logs_in_with_its_password(browser: WebDriver, server: ServerProcess) -> None:
+    owner = server.connect()
+    owner.send_line("REGISTER dana CHAT/1.1 password=aHVudGVyIDI= claim=yes")  # 'hunter 2'
+    assert owner.recv_line() == b"200 Registration successful"
+    owner.close()
+
+    page = Page.open(browser, url_of(server), new_tab=False)
+    page.find("#password").send_keys("hunter 3")
+    page.type_into("#name", "dana")
+    page.wait(lambda _: "Wrong password" in page.find("#login-error").text, "the wrong password refused")
+    page.find("#password").clear()
+    page.find("#password").send_keys("hunter 2")
+    page.type_into("#name", "")  # Enter again, the name still typed
+    page.wait(lambda _: page.find("#chat").is_displayed(), "dana registered with her password")
+    page.wait_connected()
+    assert page.find("#password").get_attribute("value") == ""

@@ -61,13 +61,14 @@
 
   const $ = (id) => document.getElementById(id);
   const els = {
-    login: $("login"), name: $("name"), loginError: $("login-error"), chat: $("chat"),
+    login: $("login"), name: $("name"), password: $("password"), loginError: $("login-error"), chat: $("chat"),
     rooms: $("rooms"), join: $("join"), members: $("members"), memberCount: $("member-count"),
     topic: $("topic"), log: $("log"), input: $("input"), status: $("status"), conn: $("conn"),
   };
 
   const state = {
     name: "", // the name typed; kept for every reconnect
+    password: "", // for a protected name; in memory only, never stored
     name_confirmed: false, // the server accepted it once: from now on, drops are retried
     ws: null,
     registered: false, // this connection got its 200
@@ -241,7 +242,7 @@
       return;
     }
     state.ws = ws;
-    ws.onopen = () => ws.send("REGISTER " + state.name + " CHAT/1.1");
+    ws.onopen = () => ws.send("REGISTER " + state.name + " CHAT/1.1" + passwordOption());
     ws.onmessage = (event) => {
       if (ws === state.ws && typeof event.data === "string") onLine(event.data);
     };
@@ -266,6 +267,15 @@
       if (was) notice("Connection lost; reconnecting…", "warn");
       scheduleReconnect("connection lost");
     };
+  }
+
+  function passwordOption() {
+    // docs/PROTOCOL.md 9.1: the password's UTF-8 bytes in base64, kept in memory for reconnects only.
+    if (!state.password) return "";
+    const bytes = encoder.encode(state.password);
+    let binary = "";
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return " password=" + btoa(binary);
   }
 
   function scheduleReconnect(why) {
@@ -463,6 +473,7 @@
     if (!state.name_confirmed) {
       state.name_confirmed = true;
       els.login.hidden = true;
+      els.password.value = ""; // the page keeps it in memory (state) for reconnects, not in the form
       els.chat.hidden = false;
       document.title = state.name + " · chatroom";
       showRoom(LOBBY);
@@ -497,6 +508,7 @@
     els.login.hidden = false;
     els.loginError.textContent = message || "";
     els.name.disabled = false;
+    els.password.disabled = false;
     els.name.focus();
     els.name.select();
   }
@@ -509,11 +521,13 @@
       return;
     }
     state.name = name;
+    state.password = els.password.value;
     state.name_confirmed = false;
     state.wanted = true;
     state.attempt = 0;
     els.loginError.textContent = "";
     els.name.disabled = true;
+    els.password.disabled = true;
     connect();
   }
 
@@ -567,12 +581,14 @@
     state.draft = "";
   }
 
-  els.name.addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      event.preventDefault();
-      start(els.name.value);
-    }
-  });
+  for (const field of [els.name, els.password]) {
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        start(els.name.value);
+      }
+    });
+  }
 
   els.input.addEventListener("keydown", (event) => {
     const input = els.input;
