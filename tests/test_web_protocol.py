@@ -425,3 +425,55 @@ def test_a_shutdown_reaches_a_browser_as_a_line_and_a_close(web: tuple[ServerPro
     assert alice.recv_until("DISCONNECT") == "DISCONNECT CHAT/1.1"
     assert alice.expect_close().code == 1000
     assert server.wait() == 0
+
+
+# -- the same limits as every connection ---------------------------------------------------------
+
+
+def test_flood_control_meters_a_browser_like_any_connection(start_server: ServerFactory) -> None:
+    server = start_server("--web-port", "0", "--flood-exempt", "none", "--flood-lines", "20/5")
+    carol = server.register("carol")
+    alice = WsPeer.connect(web_port(server))
+    alice.register("alice")
+    started = time.monotonic()
+    alice.send_raw(b"".join(frame(TEXT, f"@alice: line {n}".encode()) for n in range(30)))
+    received = [carol.recv_line() for _ in range(30)]
+    assert received == [f"@alice: line {n}".encode() for n in range(30)]  # delayed, not lost
+    assert time.monotonic() - started >= 0.8
+    assert alice.recv_until("429").startswith("429 Slow down")
+    server.wait_for_log("Throttling user alice")
+
+
+def test_the_per_address_limit_counts_browsers(start_server: ServerFactory) -> None:
+    server = start_server("--web-port", "0", "--flood-exempt", "none", "--max-per-address", "1")
+    port = web_port(server)
+    first = WsPeer.connect(port)
+    first.register("first")
+    second = WsPeer.connect(port)  # the upgrade is fine; as a chat connection it is one too many
+    assert second.recv_text() == "429 Too many connections"
+    assert second.expect_close().code == 1000
+    server.wait_for_log("Too many connections from 127.0.0.1")
+    # Page loads are no chat connections: they do not count.
+    assert get(port, "/").status == 200
+
+
+def test_web_flags_need_web_port_and_are_in_help(start_server: ServerFactory) -> None:
+    done = subprocess.run(
+        [sys.executable, "server.py", "--web-origin", "https://a.example"],
+        cwd=REPO_ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert b"--web-origin needs --web-port PORT" in done.stderr
+    assert b"Traceback" not in done.stderr
+    shown = subprocess.run(
+        [sys.executable, "server.py", "--help"],
+        cwd=REPO_ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=30,
+    ).stdout.decode()
+    for flag in ("--web-port", "--web-origin", "--web-idle-timeout", "--web-request-timeout"):
+        assert flag in shown

@@ -109,7 +109,7 @@ class RequestParser:
         if end is None:
             if len(buffer) > self.max_head:
                 raise BadRequest("request head too large")
-            if len(buffer) - (buffer.rfind(b"\n") + 1) > self.max_line:
+            if len(buffer) - (buffer.rfind(b"\n") + 1) > self.max_line + 1:  # +1: a CR before its LF
                 raise BadRequest("request line or header too long")
             return None
         if end > self.max_head:
