@@ -29,6 +29,31 @@ MAX_TLS_HANDSHAKE_TIMEOUT_S = 10.0
 # starts only after it. --tls-handshake-timeout may lower it, never raise it
 # past the maximum.
 
+# -- the web gateway (issue #11) ----------------------------------------------------------------
+
+MAX_HTTP_HEAD_BYTES = 8 * 1024
+MAX_HTTP_LINE_BYTES = 4 * 1024
+MAX_HTTP_HEADERS = 50
+# A browser's request head (the request line and its headers) is well under
+# 2 KiB with its cookies (we set none); 8 KiB is what nginx and h11 allow by
+# default. Longer, or more headers, is refused with 400 and closed: the head is
+# the only input buffered before a connection is a chat connection.
+
+HTTP_IDLE_TIMEOUT_S = 10.0
+# A web connection that has sent nothing by then is closed (--web-idle-timeout).
+# Browsers open speculative connections they may never use; they are no users
+# and cost a descriptor only this long.
+
+HTTP_REQUEST_TIMEOUT_S = 10.0
+# A request head must be complete this long after its first byte, or the
+# connection is closed (--web-request-timeout): a slowloris peer dribbling one
+# header a minute holds nothing for long.
+
+MAX_HTTP_CONNECTIONS = 1024
+# Web connections at once that are not (yet) chat connections: page loads and
+# speculative connections. Past this a new one is closed at once; a flood of
+# them cannot take every descriptor (chat connections have their own caps).
+
 SENDQ_MAX_BYTES = 1024 * 1024
 # Output waiting for one slow reader. Past this the reader is disconnected
 # (with a log line naming the limit) instead of stalling others or growing

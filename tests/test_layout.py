@@ -7,6 +7,7 @@ The layers, lowest first (README, "Layout"):
     hub       who hears what: users, rooms, routing of messages (no sockets, no wire bytes)
     codecs    wire protocols as the hub sees them (bytes to requests, messages to bytes)
     net       the loop, listeners, connections, transports
+    web       the web gateway: HTTP heads, the page's files, the WebSocket transport (wsproto)
     store     what the server keeps on disk: the rooms' history in SQLite, on a writer thread of its own
     server    wires hub, codecs, net and store together; the command line
     client    the terminal client (speaks only the protocol)
@@ -34,7 +35,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "codecs": frozenset({"base", "protocol", "hub"}),
     "net": frozenset({"base", "protocol", "hub", "codecs"}),
     "store": frozenset({"base"}),
-    "server": frozenset({"base", "protocol", "hub", "codecs", "net", "store"}),
+    "web": frozenset({"base", "protocol", "hub", "codecs", "net"}),
+    "server": frozenset({"base", "protocol", "hub", "codecs", "net", "store", "web"}),
     "client": frozenset({"base", "protocol"}),
     "bench": frozenset({"base", "protocol"}),
 }

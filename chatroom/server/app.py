@@ -18,6 +18,7 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
@@ -41,8 +42,12 @@ from chatroom.server.accounts import (
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
 from chatroom.server.tls import TLSConfig, TLSService
+from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryStore
+
+if TYPE_CHECKING:
+    from chatroom.web.websocket import WebSocketTransport
 
 log = logging.getLogger("chatroom.server")
 
@@ -73,6 +78,7 @@ class ServerConfig:
         # TLS (issue #10): None serves no TLS listener; plain False serves no plain one.
         "tls",
         "plain",
+        "web",  # the web gateway (issue #11): None serves no web listener
     )
 
     def __init__(
@@ -91,6 +97,7 @@ class ServerConfig:
         flood: FloodSettings | None = None,
         tls: TLSConfig | None = None,
         plain: bool = True,
+        web: WebConfig | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -105,6 +112,7 @@ class ServerConfig:
         self.flood = flood if flood is not None else FloodSettings()  # on by default; loopback exempt
         self.tls = tls
         self.plain = plain
+        self.web = web
 
 
 class _Run(enum.Enum):
@@ -176,6 +184,26 @@ class Server(FloodControl):
                     plain_listener.close()
                 raise
             self.listeners.append(self.tls.listener)
+        # The web gateway (issue #11): HTTP for the page; WebSocket connections arrive here as clients.
+        self.web: WebService | None = None
+        if config.web is not None:
+            try:
+                self.web = WebService(
+                    self.loop,
+                    config.web,
+                    config.host,
+                    config.max_line,
+                    self._admit_web,
+                    self._screen_tls,
+                    self.tls,
+                )
+            except BaseException:
+                for other in self.listeners:
+                    other.close()
+                if self.tls is not None:
+                    self.tls.close()
+                raise
+            self.listeners.append(self.web.listener)
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -245,13 +273,20 @@ class Server(FloodControl):
         if conn is not None and conn.transport is transport and transport.pending():
             self.loop.mark_readable(conn)  # its first lines came with the handshake's last bytes
 
+    def _admit_web(self, transport: WebSocketTransport, address: tuple[str, int]) -> None:
+        """A WebSocket connection whose upgrade is done (issue #11): a client like any other."""
+        self._admit(transport, ChatCodec(self.config.max_line), address, screened=True)
+        conn = self.connections.get(transport.fileno())
+        if conn is not None and conn.transport is transport and transport.pending():
+            self.loop.mark_readable(conn)  # frames that came with the upgrade request
+
     def _screen_tls(self, sock: socket.socket, address: tuple[str, int]) -> bool:
-        """Flood control's connection limits for a TLS connection, before its handshake."""
+        """Flood control's connection limits for a TLS (or web) connection, before its handshake."""
         return not self._refused_at_accept(sock, address[0], self._flood_exempt(address[0]), quiet=True)
 
     def _admit(
         self,
-        transport: PlainTransport | TLSTransport,
+        transport: PlainTransport | TLSTransport | WebSocketTransport,
         codec: Codec,
         address: tuple[str, int],
         *,
@@ -259,7 +294,7 @@ class Server(FloodControl):
     ) -> None:
         """`screened`: flood control's limits at accept were applied already (before a TLS handshake)."""
         exempt = self._flood_exempt(address[0])
-        if not screened and self._refused_at_accept(transport, address[0], exempt):
+        if not screened and self._refused_at_accept(transport, address[0], exempt):  # type: ignore[arg-type]
             return
         try:
             transport.setblocking(False)
@@ -618,6 +653,8 @@ class Server(FloodControl):
             listener.close()
         if self.tls is not None:
             self.tls.close()  # and the handshakes under way
+        if self.web is not None:
+            self.web.close()  # and the page loads under way
         self.hub.deliver()  # lines already read still reach their recipients first
         self._drop_unreachable()
         for conn in list(self.connections.values()):

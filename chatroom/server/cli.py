@@ -16,6 +16,7 @@ from chatroom.net.tls import CertificateError, load_server_context
 from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
 from chatroom.server.flooding import FloodSettings
 from chatroom.server.tls import TLSConfig
+from chatroom.server.web import WebConfig, wsproto_missing
 from chatroom.signals import SignalPipe
 from chatroom.store.history import HistoryError, HistoryStore, default_history_path
 
@@ -121,6 +122,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     _add_flood_options(parser)
     _add_account_options(parser)
     _add_tls_arguments(parser)
+    _add_web_arguments(parser)
     return parser
 
 
@@ -298,6 +300,67 @@ def _tls_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TL
     return TLSConfig(args.tls_cert, args.tls_key, args.tls_port, args.tls_handshake_timeout)
 
 
+def _add_web_arguments(parser: argparse.ArgumentParser) -> None:
+    """The web gateway (issue #11): the page and WebSocket connections on a port of their own."""
+    web = parser.add_argument_group(
+        "web browsers",
+        "serve the chat page and WebSocket connections (needs the web extra: pip install 'chatroom[web]'); "
+        "with --tls-cert the web port speaks https:// and wss://",
+    )
+    web.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="port for web browsers (0: the OS picks; printed at start) (default: no web port)",
+    )
+    web.add_argument(
+        "--web-origin",
+        metavar="ORIGIN[,ORIGIN...]",
+        default=None,
+        help="the pages allowed to open a chat WebSocket, e.g. https://chat.example.org (default: the "
+        "page's own origin, http(s):// and the Host it was asked for); a client sending no Origin "
+        "(not a browser) is always allowed",
+    )
+    web.add_argument(
+        "--web-idle-timeout",
+        type=_at_least(0.01, float),
+        default=limits.HTTP_IDLE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close web connections that send nothing by then (browsers open spare ones) "
+        f"(default: {limits.HTTP_IDLE_TIMEOUT_S:g})",
+    )
+    web.add_argument(
+        "--web-request-timeout",
+        type=_at_least(0.01, float),
+        default=limits.HTTP_REQUEST_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close web connections whose request is not complete by then "
+        f"(default: {limits.HTTP_REQUEST_TIMEOUT_S:g})",
+    )
+
+
+def _web_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WebConfig | None:
+    if args.web_port is None:
+        for flag, used in (
+            ("--web-origin", args.web_origin is not None),
+            ("--web-idle-timeout", args.web_idle_timeout != limits.HTTP_IDLE_TIMEOUT_S),
+            ("--web-request-timeout", args.web_request_timeout != limits.HTTP_REQUEST_TIMEOUT_S),
+        ):
+            if used:
+                parser.error(f"{flag} needs --web-port PORT")
+        return None
+    if not 0 <= args.web_port <= 65535:
+        parser.error(f"--web-port {args.web_port} is out of range 0-65535")
+    origins: tuple[str, ...] = ()
+    if args.web_origin is not None:
+        origins = tuple(origin.strip() for origin in args.web_origin.split(",") if origin.strip())
+        bad = [origin for origin in origins if "://" not in origin or origin.count("/") > 3]
+        if not origins or bad:
+            parser.error(f"--web-origin takes origins like https://chat.example.org, not {args.web_origin!r}")
+    return WebConfig(args.web_port, origins, args.web_idle_timeout, args.web_request_timeout)
+
+
 def configure_logging(level: str) -> None:
     """Plain lines on stdout, flushed one by one so a pipe shows the port at once."""
     root = logging.getLogger("chatroom")
@@ -310,6 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_arg_parser()
     args = parser.parse_args(argv)
     tls = _tls_config(parser, args)
+    web = _web_config(parser, args)
+    if web is not None and (missing := wsproto_missing()) is not None:
+        print(f"chatroom-server: {missing}", file=sys.stderr)
+        return 2
     replace_unencodable(sys.stdout, sys.stderr)
     configure_logging(args.log_level)
     if not 0 <= args.port <= 65535:
@@ -330,6 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flood=flood,
         tls=tls,
         plain=not args.no_plain,
+        web=web,
     )
     tls_context = None
     if tls is not None:  # a bad pair is said before anything listens
@@ -375,6 +443,8 @@ def _run(
                 if config.plain
                 else f"{host or '*'}:{config.tls.port} (TLS)"
             )
+        if config.web is not None:
+            where = f"{where} or {host or '*'}:{config.web.port} (web)"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
@@ -382,6 +452,8 @@ def _run(
         say(f"Will wait for client connections at port {server.port}")
     if server.tls is not None:
         say(f"Will wait for TLS client connections at port {server.tls.port}")
+    if server.web is not None:
+        say(f"Will wait for web browsers at port {server.web.port}")
     say("Waiting for incoming client connections ...")
     say(f"Keeping room history in {db}" if db is not None else "Keeping no room history")
     server.serve_forever(signals)

@@ -1,0 +1,355 @@
+"""HTTP connections in the server's loop: the page's files, and the upgrade that makes a chat connection.
+
+A connection on the web port is a `_Session` until it is answered or upgraded.
+It is no client (it is not counted as a user and has no registration timeout):
+one that sends nothing is closed after the idle timeout (browsers open
+speculative connections they never use), one whose request head does not end
+is closed after the slow-request timeout, and every other one after its one
+response (no keep-alive: each page load costs a few connections, and the
+gateway stays small). Each timeout is the same time after the event that
+starts it, so, as for registrations, a queue per timeout in start order and
+one loop timer for its first entry stand for all of them.
+
+`GET /ws` with a valid WebSocket upgrade and an allowed Origin gets its 101
+from wsproto; once written, the socket is handed to the server (`ready`)
+wrapped in a WebSocketTransport, and from then on it is a chat connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import selectors
+import socket
+from collections import deque
+from collections.abc import Callable
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection
+from wsproto.events import Request as UpgradeRequest
+
+from chatroom.limits import LINGER_TIMEOUT_S, MAX_HTTP_CONNECTIONS, RECV_BYTES
+from chatroom.net.loop import EventLoop
+from chatroom.net.tls import TLSTransport
+from chatroom.net.transport import PlainTransport
+from chatroom.web.http import BadRequest, Request, RequestParser, error_response, response
+from chatroom.web.static import StaticFiles
+from chatroom.web.websocket import WebSocketTransport
+
+log = logging.getLogger("chatroom.server")
+
+WS_PATH = "/ws"
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+Ready = Callable[[WebSocketTransport, tuple[str, int]], None]
+HttpTransport = PlainTransport | TLSTransport
+
+
+class _Phase(enum.Enum):
+    READING = "reading"  # waiting for (the rest of) a request head
+    WRITING = "writing"  # the response is going out
+    LINGERING = "lingering"  # written and shut down for writing: waiting for the peer's close
+    DONE = "done"  # closed, or handed over as a chat connection
+
+
+class _Session:
+    """One HTTP connection; the loop's handler until it is closed or upgraded."""
+
+    __slots__ = (
+        "transport",
+        "address",
+        "parser",
+        "out",
+        "phase",
+        "deadline",
+        "waiting",
+        "upgrade",
+        "gateway",
+    )
+
+    def __init__(self, transport: HttpTransport, address: tuple[str, int], gateway: WebGateway) -> None:
+        self.transport = transport
+        self.address = address
+        self.parser = RequestParser()
+        self.out = bytearray()
+        self.phase = _Phase.READING
+        self.deadline = 0.0
+        self.waiting: _Deadlines | None = None  # the one timeout that applies now
+        self.upgrade: WebSocketTransport | None = None
+        self.gateway = gateway
+
+    def handle_io(self, mask: int) -> None:
+        self.gateway.step(self, mask)
+
+    def handle_error(self, error: Exception) -> None:
+        log.error("Unexpected error while serving web connection %s; closed it", self.address, exc_info=error)
+        self.gateway.close_session(self)
+
+
+class _Deadlines:
+    """Sessions waiting out the same timeout, in start order; one loop timer for the first of them."""
+
+    def __init__(self, loop: EventLoop, timeout: float, expired: Callable[[_Session], None]) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self._expired = expired
+        self._queue: deque[tuple[float, _Session]] = deque()
+        self._timer_set = False
+
+    def add(self, session: _Session) -> None:
+        """Start `session`'s timeout (replacing whichever it was waiting out)."""
+        session.deadline = deadline = self.loop.now() + self.timeout
+        session.waiting = self
+        self._queue.append((deadline, session))
+        if not self._timer_set:
+            self._timer_set = True
+            self.loop.call_at(deadline, _Deadlines._expire, self)
+
+    def _expire(self) -> None:
+        self._timer_set = False
+        queue, now = self._queue, self.loop.now()
+        while queue:
+            deadline, session = queue[0]
+            if deadline > now:
+                self._timer_set = True
+                self.loop.call_at(deadline, _Deadlines._expire, self)
+                return
+            queue.popleft()
+            if session.waiting is self and session.deadline == deadline and session.phase is not _Phase.DONE:
+                self._expired(session)
+
+    def handle_error(self, error: Exception) -> None:
+        log.error("Unexpected error in a web timeout; still serving", exc_info=error)
+
+
+class WebGateway:
+    """Makes and serves HTTP sessions; `ready(transport, address)` gets each upgraded connection.
+
+    `origins`: the Origin values allowed to upgrade (lower case, no trailing
+    slash); empty allows the page's own origin only (scheme + Host). `secure`:
+    the listener is TLS (the page's own origin is https://).
+    """
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        ready: Ready,
+        *,
+        max_line: int,
+        origins: tuple[str, ...] = (),
+        secure: bool = False,
+        static: StaticFiles | None = None,
+        idle_timeout: float,
+        request_timeout: float,
+    ) -> None:
+        self.loop = loop
+        self.max_line = max_line
+        self.origins = frozenset(origin.lower().rstrip("/") for origin in origins)
+        self.secure = secure
+        self.static = static if static is not None else StaticFiles()
+        self.sessions: set[_Session] = set()
+        self._ready = ready
+        self._idle = _Deadlines(loop, idle_timeout, self._idle_expired)
+        self._slow = _Deadlines(loop, request_timeout, self._slow_expired)
+        self._linger = _Deadlines(loop, LINGER_TIMEOUT_S, self._linger_expired)
+
+    def full(self) -> bool:
+        return len(self.sessions) >= MAX_HTTP_CONNECTIONS
+
+    def make(self, transport: HttpTransport, address: tuple[str, int]) -> None:
+        """A new connection ready for HTTP (a plain one at once, a TLS one after its handshake)."""
+        try:
+            transport.setblocking(False)
+            with contextlib.suppress(OSError):
+                transport.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = _Session(transport, address, self)
+            self.loop.watch(transport, _READ, session)
+        except BaseException:
+            transport.close()
+            raise
+        self.sessions.add(session)
+        self._idle.add(session)
+        if transport.pending():
+            self.loop.mark_readable(session)  # a TLS request that came with the handshake's last bytes
+
+    def close(self) -> None:
+        """Close every session (the server is shutting down; none of them is a user)."""
+        for session in list(self.sessions):
+            self.close_session(session)
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def step(self, session: _Session, mask: int) -> None:
+        if mask & _READ and session.phase is not _Phase.DONE:
+            self._read(session)
+        if mask & _WRITE and session.phase is _Phase.WRITING:
+            self._write(session)
+
+    def _read(self, session: _Session) -> None:
+        transport = session.transport
+        try:
+            data = transport.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.close_session(session)
+            return
+        if not data:
+            self.close_session(session)
+            return
+        if session.phase is _Phase.READING:
+            started = session.parser.started
+            try:
+                request = session.parser.feed(data)
+            except BadRequest as error:
+                self._refuse(session, 400, str(error))
+                return
+            if request is not None:
+                self._answer(session, request)
+                return
+            if not started and session.parser.started:
+                self._slow.add(session)  # a request has begun: it has the slow-request time to end
+        # (Bytes after a response are read and discarded.)
+        if session.phase is not _Phase.DONE and transport.pending():
+            self.loop.mark_readable(session)
+
+    def _answer(self, session: _Session, request: Request) -> None:
+        path = request.path
+        if path == WS_PATH:
+            self._upgrade(session, request)
+            return
+        found = self.static.get(path)
+        if found is None:
+            self._refuse(session, 404, f"no such page: {path}", quiet=True)
+        elif request.method not in ("GET", "HEAD"):
+            self._refuse(
+                session, 405, f"{request.method} is not served", [("Allow", "GET, HEAD")], quiet=True
+            )
+        else:
+            headers = [
+                ("Content-Type", found.content_type),
+                ("Cache-Control", "no-cache"),
+                ("Connection", "close"),
+            ]
+            log.debug("Web: %s %s 200 for %s", request.method, path, session.address)
+            self._respond(session, response(200, headers, found.body, head_only=request.method == "HEAD"))
+
+    def _upgrade(self, session: _Session, request: Request) -> None:
+        if request.method != "GET":
+            self._refuse(session, 405, "the chat is reached with a WebSocket GET", [("Allow", "GET")])
+            return
+        if not request.has_token("upgrade", "websocket"):
+            self._refuse(session, 426, "this is a WebSocket endpoint", [("Upgrade", "websocket")])
+            return
+        if request.header("sec-websocket-version") != "13":
+            self._refuse(session, 426, "WebSocket version 13 only", [("Sec-WebSocket-Version", "13")])
+            return
+        if not request.has_token("connection", "upgrade") or request.header("sec-websocket-key") is None:
+            self._refuse(session, 400, "not a valid WebSocket upgrade")
+            return
+        origin = request.header("origin")
+        if origin is not None and not self._origin_allowed(origin, request):
+            log.info("Web: refused a WebSocket from %s: Origin %r is not allowed", session.address, origin)
+            self._refuse(
+                session, 403, "this page's origin may not connect here (see --web-origin)", quiet=True
+            )
+            return
+        ws = WSConnection(ConnectionType.SERVER)
+        try:
+            ws.receive_data(request.head)
+            events = list(ws.events())
+            if len(events) != 1 or not isinstance(events[0], UpgradeRequest):
+                raise BadRequest(f"unexpected upgrade events {events!r}")
+            reply = ws.send(AcceptConnection())
+        except Exception as error:  # wsproto and h11 have several error types; each means a bad request
+            self._refuse(session, 400, f"not a valid WebSocket upgrade ({error})")
+            return
+        session.upgrade = WebSocketTransport(session.transport, ws, self.max_line)
+        self._respond(session, reply)
+
+    def _origin_allowed(self, origin: str, request: Request) -> bool:
+        origin = origin.lower().rstrip("/")
+        if self.origins:
+            return origin in self.origins
+        host = request.header("host")
+        scheme = "https" if self.secure else "http"
+        return host is not None and origin == f"{scheme}://{host.lower()}"
+
+    def _refuse(
+        self,
+        session: _Session,
+        status: int,
+        sentence: str,
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        log.log(
+            logging.DEBUG if quiet else logging.INFO, "Web: %d for %s: %s", status, session.address, sentence
+        )
+        self._respond(session, error_response(status, sentence, headers or []))
+
+    def _respond(self, session: _Session, data: bytes) -> None:
+        """Write `data`; then close (a page or an error) or hand over (an upgrade)."""
+        session.phase = _Phase.WRITING
+        session.out = bytearray(data)
+        self._linger.add(session)  # a peer that does not read its response is closed all the same
+        self._write(session)
+
+    def _write(self, session: _Session) -> None:
+        try:
+            sent = session.transport.send(session.out)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self.close_session(session)
+            return
+        del session.out[:sent]
+        if session.out:
+            self.loop.rewatch(session.transport, _READ | _WRITE, session)
+            return
+        if session.upgrade is not None:
+            self._hand_over(session, session.upgrade)
+            return
+        try:
+            session.transport.shutdown_write()
+        except OSError:
+            self.close_session(session)
+            return
+        session.phase = _Phase.LINGERING
+        self.loop.rewatch(session.transport, _READ, session)
+
+    def _hand_over(self, session: _Session, transport: WebSocketTransport) -> None:
+        """The 101 is written: from now on the server's connection, not ours."""
+        self._forget(session)
+        transport.take_early(session.parser.rest)
+        self._ready(transport, session.address)
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _idle_expired(self, session: _Session) -> None:
+        log.debug("Web: idle connection from %s closed", session.address)
+        self.close_session(session)
+
+    def _slow_expired(self, session: _Session) -> None:
+        log.info("Web: request from %s not complete in time; closed", session.address)
+        self.close_session(session)
+
+    def _linger_expired(self, session: _Session) -> None:
+        self.close_session(session)
+
+    def _forget(self, session: _Session) -> None:
+        session.phase = _Phase.DONE
+        session.waiting = None
+        self.sessions.discard(session)
+        with contextlib.suppress(KeyError, ValueError):
+            self.loop.unwatch(session.transport)
+
+    def close_session(self, session: _Session) -> None:
+        if session.phase is _Phase.DONE:
+            return
+        self._forget(session)
+        session.transport.close()
