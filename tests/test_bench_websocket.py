@@ -189,5 +189,5 @@ def test_without_wsproto_websocket_is_one_sentence_naming_the_extra() -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "chatroom-bench: --websocket starts the server's web gateway, which needs wsproto, which is not "
-        "installed: pip install 'chatroom[bench]'"
+        "installed: pip install 'chatroom[web]'"
     )

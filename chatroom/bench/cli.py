@@ -185,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure fanout over WebSocket too, next to plain TCP (each on a fresh server; the "
         "WebSocket clients on its --web-port, one line per frame); a started server only (its web "
-        "gateway needs wsproto: pip install 'chatroom[bench]')",
+        "gateway needs wsproto: pip install 'chatroom[web]')",
     )
     fanout.add_argument(
         "--sample-every",

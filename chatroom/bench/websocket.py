@@ -22,7 +22,7 @@ from chatroom.bench.errors import BenchError
 
 MISSING_WSPROTO = (
     "--websocket starts the server's web gateway, which needs wsproto, which is not installed: "
-    "pip install 'chatroom[bench]'"
+    "pip install 'chatroom[web]'"
 )
 
 WEB_PORT_BANNER = "Will wait for web browsers at port"
