@@ -146,6 +146,10 @@ def test_a_tiny_websocket_run_delivers_everything_next_to_plain_tcp(tmp_path: Pa
     assert data["clean"] is True
     plain, websocket = data["fanout"]
     assert (plain["transport"], websocket["transport"]) == ("tcp", "websocket")
+    assert plain["server"]["address"].startswith("chat://127.0.0.1:")
+    assert websocket["server"]["address"].startswith("ws://127.0.0.1:") and websocket["server"][
+        "address"
+    ].endswith("/ws")
     for fanout in (plain, websocket):
         assert fanout["registered"] == 4 and fanout["server"]["exit_code"] == 0
         assert [step["rate_msgs"] for step in fanout["steps"]] == [50, 100]

@@ -102,7 +102,7 @@ class Measurement:
         self.bench = bench
         self.server = server
         self.sampler = Sampler(server)
-        self.run = ServerRun(str(server.address), server.started_here, server.pid)
+        self.run = ServerRun(server.where(), server.started_here, server.pid)
 
     def tick(self) -> None:
         self.sampler.take()

@@ -26,6 +26,7 @@ import chatroom
 from chatroom.bench import procstat
 from chatroom.bench.errors import BenchError
 from chatroom.bench.tls import ThrowawayCertificate, client_context
+from chatroom.bench.websocket import PATH as WEB_PATH
 from chatroom.bench.websocket import WEB_PORT_BANNER, WebSocketSocket, upgrade_request, upgrade_response
 from chatroom.protocol.address import ChatAddress
 
@@ -78,6 +79,12 @@ class Server:
         self.pid = pid
         self.started_here = started_here
         self.endpoint = resolve(address)
+
+    def where(self) -> str:
+        """The address as reports show it (a WebSocket endpoint as the URL its clients open)."""
+        if self.endpoint.websocket:
+            return f"ws://{self.address.host}:{self.address.port}{WEB_PATH}"
+        return str(self.address)
 
     def sample(self) -> procstat.ProcSample:
         return procstat.sample(self.pid)
@@ -221,7 +228,7 @@ class ExternalServer(Server):
 def probe(server: Server, name: str) -> None:
     """Register one client and leave: the address speaks CHAT/1.0, or a one-sentence BenchError."""
     endpoint = server.endpoint
-    where = str(server.address)
+    where = server.where()
     sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
     sock.settimeout(PROBE_TIMEOUT_S)
     try:
