@@ -52,11 +52,11 @@ def is_loopback(host: str) -> bool:
 def password_channel_is_safe(transport: Transport) -> bool:
     """Whether a password may travel over this connection: no one between the peer and us can read it.
 
-    A TLS connection (encrypted on the way), or a loopback peer (the bytes
+    A TLS connection (encrypted on the way; a WebSocket over TLS too), or a loopback peer (the bytes
     never leave this machine). This is the one place that decides
     (--allow-plain-passwords overrides it, in the server).
     """
-    if isinstance(transport, ssl.SSLSocket):
+    if isinstance(transport, ssl.SSLSocket) or getattr(transport, "encrypted", False):  # wss:// too
         return True
     address = transport.address()
     return isinstance(address, tuple) and is_loopback(address[0])

@@ -6,9 +6,9 @@ same logging. wsproto does the framing (masking, fragments, control frames,
 UTF-8); this module adds what the chat protocol needs on top:
 
 - in: a finished text message becomes `line + b"\\n"`; fragments are joined,
-  bounded by the line limit (past it, the first max_line + 1 bytes go to the
-  codec, which refuses them as it refuses any long line, and the close code
-  is 1009); a line break inside a frame closes with 1007, a binary frame with
+  bounded by the line limit (past it, a line of its first max_line + 1 bytes
+  goes to the codec, which refuses it as it refuses any long line, and the
+  close code is 1009); a line break inside a frame closes with 1007, a binary frame with
   1003, a protocol error (an unmasked frame) with wsproto's code (1002);
 - out: the codec's bytes are cut at each "\\n" into one text frame per line
   (a partial line waits for its end); pings are answered;
@@ -134,6 +134,7 @@ class WebSocketTransport:
             # The codec refuses it as any long line (413, or 400 before registration), logs it with
             # the limit, and closes; the close frame then says 1009.
             self._in += message[: self.max_line + 1]
+            self._in += b"\n"  # a whole line one byte too long: what the framer refuses
             message.clear()
             self._close_code = MESSAGE_TOO_BIG
             self._discarding = not finished
