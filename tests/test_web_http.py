@@ -246,3 +246,18 @@ def test_a_close_from_the_server_carries_1009_after_an_over_long_message() -> No
     transport.shutdown_write()
     client.receive_data(bytes(sock.wire))
     assert [event.code for event in client.events() if isinstance(event, CloseConnection)] == [1009]
+
+
+def test_once_closing_output_is_dropped_and_pings_are_not_answered() -> None:
+    """Lines delivered in the turn the peer's close came are no error (wsproto would refuse them)."""
+    transport, sock, client = pair()
+    sock.incoming.append(client.send(CloseConnection(1000)))
+    assert transport.recv(1000) == b""
+    sock.wire.clear()
+    assert transport.send(b"MSG #lobby bob late\n") == 20
+    assert sock.wire == b""
+    transport, sock, client = pair()
+    transport.shutdown_write()  # our close first; the peer pings before its answer
+    sock.incoming.append(client.send(Ping(b"p")))
+    with pytest.raises(BlockingIOError):
+        transport.recv(1000)

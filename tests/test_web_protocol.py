@@ -74,6 +74,18 @@ def test_get_and_head_serve_each_file_with_its_headers(
         assert reply.body == (body if method == "GET" else b"")
 
 
+def test_a_client_that_half_closes_after_its_request_still_gets_the_response(
+    web: tuple[ServerProcess, int],
+) -> None:
+    _, port = web
+    with open_socket(port) as sock:
+        sock.sendall(b"GET /app.css HTTP/1.0\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)  # as `nc -N` does
+        reply = read_until_closed(sock)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith((STATIC / "app.css").read_bytes())
+
+
 def test_unknown_paths_get_404_and_other_methods_405(web: tuple[ServerProcess, int]) -> None:
     _, port = web
     assert get(port, "/nope").status == 404
@@ -84,6 +96,8 @@ def test_unknown_paths_get_404_and_other_methods_405(web: tuple[ServerProcess, i
     assert refused.headers["allow"] == "GET, HEAD"
     assert refused.headers["content-security-policy"] == CSP
     assert get(port, "/ws", "POST").status == 405
+    favicon = get(port, "/favicon.ico")  # unless the page ships one: nothing, not an error
+    assert favicon.status == 204 and favicon.body == b"" and "content-length" not in favicon.headers
 
 
 @pytest.mark.parametrize(
@@ -425,3 +439,74 @@ def test_a_shutdown_reaches_a_browser_as_a_line_and_a_close(web: tuple[ServerPro
     assert alice.recv_until("DISCONNECT") == "DISCONNECT CHAT/1.1"
     assert alice.expect_close().code == 1000
     assert server.wait() == 0
+
+
+# -- the same limits as every connection ---------------------------------------------------------
+
+
+def test_flood_control_meters_a_browser_like_any_connection(start_server: ServerFactory) -> None:
+    server = start_server("--web-port", "0", "--flood-exempt", "none", "--flood-lines", "20/5")
+    carol = server.register("carol")
+    alice = WsPeer.connect(web_port(server))
+    alice.register("alice")
+    started = time.monotonic()
+    alice.send_raw(b"".join(frame(TEXT, f"@alice: line {n}".encode()) for n in range(30)))
+    received = [carol.recv_line() for _ in range(30)]
+    assert received == [f"@alice: line {n}".encode() for n in range(30)]  # delayed, not lost
+    assert time.monotonic() - started >= 0.8
+    assert alice.recv_until("429").startswith("429 Slow down")
+    server.wait_for_log("Throttling user alice")
+
+
+def test_the_per_address_limit_counts_browsers(start_server: ServerFactory) -> None:
+    server = start_server("--web-port", "0", "--flood-exempt", "none", "--max-per-address", "1")
+    port = web_port(server)
+    first = WsPeer.connect(port)
+    first.register("first")
+    second = WsPeer.connect(port)  # the upgrade is fine; as a chat connection it is one too many
+    assert second.recv_text() == "429 Too many connections"
+    assert second.expect_close().code == 1000
+    server.wait_for_log("Too many connections from 127.0.0.1")
+    # Page loads are no chat connections: they do not count.
+    assert get(port, "/").status == 200
+
+
+def test_web_flags_need_web_port_and_are_in_help(start_server: ServerFactory) -> None:
+    done = subprocess.run(
+        [sys.executable, "server.py", "--web-origin", "https://a.example"],
+        cwd=REPO_ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert b"--web-origin needs --web-port PORT" in done.stderr
+    assert b"Traceback" not in done.stderr
+    shown = subprocess.run(
+        [sys.executable, "server.py", "--help"],
+        cwd=REPO_ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=30,
+    ).stdout.decode()
+    for flag in ("--web-port", "--web-origin", "--web-idle-timeout", "--web-request-timeout"):
+        assert flag in shown
+
+
+def test_a_browser_that_does_not_read_is_cut_off_at_the_output_cap(web: tuple[ServerProcess, int]) -> None:
+    server, port = web
+    alice = WsPeer.connect(port, maxseg=1000)
+    alice.register("alice", "CHAT/1.0")
+    bob = server.register("bob")
+    mark = server.log_mark()
+    line = "@bob: " + "x" * 1000
+    for _ in range(1500):  # 1.5 MB for alice, who reads none of it
+        bob.send_line(line)
+        if "Send queue full" in server.stdout.text:
+            break
+    server.wait_for_log("Send queue full for user alice", after=mark)
+    server.wait_for_log("Disconnecting user alice", after=mark)
+    bob.send_line("@bob: !list")
+    while not (reply := bob.recv_line()).startswith(b"213 "):
+        pass
+    assert reply.startswith(b"213 1 member"), reply

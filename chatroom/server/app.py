@@ -426,6 +426,8 @@ class Server(FloodControl):
         if later:  # what waited is judged now, and reading goes on
             self._watch(conn)
             self._serve_later(conn, conn.codec.waiting_requests())
+            if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
+                self.loop.mark_readable(conn)  # input held in the transport (TLS, WebSocket) while paused
 
     def _answer(self, member: Recipient, code: int, lines: list[str]) -> None:
         """A command's reply, after the lines routed before it (so the member sees them in order)."""

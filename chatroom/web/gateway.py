@@ -67,6 +67,7 @@ class _Session:
         "deadline",
         "waiting",
         "upgrade",
+        "peer_closed",
         "gateway",
     )
 
@@ -79,6 +80,7 @@ class _Session:
         self.deadline = 0.0
         self.waiting: _Deadlines | None = None  # the one timeout that applies now
         self.upgrade: WebSocketTransport | None = None
+        self.peer_closed = False  # it shut down its side after its request
         self.gateway = gateway
 
     def handle_io(self, mask: int) -> None:
@@ -198,7 +200,12 @@ class WebGateway:
             self.close_session(session)
             return
         if not data:
-            self.close_session(session)
+            if session.phase is _Phase.WRITING and session.upgrade is None:
+                # Half-closed after its request (nc -N): the response still goes out, then we close.
+                session.peer_closed = True
+                self.loop.rewatch(transport, _WRITE, session)
+            else:
+                self.close_session(session)
             return
         if session.phase is _Phase.READING:
             started = session.parser.started
@@ -222,7 +229,10 @@ class WebGateway:
             self._upgrade(session, request)
             return
         found = self.static.get(path)
-        if found is None:
+        if found is None and path == "/favicon.ico" and request.method in ("GET", "HEAD"):
+            # Every browser asks for it; "nothing" keeps its console free of a 404 (the page may ship one).
+            self._respond(session, response(204, [("Connection", "close")], length=False))
+        elif found is None:
             self._refuse(session, 404, f"no such page: {path}", quiet=True)
         elif request.method not in ("GET", "HEAD"):
             self._refuse(
@@ -309,10 +319,15 @@ class WebGateway:
             return
         del session.out[:sent]
         if session.out:
-            self.loop.rewatch(session.transport, _READ | _WRITE, session)
+            # An upgrade reads nothing until its 101 is out: the frames behind it are the chat's.
+            reading = _READ if session.upgrade is None and not session.peer_closed else 0
+            self.loop.rewatch(session.transport, reading | _WRITE, session)
             return
         if session.upgrade is not None:
             self._hand_over(session, session.upgrade)
+            return
+        if session.peer_closed:
+            self.close_session(session)
             return
         try:
             session.transport.shutdown_write()

@@ -22,6 +22,7 @@ _TARGET = re.compile(rb"/[\x21-\x7e]*")
 REASONS = {
     101: "Switching Protocols",
     200: "OK",
+    204: "No Content",
     400: "Bad Request",
     403: "Forbidden",
     404: "Not Found",
@@ -109,7 +110,7 @@ class RequestParser:
         if end is None:
             if len(buffer) > self.max_head:
                 raise BadRequest("request head too large")
-            if len(buffer) - (buffer.rfind(b"\n") + 1) > self.max_line:
+            if len(buffer) - (buffer.rfind(b"\n") + 1) > self.max_line + 1:  # +1: a CR before its LF
                 raise BadRequest("request line or header too long")
             return None
         if end > self.max_head:

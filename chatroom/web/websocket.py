@@ -113,7 +113,8 @@ class WebSocketTransport:
             elif isinstance(event, BytesMessage):
                 self._fail(UNSUPPORTED_DATA, "binary frame")
             elif isinstance(event, Ping):
-                if not self._wire:  # one answer at a time: a peer that does not read gets no more
+                # One answer at a time (a peer that does not read gets no more), and none once closing.
+                if not self._wire and self.ws.state is ConnectionState.OPEN:
                     self._queue(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self._closed_by_peer(event)
@@ -171,6 +172,10 @@ class WebSocketTransport:
     # -- writing ------------------------------------------------------------------------------
 
     def send(self, data: bytes | bytearray | memoryview, /) -> int:
+        if self.ws.state is not ConnectionState.OPEN:
+            # Closing (the peer's close frame came, or ours went): nothing more may be framed, and
+            # the end of stream is reported by recv; what is still delivered meanwhile is dropped.
+            return len(data)
         if self._wire:
             self._flush()
             if self._wire:

@@ -38,8 +38,16 @@ def web_port(server: ServerProcess) -> int:
     return int(server.wait_for_log(WEB_BANNER).removeprefix(WEB_BANNER))
 
 
-def open_socket(port: int, context: ssl.SSLContext | None = None) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S)
+def open_socket(
+    port: int, context: ssl.SSLContext | None = None, *, maxseg: int | None = None
+) -> socket.socket:
+    """`maxseg` keeps the server's kernel from taking megabytes for a peer that does not read (see Peer)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if maxseg is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, maxseg)
+    sock.settimeout(DEADLINE_S)
+    sock.connect(("127.0.0.1", port))
     if context is not None:
         sock = context.wrap_socket(sock, server_hostname="localhost")
     return sock
@@ -126,12 +134,13 @@ class WsPeer:
         origin: str | None = "default",
         context: ssl.SSLContext | None = None,
         early: bytes = b"",
+        maxseg: int | None = None,
     ) -> WsPeer:
         """Upgrade to WebSocket at /ws; `origin` "default" is the page's own, None sends none.
 
         `early` is sent in the same write as the request (frames before the 101).
         """
-        sock = open_socket(port, context)
+        sock = open_socket(port, context, maxseg=maxseg)
         ws = WSConnection(ConnectionType.CLIENT)
         host = f"127.0.0.1:{port}"
         headers = []
