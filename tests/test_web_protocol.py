@@ -20,6 +20,7 @@ from support.processes import REPO_ROOT, ServerFactory, ServerProcess, child_env
 from support.tls import make_certs
 from support.web import (
     BINARY,
+    CLOSE,
     CONTINUATION,
     PING,
     TEXT,
@@ -231,6 +232,19 @@ def test_the_close_handshake(web: tuple[ServerProcess, int]) -> None:
     bob.send_line("@bob: still here")  # the terminal user goes on
     bob.send_line("@bob: !list")
     assert bob.recv_line().startswith(b"2")
+
+
+def test_a_last_line_and_a_close_in_one_write_are_both_served(web: tuple[ServerProcess, int]) -> None:
+    server, port = web
+    bob = server.register("bob")
+    alice = WsPeer.connect(port)
+    alice.register("alice")
+    mark = server.log_mark()
+    alice.send_raw(frame(TEXT, b"@alice: last words") + frame(CLOSE, b"\x03\xe8"))
+    assert bob.recv_line() == b"@alice: last words"
+    # The end of stream held behind the line is noticed without more bytes from the peer.
+    server.wait_for_log("Disconnecting user alice", after=mark, timeout=1.5)
+    assert alice.expect_close().code == 1000
 
 
 def test_the_server_closes_with_a_close_frame_on_a_timeout(start_server: ServerFactory) -> None:

@@ -180,6 +180,8 @@ class WebSocketTransport:
             self._flush()
             if self._wire:
                 raise BlockingIOError
+        if type(data) is bytes and not self._owed and not self._partial and data.endswith(b"\n"):
+            return self._send_lines(data)  # most sends: whole lines, often the same bytes for many users
         view = memoryview(data).cast("B")
         skip, self._owed = min(self._owed, len(view)), 0
         body = view[skip:]
@@ -196,6 +198,25 @@ class WebSocketTransport:
             self._owed = 1
             return len(view) - 1
         return len(view)
+
+    def _send_lines(self, data: bytes) -> int:
+        """`data` is whole lines: frame them (once for every user it goes to), send what the kernel takes."""
+        if data is _LastFramed.payload:
+            frames = _LastFramed.frames
+        else:
+            frames = b"".join(
+                self.ws.send(TextMessage(line.decode("utf-8", "replace"))) for line in data.split(b"\n")[:-1]
+            )
+            _LastFramed.payload, _LastFramed.frames = data, frames  # unmasked: the same for all
+        try:
+            sent = self.inner.send(frames)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent == len(frames):
+            return len(data)
+        self._wire += memoryview(frames)[sent:]
+        self._owed = 1
+        return len(data) - 1
 
     def _flush(self) -> None:
         try:
@@ -218,3 +239,17 @@ class WebSocketTransport:
         """Frames that came with the upgrade request, before the 101 (pending() then says so)."""
         if data:
             self._take(data)
+
+
+class _LastFramed:
+    """The last whole-lines payload framed, and its frames.
+
+    The hub hands the same bytes object to every recipient of a batch (one
+    encoding per wire), and a server's frames do not depend on the
+    connection (unmasked, no extension), so a fan-out to N browsers frames
+    each batch once, not N times. Holding the payload keeps its identity
+    from being reused by another object.
+    """
+
+    payload: bytes | None = None
+    frames: bytes = b""
