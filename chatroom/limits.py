@@ -49,6 +49,10 @@ HTTP_REQUEST_TIMEOUT_S = 10.0
 # connection is closed (--web-request-timeout): a slowloris peer dribbling one
 # header a minute holds nothing for long.
 
+MAX_HTTP_REQUESTS = 100
+# Requests one kept-alive web connection may make before it is closed (a page
+# load makes three or four); then the browser opens another.
+
 MAX_HTTP_CONNECTIONS = 1024
 # Web connections at once that are not (yet) chat connections: page loads and
 # speculative connections. Past this a new one is closed at once; a flood of

@@ -87,6 +87,60 @@ def test_a_client_that_half_closes_after_its_request_still_gets_the_response(
     assert reply.endswith((STATIC / "app.css").read_bytes())
 
 
+def read_one_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one response on a kept-alive connection (its Content-Length says where it ends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a whole head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before a whole body"
+        body += chunk
+    assert len(body) == length, "more than one response's bytes: the server answered before it was asked"
+    return head, body
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(start_server: ServerFactory) -> None:
+    from chatroom.limits import MAX_HTTP_REQUESTS
+
+    server = start_server("--web-port", "0", "--web-idle-timeout", "0.5")
+    port = web_port(server)
+    css = (STATIC / "app.css").read_bytes()
+    with open_socket(port) as sock:
+        for path in ("/", "/app.js", "/nope", "/app.css"):
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            head, body = read_one_response(sock)
+            assert b"Connection: keep-alive" in head
+        assert body == css
+        # Pipelined: two requests in one write get two responses, in order; then the idle timeout.
+        sock.sendall(b"HEAD /app.css HTTP/1.1\r\nHost: x\r\n\r\nGET /app.js HTTP/1.1\r\nHost: x\r\n\r\n")
+        rest = read_until_closed(sock)
+        assert rest.count(b"HTTP/1.1 200 OK") == 2
+        assert rest.index(b"text/css") < rest.index(b"text/javascript")
+        assert rest.endswith((STATIC / "app.js").read_bytes())
+    with open_socket(port) as sock:  # at most MAX_HTTP_REQUESTS on one connection, however sent
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" * (MAX_HTTP_REQUESTS + 50))
+        assert read_until_closed(sock).count(b"HTTP/1.1 200 OK") == MAX_HTTP_REQUESTS
+    assert "Unexpected error" not in server.stdout.text
+    with open_socket(port) as sock:  # HTTP/1.0 closes unless asked, as does Connection: close
+        sock.sendall(b"GET /app.css HTTP/1.0\r\n\r\n")
+        assert read_until_closed(sock).endswith(css)
+    with open_socket(port) as sock:  # an error closes it
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"Connection: close" in read_until_closed(sock)
+
+
 def test_unknown_paths_get_404_and_other_methods_405(web: tuple[ServerProcess, int]) -> None:
     _, port = web
     assert get(port, "/nope").status == 404
@@ -128,8 +182,9 @@ def test_too_many_headers_and_too_large_heads_get_400(web: tuple[ServerProcess, 
     _, port = web
     many = "".join(f"X-{i}: {i}\r\n" for i in range(MAX_HTTP_HEADERS + 1))
     assert http(port, f"GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode()).status == 400
-    just_enough = "".join(f"X-{i}: {i}\r\n" for i in range(MAX_HTTP_HEADERS - 1))
-    assert http(port, f"GET / HTTP/1.1\r\nHost: x\r\n{just_enough}\r\n".encode()).status == 200
+    just_enough = "".join(f"X-{i}: {i}\r\n" for i in range(MAX_HTTP_HEADERS - 2))  # + Host, Connection
+    raw = f"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{just_enough}\r\n"
+    assert http(port, raw.encode()).status == 200
     huge = "".join(f"X-{i}: {'a' * 1000}\r\n" for i in range(MAX_HTTP_HEAD_BYTES // 1000 + 1))
     assert http(port, f"GET / HTTP/1.1\r\nHost: x\r\n{huge}\r\n".encode()).status == 400
     # A head that never ends is refused as soon as it passes the bound, not when it ends.

@@ -1,14 +1,16 @@
 """HTTP connections in the server's loop: the page's files, and the upgrade that makes a chat connection.
 
-A connection on the web port is a `_Session` until it is answered or upgraded.
+A connection on the web port is a `_Session` until it is closed or upgraded.
 It is no client (it is not counted as a user and has no registration timeout):
 one that sends nothing is closed after the idle timeout (browsers open
-speculative connections they never use), one whose request head does not end
-is closed after the slow-request timeout, and every other one after its one
-response (no keep-alive: each page load costs a few connections, and the
-gateway stays small). Each timeout is the same time after the event that
-starts it, so, as for registrations, a queue per timeout in start order and
-one loop timer for its first entry stand for all of them.
+speculative connections they never use, and keep used ones open), and one
+whose request head does not end after the slow-request timeout. A connection
+is kept alive between requests (HTTP/1.1 unless it says close; at most
+MAX_HTTP_REQUESTS; an error other than 404 closes it); while a response goes
+out nothing is read, so pipelined requests wait in the kernel. Each timeout
+is the same time after the event that starts it, so, as for registrations, a
+queue per timeout in start order and one loop timer for its first entry stand
+for all of them.
 
 `GET /ws` with a valid WebSocket upgrade and an allowed Origin gets its 101
 from wsproto; once written, the socket is handed to the server (`ready`)
@@ -29,7 +31,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection
 from wsproto.events import Request as UpgradeRequest
 
-from chatroom.limits import LINGER_TIMEOUT_S, MAX_HTTP_CONNECTIONS, RECV_BYTES
+from chatroom.limits import LINGER_TIMEOUT_S, MAX_HTTP_CONNECTIONS, MAX_HTTP_REQUESTS, RECV_BYTES
 from chatroom.net.loop import EventLoop
 from chatroom.net.tls import TLSTransport
 from chatroom.net.transport import PlainTransport
@@ -68,6 +70,8 @@ class _Session:
         "waiting",
         "upgrade",
         "peer_closed",
+        "keep_alive",
+        "requests",
         "gateway",
     )
 
@@ -81,6 +85,8 @@ class _Session:
         self.waiting: _Deadlines | None = None  # the one timeout that applies now
         self.upgrade: WebSocketTransport | None = None
         self.peer_closed = False  # it shut down its side after its request
+        self.keep_alive = False  # the response being written leaves the connection open
+        self.requests = 0
         self.gateway = gateway
 
     def handle_io(self, mask: int) -> None:
@@ -89,6 +95,15 @@ class _Session:
     def handle_error(self, error: Exception) -> None:
         log.error("Unexpected error while serving web connection %s; closed it", self.address, exc_info=error)
         self.gateway.close_session(self)
+
+
+def _wants_keep_alive(request: Request) -> bool:
+    """HTTP/1.1 keeps a connection unless told to close; HTTP/1.0 only when asked (RFC 9112 9.3)."""
+    if request.header("content-length") not in (None, "0") or request.header("transfer-encoding"):
+        return False  # a body we do not read would be taken for the next request
+    if request.version == "HTTP/1.1":
+        return not request.has_token("connection", "close")
+    return request.has_token("connection", "keep-alive")
 
 
 class _Deadlines:
@@ -208,20 +223,24 @@ class WebGateway:
                 self.close_session(session)
             return
         if session.phase is _Phase.READING:
-            started = session.parser.started
-            try:
-                request = session.parser.feed(data)
-            except BadRequest as error:
-                self._refuse(session, 400, str(error))
-                return
-            if request is not None:
-                self._answer(session, request)
-                return
-            if not started and session.parser.started:
-                self._slow.add(session)  # a request has begun: it has the slow-request time to end
-        # (Bytes after a response are read and discarded.)
+            self._received(session, data)
+        # (Bytes after a last response are read and discarded.)
         if session.phase is not _Phase.DONE and transport.pending():
             self.loop.mark_readable(session)
+
+    def _received(self, session: _Session, data: bytes) -> None:
+        started = session.parser.started
+        try:
+            request = session.parser.feed(data)
+        except BadRequest as error:
+            self._refuse(session, 400, str(error))
+            return
+        if request is not None:
+            session.requests += 1
+            session.keep_alive = session.requests < MAX_HTTP_REQUESTS and _wants_keep_alive(request)
+            self._answer(session, request)
+        elif not started and session.parser.started:
+            self._slow.add(session)  # a request has begun: it has the slow-request time to end
 
     def _answer(self, session: _Session, request: Request) -> None:
         path = request.path
@@ -231,9 +250,9 @@ class WebGateway:
         found = self.static.get(path)
         if found is None and path == "/favicon.ico" and request.method in ("GET", "HEAD"):
             # Every browser asks for it; "nothing" keeps its console free of a 404 (the page may ship one).
-            self._respond(session, response(204, [("Connection", "close")], length=False))
+            self._respond(session, response(204, [self._connection(session)], length=False))
         elif found is None:
-            self._refuse(session, 404, f"no such page: {path}", quiet=True)
+            self._refuse(session, 404, f"no such page: {path}", keep=True, quiet=True)
         elif request.method not in ("GET", "HEAD"):
             self._refuse(
                 session, 405, f"{request.method} is not served", [("Allow", "GET, HEAD")], quiet=True
@@ -242,7 +261,7 @@ class WebGateway:
             headers = [
                 ("Content-Type", found.content_type),
                 ("Cache-Control", "no-cache"),
-                ("Connection", "close"),
+                self._connection(session),
             ]
             log.debug("Web: %s %s 200 for %s", request.method, path, session.address)
             self._respond(session, response(200, headers, found.body, head_only=request.method == "HEAD"))
@@ -295,12 +314,20 @@ class WebGateway:
         sentence: str,
         headers: list[tuple[str, str]] | None = None,
         *,
+        keep: bool = False,
         quiet: bool = False,
     ) -> None:
-        log.log(
-            logging.DEBUG if quiet else logging.INFO, "Web: %d for %s: %s", status, session.address, sentence
+        """An error response; `keep`: the connection may stay open after it (a 404), else it closes."""
+        level = logging.DEBUG if quiet else logging.INFO
+        log.log(level, "Web: %d for %s: %s", status, session.address, sentence)
+        session.keep_alive = session.keep_alive and keep
+        self._respond(
+            session, error_response(status, sentence, [*(headers or []), self._connection(session)])
         )
-        self._respond(session, error_response(status, sentence, headers or []))
+
+    @staticmethod
+    def _connection(session: _Session) -> tuple[str, str]:
+        return ("Connection", "keep-alive" if session.keep_alive else "close")
 
     def _respond(self, session: _Session, data: bytes) -> None:
         """Write `data`; then close (a page or an error) or hand over (an upgrade)."""
@@ -320,7 +347,9 @@ class WebGateway:
         del session.out[:sent]
         if session.out:
             # An upgrade reads nothing until its 101 is out: the frames behind it are the chat's.
-            reading = _READ if session.upgrade is None and not session.peer_closed else 0
+            # Nor does a kept-alive connection: the next request waits in the kernel, not here.
+            quiet = session.upgrade is not None or session.peer_closed or session.keep_alive
+            reading = 0 if quiet else _READ
             self.loop.rewatch(session.transport, reading | _WRITE, session)
             return
         if session.upgrade is not None:
@@ -329,6 +358,9 @@ class WebGateway:
         if session.peer_closed:
             self.close_session(session)
             return
+        if session.keep_alive:
+            self._next_request(session)
+            return
         try:
             session.transport.shutdown_write()
         except OSError:
@@ -336,6 +368,24 @@ class WebGateway:
             return
         session.phase = _Phase.LINGERING
         self.loop.rewatch(session.transport, _READ, session)
+
+    def _next_request(self, session: _Session) -> None:
+        """Keep-alive: the connection waits for its next request (one may have come behind the last)."""
+        session.phase = _Phase.READING
+        session.keep_alive = False
+        pipelined = session.parser.rest
+        session.parser = RequestParser()
+        self._idle.add(session)
+        self.loop.rewatch(session.transport, _READ, session)
+        if pipelined:  # next turn, not from here: a hundred pipelined requests are no recursion
+            self.loop.call_at(self.loop.now(), self._pipelined, (session, pipelined))
+        elif session.transport.pending():
+            self.loop.mark_readable(session)
+
+    def _pipelined(self, work: tuple[_Session, bytes]) -> None:
+        session, data = work
+        if session.phase is _Phase.READING:
+            self._received(session, data)
 
     def _hand_over(self, session: _Session, transport: WebSocketTransport) -> None:
         """The 101 is written: from now on the server's connection, not ours."""

@@ -178,7 +178,10 @@ def response(
 
 
 def error_response(status: int, sentence: str, headers: Iterable[tuple[str, str]] = ()) -> bytes:
-    """A short plain-text error that closes the connection."""
+    """A short plain-text error; it closes the connection unless `headers` say otherwise."""
+    headers = list(headers)
+    if not any(name.lower() == "connection" for name, _ in headers):
+        headers.append(("Connection", "close"))
     body = f"{status} {REASONS.get(status, 'Error')}: {sentence}\n".encode()
     return response(
         status,
@@ -186,7 +189,6 @@ def error_response(status: int, sentence: str, headers: Iterable[tuple[str, str]
             ("Content-Type", "text/plain; charset=utf-8"),
             ("Cache-Control", "no-cache"),
             *headers,
-            ("Connection", "close"),
         ],
         body,
     )

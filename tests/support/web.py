@@ -98,7 +98,8 @@ def http(port: int, raw: bytes, context: ssl.SSLContext | None = None) -> HttpRe
 
 
 def get(port: int, path: str, method: str = "GET", context: ssl.SSLContext | None = None) -> HttpResponse:
-    return http(port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode(), context)
+    raw = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    return http(port, raw.encode(), context)
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True) -> bytes:
