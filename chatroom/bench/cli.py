@@ -181,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         "started server only, with a throwaway certificate (needs trustme: pip install 'chatroom[bench]')",
     )
     fanout.add_argument(
+        "--websocket",
+        action="store_true",
+        help="measure fanout over WebSocket too, next to plain TCP (each on a fresh server; the "
+        "WebSocket clients on its --web-port, one line per frame); a started server only (its web "
+        "gateway needs wsproto: pip install 'chatroom[web]')",
+    )
+    fanout.add_argument(
         "--sample-every",
         metavar="N",
         type=int,
@@ -361,6 +368,10 @@ def options_from(args: argparse.Namespace) -> Options:
             "--tls measures a server this benchmark starts (with a throwaway certificate), not one given "
             "by address"
         )
+    if args.websocket and address is not None:
+        raise OptionError(
+            "--websocket measures a server this benchmark starts (on its web port), not one given by address"
+        )
     if address is not None and args.history is not None:
         raise OptionError(
             "--history chooses how this benchmark starts our server; a server given by address keeps "
@@ -399,6 +410,7 @@ def options_from(args: argparse.Namespace) -> Options:
         private_share=args.private_share,
         history=history if address is None else ("as it runs",),
         tls=args.tls,
+        websocket=args.websocket,
         json_path=args.json_path,
         plot_path=args.plot_path,
     )
@@ -449,6 +461,8 @@ def run(options: Options, report: Report, progress: Progress) -> None:
                     report.fanout.append(run_fanout(bench, clients))
                     if options.tls:  # side by side: the same measurement over TLS
                         report.fanout.append(run_fanout(bench, clients, tls=True))
+                    if options.websocket:  # ... and over WebSocket
+                        report.fanout.append(run_fanout(bench, clients, websocket=True))
                 if options.tls:
                     report.setups.append(run_setups_measurement(bench, tls=False))
                     report.setups.append(run_setups_measurement(bench, tls=True))
@@ -482,6 +496,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from chatroom.bench.tls import require_trustme
 
             require_trustme()
+        if options.websocket:
+            from chatroom.bench.websocket import require_wsproto
+
+            require_wsproto()
     except BenchError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2

@@ -25,10 +25,12 @@ START_DELAY_NS = 300_000_000  # time for every worker to get the order before t0
 StepT = TypeVar("StepT", bound=FanoutStep)
 
 
-def run_fanout(bench: Bench, clients_wanted: int, *, tls: bool = False) -> FanoutResult:
-    """`tls`: the same measurement with every client on TLS (--tls)."""
+def run_fanout(
+    bench: Bench, clients_wanted: int, *, tls: bool = False, websocket: bool = False
+) -> FanoutResult:
+    """`tls`: the same measurement with every client on TLS (--tls); `websocket`: on WebSocket."""
     options = bench.options
-    with bench.measurement(tls=tls) as measurement:
+    with bench.measurement(tls=tls, websocket=websocket) as measurement:
         clients, cap_note = bench.capacity(measurement.server).cap(clients_wanted)
         if cap_note:
             bench.warn(f"fanout: {cap_note}")
@@ -49,14 +51,14 @@ def run_fanout(bench: Bench, clients_wanted: int, *, tls: bool = False) -> Fanou
             server=measurement.run,
             cap_note=cap_note,
             problems=[],
-            transport="tls" if tls else "tcp",
+            transport="tls" if tls else "websocket" if websocket else "tcp",
         )
         if clients < 2:
             result.problems.append("fanout needs at least 2 clients")
             return result
         sender_names = [client_name(bench.tag, SENDER_ROLE, i, 4) for i in range(senders)]
         receiver_names = [client_name(bench.tag, RECEIVER_ROLE, i, 6) for i in range(clients - senders)]
-        label = f"fanout C={clients}" + (" TLS" if tls else "")
+        label = f"fanout C={clients}" + (" TLS" if tls else " WebSocket" if websocket else "")
         if not register(bench, measurement, result, sender_names + receiver_names, label, "clients"):
             return result
         result.steps = run_steps(

@@ -39,6 +39,7 @@ from chatroom.bench.orders import (
 from chatroom.bench.procstat import own_cpu_seconds
 from chatroom.bench.target import Endpoint
 from chatroom.bench.tls import client_context
+from chatroom.bench.websocket import WebSocketSocket, upgrade_request, upgrade_response
 
 RECV_BYTES = 64 * 1024
 # One recv_into() takes at most this much; a reader far behind catches up in
@@ -69,7 +70,7 @@ mono = time.monotonic_ns
 
 class State(enum.Enum):
     CONNECTING = "connecting"
-    HANDSHAKING = "handshaking"  # TLS (--tls): connected, the handshake under way
+    HANDSHAKING = "handshaking"  # TLS (--tls) or WebSocket (--websocket): connected, the handshake under way
     REGISTERING = "registering"
     READY = "registered"
     LEAVING = "leaving"  # DISCONNECT sent, waiting for the server to close
@@ -79,7 +80,21 @@ class State(enum.Enum):
 class Client:
     """One benchmark client's socket and counters."""
 
-    __slots__ = ("sock", "fd", "name", "state", "tail", "out", "partial", "got", "sent", "quota", "t0", "why")
+    __slots__ = (
+        "sock",
+        "fd",
+        "name",
+        "state",
+        "tail",
+        "out",
+        "partial",
+        "got",
+        "sent",
+        "quota",
+        "t0",
+        "why",
+        "accept",
+    )
 
     def __init__(self, sock: socket.socket, name: str) -> None:
         self.sock = sock
@@ -94,6 +109,7 @@ class Client:
         self.quota = 0  # soak: messages this session still has to send
         self.t0 = 0
         self.why = ""
+        self.accept = b""  # --websocket: the Sec-WebSocket-Accept the server must answer
 
 
 class ReadPoller:
@@ -353,6 +369,34 @@ class Worker:
         self.selector.modify(client.sock, selectors.EVENT_READ, client)
         return ""
 
+    def start_upgrade(self, client: Client) -> bool:
+        """The TCP connection is up: send the WebSocket upgrade (GET /ws); False if that failed."""
+        endpoint = self.endpoint
+        assert endpoint is not None
+        request, client.accept = upgrade_request(endpoint.sockaddr[0], endpoint.sockaddr[1])
+        client.state = State.HANDSHAKING
+        self.selector.modify(client.sock, selectors.EVENT_READ, client)
+        return self.send_small(client, request)
+
+    def upgrade(self, client: Client) -> str | None:
+        """Read the server's answer to the upgrade: None while it comes, '' when upgraded (the
+        client now speaks in frames, registering), else why not."""
+        try:
+            data = client.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as error:
+            return f"recv during the WebSocket upgrade: {error.strerror}"
+        if not data:
+            return "closed by the server during the WebSocket upgrade"
+        client.tail += data
+        verdict, rest = upgrade_response(client.tail, client.accept)
+        if verdict == "":
+            client.tail = b""
+            client.sock = WebSocketSocket(client.sock, rest)  # type: ignore[assignment]
+            client.state = State.REGISTERING
+        return verdict
+
     def drop(self, client: Client, why: str = "", count: bool = True) -> None:
         """Close a client's socket; `why` is tallied (unless count is False)."""
         if client.state is State.DEAD:
@@ -522,6 +566,11 @@ class Worker:
                     if order.endpoint.tls:
                         self.start_handshake(client)  # writable at once: the next turn sends the hello
                         continue
+                    if order.endpoint.websocket:
+                        if not self.start_upgrade(client):
+                            fails["send of the WebSocket upgrade failed"] += 1
+                            inflight.pop(client.fd, None)
+                        continue
                     client.state = State.REGISTERING
                     self.selector.modify(client.sock, selectors.EVENT_READ, client)
                     if not self.send_small(client, _register_line(client.name)):
@@ -529,7 +578,7 @@ class Worker:
                         inflight.pop(client.fd, None)
                     continue
                 if client.state is State.HANDSHAKING:
-                    verdict = self.handshake(client)
+                    verdict = self.upgrade(client) if order.endpoint.websocket else self.handshake(client)
                     if verdict:
                         fails[verdict] += 1
                         inflight.pop(client.fd, None)

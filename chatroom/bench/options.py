@@ -73,6 +73,7 @@ class Options:
     private_share: float = DEFAULT_PRIVATE_SHARE
     history: tuple[str, ...] = DEFAULT_HISTORY  # a started server's variants; ("as it runs",) for an address
     tls: bool = False  # fanout over TLS too, and connection setups per second, next to plain TCP
+    websocket: bool = False  # fanout over WebSocket too (the server's web port), next to plain TCP
     json_path: str | None = None
     plot_path: str | None = None
     notes: list[str] = field(default_factory=list)

@@ -181,9 +181,12 @@ def us(value: float | None) -> str:
     return NA if value is None else f"{value:.2f}"
 
 
+_OVER = {"tls": " over TLS", "websocket": " over WebSocket"}
+
+
 def fanout_text(result: FanoutResult) -> str:
     title = (
-        f"### fanout{' over TLS' if result.transport == 'tls' else ''}: {result.clients} clients, "
+        f"### fanout{_OVER.get(result.transport, '')}: {result.clients} clients, "
         f"{result.senders} senders, {result.step_seconds:g} s steps "
         f"(+ up to {result.drain_seconds:g} s drain), {result.body_bytes}-byte bodies"
     )
@@ -368,6 +371,8 @@ def text(report: Report) -> str:
         parts += [rooms_text(rooms), ""]
     if report.setups:
         parts += [tls_text(report.fanout, report.setups), ""]
+    if any(f.transport == "websocket" for f in report.fanout):
+        parts += [websocket_text(report.fanout), ""]
     if report.notes:
         parts += ["Notes:", ""] + [f"- {note}" for note in report.notes] + [""]
     return "\n".join(parts).rstrip() + "\n"
@@ -414,6 +419,49 @@ def tls_text(fanouts: Sequence[FanoutResult], setups: Sequence[SetupsResult]) ->
         else ""
     )
     return "\n".join(["### TLS next to plain TCP", "", table(headers, rows), "", about]).rstrip()
+
+
+def websocket_text(fanouts: Sequence[FanoutResult]) -> str:
+    """--websocket: each rate step over plain TCP and over WebSocket side by side, per client count."""
+    headers = [
+        "C",
+        "rate msg/s",
+        "transport",
+        "deliveries/s",
+        "delivered",
+        "p50 ms",
+        "p99 ms",
+        "server µs/delivery",
+    ]
+    rows = []
+    for websocket in (f for f in fanouts if f.transport == "websocket"):
+        plain = next((f for f in fanouts if f.transport == "tcp" and f.clients == websocket.clients), None)
+        pairs = (
+            [("TCP", plain), ("WebSocket", websocket)] if plain is not None else [("WebSocket", websocket)]
+        )
+        rates = sorted({s.rate_msgs for _, f in pairs for s in f.steps})
+        for rate in rates:
+            for name, result in pairs:
+                step = next((s for s in result.steps if s.rate_msgs == rate), None)
+                if step is None:
+                    continue
+                rows.append(
+                    [
+                        str(result.clients),
+                        count(rate),
+                        name,
+                        count(step.deliveries_s),
+                        f"{step.delivered_pct:.2f}%",
+                        ms(step.p50_ms),
+                        ms(step.p99_ms),
+                        us(step.server_us_per_delivery),
+                    ]
+                )
+    about = (
+        "Each transport on a fresh server; WebSocket clients send each line as one masked text frame "
+        "and get each line as one frame (the server's --web-port, GET /ws)."
+    )
+    return "\n".join(["### WebSocket next to plain TCP", "", table(headers, rows), "", about])
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -82,7 +82,8 @@ class FanoutResult:
     server: ServerRun
     cap_note: str | None
     problems: list[str]
-    transport: str = "tcp"  # "tls" with --tls: the same workload over TLS, on a server serving only TLS
+    transport: str = "tcp"  # "tls" with --tls: the same workload over TLS, on a server serving only TLS;
+    # "websocket" with --websocket: over WebSocket, on the server's web port
 
 
 @dataclass

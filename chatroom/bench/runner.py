@@ -102,7 +102,7 @@ class Measurement:
         self.bench = bench
         self.server = server
         self.sampler = Sampler(server)
-        self.run = ServerRun(str(server.address), server.started_here, server.pid)
+        self.run = ServerRun(server.where(), server.started_here, server.pid)
 
     def tick(self) -> None:
         self.sampler.take()
@@ -196,20 +196,26 @@ class Bench:
         )
 
     @contextlib.contextmanager
-    def measurement(self, server_args: Sequence[str] = (), *, tls: bool = False) -> Iterator[Measurement]:
+    def measurement(
+        self, server_args: Sequence[str] = (), *, tls: bool = False, websocket: bool = False
+    ) -> Iterator[Measurement]:
         """A server for one measurement (fresh when started here, with `server_args` added to its
-        command line; with `tls` serving only TLS, with a throwaway certificate); cleaned up however
-        it ends."""
+        command line; with `tls` serving only TLS, with a throwaway certificate; with `websocket`
+        its clients on its web port); cleaned up however it ends."""
         server: Server
         if self._external is not None:
             if tls:
                 raise BenchError("--tls measures a server this benchmark starts, not one given by address")
+            if websocket:
+                raise BenchError(
+                    "--websocket measures a server this benchmark starts, not one given by address"
+                )
             server = self._external
         else:
             cpus = set(self.options.server_cpus) if self.options.server_cpus else None
             if tls and self._certificate is None:
                 self._certificate = ThrowawayCertificate()
-            server = LocalServer(cpus, server_args, self._certificate if tls else None)
+            server = LocalServer(cpus, server_args, self._certificate if tls else None, websocket)
         measurement = Measurement(self, server)
         clean = False
         try:

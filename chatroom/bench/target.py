@@ -26,6 +26,8 @@ import chatroom
 from chatroom.bench import procstat
 from chatroom.bench.errors import BenchError
 from chatroom.bench.tls import ThrowawayCertificate, client_context
+from chatroom.bench.websocket import PATH as WEB_PATH
+from chatroom.bench.websocket import WEB_PORT_BANNER, WebSocketSocket, upgrade_request, upgrade_response
 from chatroom.protocol.address import ChatAddress
 
 START_TIMEOUT_S = 15.0
@@ -36,9 +38,11 @@ STOP_TIMEOUT_S = 15.0
 PROBE_TIMEOUT_S = 5.0
 
 _PORT_LINE = re.compile(rb"port (\d+)")
+_WEB_PORT_LINE = re.compile(re.escape(WEB_PORT_BANNER.encode()) + rb" (\d+)")
 _BANNERS = (
     "Will wait for client connections",
     "Will wait for TLS client",
+    WEB_PORT_BANNER,
     "Waiting for",
     "Keeping room history in",
     "Keeping no room",
@@ -53,6 +57,7 @@ class Endpoint:
     family: int
     sockaddr: tuple[Any, ...]  # (host, port) or, for IPv6, (host, port, flowinfo, scope_id)
     tls: bool = False  # chats://: clients shake hands first (chatroom.bench.tls)
+    websocket: bool = False  # --websocket: clients upgrade GET /ws, then one line per frame
 
 
 def resolve(address: ChatAddress) -> Endpoint:
@@ -75,6 +80,12 @@ class Server:
         self.started_here = started_here
         self.endpoint = resolve(address)
 
+    def where(self) -> str:
+        """The address as reports show it (a WebSocket endpoint as the URL its clients open)."""
+        if self.endpoint.websocket:
+            return f"ws://{self.address.host}:{self.address.port}{WEB_PATH}"
+        return str(self.address)
+
     def sample(self) -> procstat.ProcSample:
         return procstat.sample(self.pid)
 
@@ -94,10 +105,15 @@ class LocalServer(Server):
     """`python -m chatroom.server --port 0 ... ARGS` started here, stopped with SIGINT.
 
     With `tls` it serves only TLS, with that certificate (its one port line is the TLS port).
+    With `websocket` it also opens its web port (--web-port 0), where the clients connect.
     """
 
     def __init__(
-        self, cpus: set[int] | None = None, args: Sequence[str] = (), tls: ThrowawayCertificate | None = None
+        self,
+        cpus: set[int] | None = None,
+        args: Sequence[str] = (),
+        tls: ThrowawayCertificate | None = None,
+        websocket: bool = False,
     ) -> None:
         # Kept open for the server's lifetime and closed in close(), hence no `with`.
         self._log = tempfile.NamedTemporaryFile(prefix="chatroom-bench-server-", suffix=".log")  # noqa: SIM115
@@ -111,6 +127,8 @@ class LocalServer(Server):
             args = (*args, "--db", os.path.join(self._history_dir.name, "history.sqlite3"))
         if tls is not None:
             args = (*args, *tls.server_args())
+        if websocket:
+            args = (*args, "--web-port", "0")
         self.command = [
             sys.executable,
             "-m",
@@ -138,13 +156,15 @@ class LocalServer(Server):
         if cpus:
             with contextlib.suppress(OSError, AttributeError):
                 os.sched_setaffinity(self.process.pid, cpus)
-        port = self._wait_for_port()
+        port = self._wait_for_port(_WEB_PORT_LINE if websocket else _PORT_LINE)
         super().__init__(ChatAddress("127.0.0.1", port, tls=tls is not None), self.process.pid, True)
+        if websocket:
+            self.endpoint = Endpoint(self.endpoint.family, self.endpoint.sockaddr, websocket=True)
 
-    def _wait_for_port(self) -> int:
+    def _wait_for_port(self, line: re.Pattern[bytes]) -> int:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            match = _PORT_LINE.search(self._output())
+            match = line.search(self._output())
             if match:
                 return int(match.group(1))
             if self.process.poll() is not None:
@@ -208,7 +228,7 @@ class ExternalServer(Server):
 def probe(server: Server, name: str) -> None:
     """Register one client and leave: the address speaks CHAT/1.0, or a one-sentence BenchError."""
     endpoint = server.endpoint
-    where = str(server.address)
+    where = server.where()
     sock = socket.socket(endpoint.family, socket.SOCK_STREAM)
     sock.settimeout(PROBE_TIMEOUT_S)
     try:
@@ -216,6 +236,11 @@ def probe(server: Server, name: str) -> None:
             sock.connect(endpoint.sockaddr)
             if endpoint.tls:
                 sock = client_context().wrap_socket(sock)
+        except OSError as error:
+            raise BenchError(f"cannot connect to {where}: {error.strerror or error}") from None
+        try:
+            if endpoint.websocket:
+                sock = _upgraded(sock, endpoint)  # type: ignore[assignment]
         except OSError as error:
             raise BenchError(f"cannot connect to {where}: {error.strerror or error}") from None
         try:
@@ -239,3 +264,21 @@ def probe(server: Server, name: str) -> None:
                 pass
     finally:
         sock.close()
+
+
+def _upgraded(sock: socket.socket, endpoint: Endpoint) -> WebSocketSocket:
+    """The probe's opening handshake (blocking, under the probe's timeout)."""
+    request, accept = upgrade_request(endpoint.sockaddr[0], endpoint.sockaddr[1])
+    sock.sendall(request)
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise OSError("closed during the WebSocket upgrade")
+        data += chunk
+        verdict, rest = upgrade_response(data, accept)
+        if verdict is None:
+            continue
+        if verdict:
+            raise OSError(verdict)
+        return WebSocketSocket(sock, rest)
