@@ -394,3 +394,8 @@ IRC_MAX_PARAMS = 15
 # RFC 1459's most parameters a message may have; more are folded into the last.
 IRC_MAX_CAP_LINE_CHARS = 400
 # CAP LS replies are cut into lines of at most this many characters of capabilities.
+IRC_MAX_CLIENT_TAGS_BYTES = 4094
+# Client-only tags a client may send on one line (IRCv3 message-tags); more is ERR_INPUTTOOLONG.
+IRC_MAX_REMEMBERED = 10_000
+# Departures (PART and QUIT reasons) and NOTICEs kept for the IRC connections that relay them;
+# past this many the oldest are forgotten (a PART then shows without its reason).

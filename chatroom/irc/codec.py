@@ -15,6 +15,7 @@ not sent) until it JOINs #lobby, and is hidden again when it PARTs it.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,9 @@ from chatroom.hub.message import (
 from chatroom.irc.message import IrcMessage, build, build_text, parse
 from chatroom.limits import (
     IRC_MAX_CAP_LINE_CHARS,
+    IRC_MAX_CLIENT_TAGS_BYTES,
     IRC_MAX_LINE_BYTES,
+    IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
     MAX_ROOMS_PER_USER,
     MAX_TOPIC_CHARS,
@@ -67,13 +70,44 @@ def is_valid_nick(nick: str) -> bool:
     )
 
 
+@dataclass
+class IrcUser:
+    """What IRC says about a user that the hub does not keep."""
+
+    nick: str
+    username: str
+    realname: str
+    away: str = ""
+    oper: bool = False
+
+
+class IrcShared:
+    """What every IRC connection of one server shares: users' IRC details, channel creators (their
+    operators), and why someone left or whether a line was a NOTICE, for the others to relay."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, IrcUser] = {}  # by name key: IRC users only
+        self.creators: dict[str, str] = {}  # room key -> name key of who made the room (its @)
+        self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
+        self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
+
+    def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
+        if len(table) >= IRC_MAX_REMEMBERED:
+            del table[next(iter(table))]
+        table[key] = value
+
+
 class IrcCodec:
     """One IRC connection: lines in, hub requests out; hub messages in, IRC lines out."""
 
     events = True  # presence and member lists become JOIN/PART/353: IRC clients need them
 
-    def __init__(self, settings: IrcSettings) -> None:
+    def __init__(self, settings: IrcSettings, shared: IrcShared | None = None) -> None:
         self.settings = settings
+        self.shared = shared if shared is not None else IrcShared()
+        self._username = ""
+        self._realname = ""
+        self._quits_seen: set[str] = set()
         self._server = settings.server_name
         self._buffer = bytearray()
         self._lines: deque[bytes] = deque()
@@ -89,6 +123,7 @@ class IrcCodec:
         self._asking: tuple[str, str] = ("", "")  # the IRC command the hub's next reply answers
         self._fresh: set[str] = set()  # rooms just joined: a topic now is RPL_TOPIC
         self._topic_by_me: set[str] = set()
+        self._asking_list = ""
         self.operator = False
 
     # -- the Codec interface -------------------------------------------------------------------
@@ -121,6 +156,9 @@ class IrcCodec:
     def accept(self, name: str) -> bytes:
         self._deciding = False
         self._name = name
+        key = username_key(name)
+        self.shared.users[key] = IrcUser(name, self._username or name, self._realname or name)
+        self.shared.reasons.pop((key, ""), None)
         return self._welcome().encode()
 
     def refuse_taken(self) -> bytes:
@@ -138,6 +176,11 @@ class IrcCodec:
         return self._error(ending.value).encode()
 
     def close(self) -> None:
+        if self._name and not self._closed:
+            key = username_key(self._name)
+            self.shared.users.pop(key, None)
+            if (key, "") not in self.shared.reasons:
+                self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
         self._closed = True
         self._lines.clear()
         self._buffer = bytearray()
@@ -155,7 +198,7 @@ class IrcCodec:
                 break
             if self._skipping:
                 self._skipping = False
-            elif end <= _MAX_INPUT_BYTES:
+            elif end <= _MAX_INPUT_BYTES and _fits(buffer, end):
                 self._lines.append(bytes(buffer[:end]).rstrip(b"\r"))
             else:
                 too_long = True
@@ -174,7 +217,14 @@ class IrcCodec:
             if raw == b"\0TOOLONG":
                 yield Reply(self._numeric("417", "Input line was too long").encode())
                 continue
-            message = parse(raw.decode(errors="replace"))
+            try:
+                line = raw.decode()
+            except UnicodeDecodeError:
+                command = parse(raw.decode(errors="replace"))
+                verb = command.command if command is not None else "*"
+                yield _out(build("FAIL", verb, "INVALID_UTF8", "Lines must be UTF-8", prefix=self._server))
+                continue
+            message = parse(line)
             if message is None:
                 continue
             if self._name:
@@ -193,10 +243,12 @@ class IrcCodec:
                 self._nick = params[0]
                 yield from self._try_register()
         elif command == "USER":
-            if len(params) < 4:
+            if len(params) < 4 or not params[0] or not params[3]:
                 yield self._reply("461", "USER", "Not enough parameters")
             else:
                 self._user = True
+                self._username = params[0][:MAX_USERNAME_CHARS]
+                self._realname = params[3]
                 yield from self._try_register()
         elif command == "CAP":
             yield from self._cap(params)
@@ -260,17 +312,15 @@ class IrcCodec:
                     self._asking = ("NAMES", room)
                     yield Command("!list", room) if self._shown(room) else self._names_end(room)
         elif command == "LIST":
-            self._asking = ("LIST", params[0] if params else "")
+            self._asking_list = params[0] if params and params[0].startswith("#") else ""
+            self._asking = ("LIST", self._asking_list)
             yield Command("!rooms")
         elif command == "TOPIC":
             yield from self._topic(params)
         elif command == "WHO":
             mask = params[0] if params else "*"
             self._asking = ("WHO", mask)
-            if mask.startswith("#") and self._shown(mask):
-                yield Command("!list", mask)
-            else:
-                yield Command("!list all")
+            yield Command("!list all")
         elif command == "WHOIS":
             if not params:
                 yield self._reply("431", "No nickname given")
@@ -280,7 +330,9 @@ class IrcCodec:
         elif command == "MODE":
             yield self._mode(params)
         elif command == "AWAY":
-            if params and params[0]:
+            me = self._me()
+            me.away = params[0] if params else ""
+            if me.away:
                 yield self._reply("306", "You have been marked as being away")
             else:
                 yield self._reply("305", "You are no longer marked as being away")
@@ -304,6 +356,7 @@ class IrcCodec:
             yield Reply(self._lusers().encode())
         elif command == "QUIT":
             reason = params[0] if params else "Client quit"
+            self.shared.remember(self.shared.reasons, (username_key(self._name), ""), f"Quit: {reason}")
             yield Reply(self._error(f"Closing link ({reason})").encode())
             yield Leave()
         else:
@@ -324,6 +377,13 @@ class IrcCodec:
             self._asking = (command, target)
             if target.startswith("#"):
                 if self._shown(target):
+                    said = (username_key(self._name), room_key(target), text)
+                    if quiet:
+                        if len(self.shared.notices) >= IRC_MAX_REMEMBERED:
+                            del self.shared.notices[next(iter(self.shared.notices))]
+                        self.shared.notices[said] = None
+                    else:
+                        self.shared.notices.pop(said, None)
                     yield Say(text, target)
                 elif not quiet:
                     yield self._reply("404", target, "Cannot send to channel")
@@ -358,6 +418,10 @@ class IrcCodec:
                 yield self._reply("442", room, "You're not on that channel")
             else:
                 self._asking = ("PART", room)
+                key = (username_key(self._name), room_key(room))
+                self.shared.reasons.pop(key, None)
+                if len(params) > 1 and params[1]:
+                    self.shared.remember(self.shared.reasons, key, params[1])
                 yield Command(f"!leave {room}")
 
     def _topic(self, params: list[str]) -> Iterator[Request]:
@@ -373,6 +437,8 @@ class IrcCodec:
             yield Command("!topic", room)
         elif not params[1].strip(" "):
             yield self._reply("482", room, "Topics cannot be cleared here")
+        elif self.shared.creators.get(room_key(room), username_key(self._name)) != username_key(self._name):
+            yield self._reply("482", room, "You're not channel operator")
         else:
             self._topic_by_me.add(room_key(room))
             yield Command(f"!topic {params[1]}", room)
@@ -409,6 +475,7 @@ class IrcCodec:
         if self.settings.operators.get(params[0]) != params[1]:
             return self._reply("464", "Password incorrect")
         self.operator = True
+        self._me().oper = True
         return Reply(
             (
                 self._numeric("381", "You are now an IRC operator") + self._line("MODE", self._name, "+o")
@@ -435,9 +502,9 @@ class IrcCodec:
             if not self._shown(message.room):
                 return b""
             self._fresh.discard(room_key(message.room))
-            return build_text(
-                "PRIVMSG", message.room, message.text, self._prefix(message.sender), tags
-            ).encode()
+            said = (username_key(message.sender), room_key(message.room), message.text)
+            verb = "NOTICE" if said in self.shared.notices else "PRIVMSG"
+            return build_text(verb, message.room, message.text, self._prefix(message.sender), tags).encode()
         if isinstance(message, PrivateLine):
             return build_text(
                 "PRIVMSG", self._name, message.text, self._prefix(message.sender), tags
@@ -447,9 +514,10 @@ class IrcCodec:
         if isinstance(message, Joined | Left):
             if not self._shown(message.room):
                 return b""
-            verb = "JOIN" if isinstance(message, Joined) else "PART"
-            if isinstance(message, Left) and room_key(message.room) == LOBBY and self._name in message.names:
-                self._lobby_shown = False
+            if isinstance(message, Left):
+                return self._departures(message).encode()
+            self._quits_seen.difference_update(map(username_key, message.names))
+            verb = "JOIN"
             self._fresh.discard(room_key(message.room))
             return "".join(
                 self._line(verb, message.room, prefix=self._prefix(n)) for n in message.names
@@ -458,6 +526,8 @@ class IrcCodec:
             if not self._shown(message.room):
                 return b""
             self._fresh.add(room_key(message.room))
+            if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
+                self.shared.creators[room_key(message.room)] = username_key(self._name)
             return self._names(message.room, message.names or [self._name]).encode()
         if isinstance(message, TopicShown):
             key = room_key(message.room)
@@ -476,6 +546,9 @@ class IrcCodec:
         self._asking = ("", "")
         ok = 200 <= code < 300
         if verb in ("PRIVMSG", "NOTICE"):
+            away = self.shared.users.get(username_key(target))
+            if ok and verb == "PRIVMSG" and away is not None and away.away:
+                return self._numeric("301", away.nick, away.away).encode()
             if ok or verb == "NOTICE":
                 return b""
             if target.startswith("#"):
@@ -515,22 +588,19 @@ class IrcCodec:
     # -- replies --------------------------------------------------------------------------------
 
     def _names(self, room: str, names: list[str]) -> str:
-        out: list[str] = []
-        chunk: list[str] = []
-        for name in names:
-            chunk.append(name)
-            if len(chunk) == 20:
-                out.append(self._numeric("353", "=", room, " ".join(chunk)))
-                chunk = []
-        if chunk:
-            out.append(self._numeric("353", "=", room, " ".join(chunk)))
+        op = self.shared.creators.get(room_key(room))
+        shown = [f"@{name}" if username_key(name) == op else name for name in names]
+        out = [self._numeric("353", "=", room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)]
         out.append(self._numeric("366", room, "End of /NAMES list"))
         return "".join(out)
 
     def _list(self, lines: Sequence[str]) -> str:
+        wanted = {room_key(room) for room in self._asking_list.split(",") if room}
         out = [self._numeric("321", "Channel", "Users  Name")]
         for line in lines[:-1]:
             room, _, rest = line.partition(" ")
+            if (wanted and room_key(room) not in wanted) or not self._shown(room):
+                continue
             count, _, rest = rest.partition(" ")
             topic = rest.partition(": ")[2]
             out.append(self._numeric("322", room, count, topic))
@@ -551,34 +621,52 @@ class IrcCodec:
     def _who(self, mask: str, lines: Sequence[str]) -> str:
         out: list[str] = []
         if mask.startswith("#"):
-            for name in _names_of(lines):
-                out.append(self._who_line(mask, name))
-        else:
             for room, names in _everyone(lines):
+                if room_key(room) == room_key(mask) and self._shown(room):
+                    out.extend(self._who_line(room, name) for name in names)
+        else:
+            pattern = username_key(mask)
+            seen: set[str] = set()
+            for _, names in _everyone(lines):
                 for name in names:
-                    if username_key(name) == username_key(mask) or mask in ("*", "0"):
-                        out.append(self._who_line(room, name))
-                        break
+                    key = username_key(name)
+                    if key not in seen and (mask == "0" or fnmatch.fnmatchcase(key, pattern)):
+                        seen.add(key)
+                        out.append(self._who_line("*", name))
         out.append(self._numeric("315", mask, "End of WHO list"))
         return "".join(out)
 
     def _who_line(self, room: str, name: str) -> str:
-        return self._numeric("352", room, name, self._server, self._server, name, "H", f"0 {name}")
+        user = self.shared.users.get(username_key(name)) or IrcUser(name, name, name)
+        flags = "G" if user.away else "H"
+        if user.oper:
+            flags += "*"
+        if room != "*" and self.shared.creators.get(room_key(room)) == username_key(name):
+            flags += "@"
+        server = self._server
+        return self._numeric("352", room, user.username, server, server, name, flags, f"0 {user.realname}")
 
     def _whois(self, nick: str, lines: Sequence[str]) -> str:
-        rooms = [room for room, names in _everyone(lines) if username_key(nick) in map(username_key, names)]
+        key = username_key(nick)
+        rooms = [room for room, names in _everyone(lines) if key in map(username_key, names)]
         if not rooms:
             return self._numeric("401", nick, "No such nick/channel") + self._numeric(
                 "318", nick, "End of /WHOIS list"
             )
         found = nick
         for _, names in _everyone(lines):
-            found = next((name for name in names if username_key(name) == username_key(nick)), found)
-        shown = [room for room in rooms if self._shown(room)]
-        out = [self._numeric("311", found, found, self._server, "*", found)]
+            found = next((name for name in names if username_key(name) == key), found)
+        user = self.shared.users.get(key) or IrcUser(found, found, found)
+        op = self.shared.creators
+        shown = [("@" if op.get(room_key(room)) == key else "") + room for room in rooms if self._shown(room)]
+        out = [self._numeric("311", found, user.username, self._server, "*", user.realname)]
         if shown:
             out.append(self._numeric("319", found, " ".join(shown)))
         out.append(self._numeric("312", found, self._server, "chatroom"))
+        if user.oper:
+            out.append(self._numeric("313", found, "is an IRC operator"))
+        if user.away:
+            out.append(self._numeric("301", found, user.away))
         out.append(self._numeric("318", found, "End of /WHOIS list"))
         return "".join(out)
 
@@ -586,6 +674,7 @@ class IrcCodec:
         nick, server = self._name, self._server
         isupport = [
             "CASEMAPPING=ascii",
+            "UTF8ONLY",
             "CHANTYPES=#",
             f"CHANNELLEN={MAX_USERNAME_CHARS + 1}",
             f"NICKLEN={MAX_USERNAME_CHARS}",
@@ -615,7 +704,35 @@ class IrcCodec:
     # -- building lines ---------------------------------------------------------------------------
 
     def _prefix(self, nick: str) -> str:
-        return f"{nick}!{nick}@{self._server}"
+        user = self.shared.users.get(username_key(nick))
+        return f"{nick}!{user.username if user is not None else nick}@{self._server}"
+
+    def _me(self) -> IrcUser:
+        key = username_key(self._name)
+        user = self.shared.users.get(key)
+        if user is None:
+            user = self.shared.users[key] = IrcUser(self._name, self._name, self._name)
+        return user
+
+    def _departures(self, message: Left) -> str:
+        """PART lines (with the reason the IRC user gave), or QUIT once for a user who left the server."""
+        room = room_key(message.room)
+        out: list[str] = []
+        for name in message.names:
+            key = username_key(name)
+            if name == self._name and room == LOBBY:
+                self._lobby_shown = False
+            quit_reason = self.shared.reasons.get((key, ""))
+            if quit_reason is not None and name != self._name:
+                if key not in self._quits_seen:
+                    self._quits_seen.add(key)
+                    out.append(self._line("QUIT", quit_reason, prefix=self._prefix(name)))
+                continue
+            reason = self.shared.reasons.get((key, room))
+            params = [message.room, reason] if reason else [message.room]
+            out.append(self._line("PART", *params, prefix=self._prefix(name)))
+        self._fresh.discard(room)
+        return "".join(out)
 
     def _tags(self) -> str:
         if "server-time" not in self.caps:
@@ -650,3 +767,14 @@ def _everyone(lines: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
 
 def _out(line: str) -> Reply:
     return Reply(line.encode())
+
+
+def _fits(buffer: bytearray, end: int) -> bool:
+    """Whether the line buffer[:end] is within IRC's bounds: 510 bytes, tags aside (4094 of client tags)."""
+    start = 0
+    if buffer.startswith(b"@"):
+        space = buffer.find(b" ", 0, end)
+        if space < 0 or space > IRC_MAX_CLIENT_TAGS_BYTES + 1:
+            return False
+        start = space + 1
+    return end - start <= IRC_MAX_LINE_BYTES - 2 + (1 if buffer[end - 1 : end] == b"\r" else 0)

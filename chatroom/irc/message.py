@@ -96,8 +96,19 @@ def split_text(text: str, budget: int) -> list[str]:
 
 
 def build_text(command: str, target: str, text: str, prefix: str, tags: str = "") -> str:
-    """PRIVMSG/NOTICE lines that carry `text` whole, each within IRC_MAX_LINE_BYTES (tags aside)."""
+    """PRIVMSG/NOTICE lines that carry `text` whole.
+
+    A text an IRC client could have sent in one line goes out in one line,
+    as modern servers relay it (the sender's prefix may take that line past
+    512 bytes; irctest's buffering tests want the text whole, in one line).
+    A longer one (CHAT/1.0 lines may be longer) is split on character
+    boundaries into lines of at most IRC_MAX_LINE_BYTES each (tags aside).
+    """
     head = f":{prefix} {command} {target} :"
-    budget = IRC_MAX_LINE_BYTES - len(head.encode()) - 2
+    size = len(text.encode())
+    if size <= IRC_MAX_LINE_BYTES - 2 - len(f"{command} {target} :".encode()):
+        budget = size
+    else:
+        budget = IRC_MAX_LINE_BYTES - len(head.encode()) - 2
     tag_head = f"@{tags} " if tags else ""
     return "".join(f"{tag_head}{head}{piece}\r\n" for piece in split_text(text, budget))

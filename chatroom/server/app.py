@@ -26,7 +26,7 @@ from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Regi
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
-from chatroom.irc.codec import IrcCodec
+from chatroom.irc.codec import IrcCodec, IrcShared
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
@@ -211,6 +211,7 @@ class Server(FloodControl):
             self.listeners.append(self.web.listener)
         # The IRC listener (issue #12): its connections are clients with an IrcCodec (chatroom.irc).
         self.irc_port = 0
+        self._irc_shared = IrcShared()
         if config.irc is not None:
             try:
                 sock = open_listening_socket(config.host, config.irc.port)
@@ -289,7 +290,7 @@ class Server(FloodControl):
     def _admit_irc(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """A new connection on the IRC listener."""
         assert self.config.irc is not None
-        self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings), address)
+        self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings, self._irc_shared), address)
 
     def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
         """A TLS connection whose handshake is done: from now on a client like any other."""
