@@ -88,6 +88,7 @@ class IrcShared:
     def __init__(self) -> None:
         self.users: dict[str, IrcUser] = {}  # by name key: IRC users only
         self.creators: dict[str, str] = {}  # room key -> name key of who made the room (its @)
+        self.unlocked: set[str] = set()  # room keys set -t: anyone may set the topic
         self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
         self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
 
@@ -124,6 +125,7 @@ class IrcCodec:
         self._fresh: set[str] = set()  # rooms just joined: a topic now is RPL_TOPIC
         self._topic_by_me: set[str] = set()
         self._asking_list = ""
+        self._rooms: set[str] = set()  # the keys of the rooms it is in (as IRC sees them)
         self.operator = False
 
     # -- the Codec interface -------------------------------------------------------------------
@@ -265,7 +267,7 @@ class IrcCodec:
     def _try_register(self) -> Iterator[Request]:
         if self._nick and self._user and not self._negotiating:
             self._deciding = True
-            yield Register(self._nick, 0)
+            yield Register(self._nick, 1)  # one line: its Replay ends what entering a room sends
 
     def _cap(self, params: list[str]) -> Iterator[Request]:
         sub = params[0].upper() if params else ""
@@ -429,15 +431,18 @@ class IrcCodec:
             yield self._reply("461", "TOPIC", "Not enough parameters")
             return
         room = params[0]
-        if not self._shown(room):
-            yield self._reply("442", room, "You're not on that channel")
+        if not self._shown(room) or room_key(room) not in self._rooms:
+            if room_key(room) in self.shared.creators or room_key(room) == LOBBY:
+                yield self._reply("442", room, "You're not on that channel")
+            else:
+                yield self._reply("403", room, "No such channel")
             return
         self._asking = ("TOPIC", room)
         if len(params) < 2:
             yield Command("!topic", room)
         elif not params[1].strip(" "):
             yield self._reply("482", room, "Topics cannot be cleared here")
-        elif self.shared.creators.get(room_key(room), username_key(self._name)) != username_key(self._name):
+        elif room_key(room) not in self.shared.unlocked and not self._is_op(room):
             yield self._reply("482", room, "You're not channel operator")
         else:
             self._topic_by_me.add(room_key(room))
@@ -451,18 +456,30 @@ class IrcCodec:
         elif not is_valid_nick(params[0]):
             yield self._reply("432", params[0], "Erroneous nickname")
         else:
-            yield self._reply("447", params[0], "Cannot change nickname here: reconnect with the new one")
+            self._asking = ("NICK", params[0])
+            yield Command("!list all")
 
     def _mode(self, params: list[str]) -> Reply:
         if not params:
             return self._reply("461", "MODE", "Not enough parameters")
         target = params[0]
         if target.startswith("#"):
+            key = room_key(target)
             if len(params) == 1:
-                return self._reply("324", target, "+nt")
+                return self._reply("324", target, "+n" if key in self.shared.unlocked else "+nt")
             if params[1].lstrip("+-") == "b":
                 return self._reply("368", target, "End of channel ban list")
-            return self._reply("482", target, "You're not channel operator")
+            if not self._is_op(target):
+                return self._reply("482", target, "You're not channel operator")
+            change = params[1]
+            if change in ("+t", "-t"):
+                if change == "-t":
+                    self.shared.unlocked.add(key)
+                else:
+                    self.shared.unlocked.discard(key)
+            elif change not in ("+v", "-v", "+n", "+o", "-o"):
+                return self._reply("472", change.lstrip("+-")[:1] or "*", "is unknown mode char to me")
+            return _out(self._line("MODE", target, *params[1:], prefix=self._prefix(self._name)))
         if username_key(target) != username_key(self._name):
             return self._reply("502", "Can't change mode for other users")
         if len(params) == 1:
@@ -517,6 +534,8 @@ class IrcCodec:
             if isinstance(message, Left):
                 return self._departures(message).encode()
             self._quits_seen.difference_update(map(username_key, message.names))
+            if self._name in message.names:
+                self._rooms.add(room_key(message.room))
             verb = "JOIN"
             self._fresh.discard(room_key(message.room))
             return "".join(
@@ -539,7 +558,8 @@ class IrcCodec:
             setter = self._name if key in self._topic_by_me else self._server
             self._topic_by_me.discard(key)
             return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
-        return b""  # Replay: IRC users ask for none
+        self._fresh.discard(room_key(message.room))  # a Replay ends the join: a topic later is a change
+        return b""  # IRC users see no history
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         verb, target = self._asking
@@ -579,6 +599,11 @@ class IrcCodec:
             return self._topic_reply(target, code, lines[-1]).encode()
         if verb == "WHO":
             return self._who(target, lines if ok else []).encode()
+        if verb == "NICK":
+            key = username_key(target)
+            if any(key in map(username_key, names) for _, names in _everyone(lines)):
+                return self._numeric("433", target, "Nickname is already in use").encode()
+            return self._numeric("447", target, "Cannot change nickname here: reconnect with it").encode()
         if verb == "WHOIS":
             return self._whois(target, lines if ok else []).encode()
         return "".join(
@@ -707,6 +732,9 @@ class IrcCodec:
         user = self.shared.users.get(username_key(nick))
         return f"{nick}!{user.username if user is not None else nick}@{self._server}"
 
+    def _is_op(self, room: str) -> bool:
+        return self.shared.creators.get(room_key(room)) == username_key(self._name)
+
     def _me(self) -> IrcUser:
         key = username_key(self._name)
         user = self.shared.users.get(key)
@@ -720,8 +748,10 @@ class IrcCodec:
         out: list[str] = []
         for name in message.names:
             key = username_key(name)
-            if name == self._name and room == LOBBY:
-                self._lobby_shown = False
+            if name == self._name:
+                self._rooms.discard(room)
+                if room == LOBBY:
+                    self._lobby_shown = False
             quit_reason = self.shared.reasons.get((key, ""))
             if quit_reason is not None and name != self._name:
                 if key not in self._quits_seen:
