@@ -383,3 +383,19 @@ MAX_PASSWORD_FAILURE_ENTRIES = 10_000
 
 MAX_BAN_S = 10 * 365 * 86400
 # The longest timed ban (!ban NAME 3650d); longer is "for good" (no duration).
+
+# -- the IRC listener (issue #12, docs/IRC.md) --
+
+IRC_MAX_LINE_BYTES = 512
+# An IRC line, CR LF included (RFC 1459 2.3, Modern IRC "Messages"); longer outgoing PRIVMSGs are split.
+IRC_MAX_TAGS_BYTES = 8191
+# Message tags may add this much before the 512 (IRCv3 message-tags): the longest input line is their sum.
+IRC_MAX_PARAMS = 15
+# RFC 1459's most parameters a message may have; more are folded into the last.
+IRC_MAX_CAP_LINE_CHARS = 400
+# CAP LS replies are cut into lines of at most this many characters of capabilities.
+IRC_MAX_CLIENT_TAGS_BYTES = 4094
+# Client-only tags a client may send on one line (IRCv3 message-tags); more is ERR_INPUTTOOLONG.
+IRC_MAX_REMEMBERED = 10_000
+# Departures (PART and QUIT reasons) and NOTICEs kept for the IRC connections that relay them;
+# past this many the oldest are forgotten (a PART then shows without its reason).

@@ -63,7 +63,14 @@ class Refuse:
     limit: str | None = None
 
 
-Request = Register | Say | Command | Leave | Refuse
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Bytes the codec answers a line with by itself (IRC's PONG, CAP, numerics), sent in turn."""
+
+    data: bytes
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply
 
 
 class Ending(enum.Enum):

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Reply, Request, Say
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
+from chatroom.irc.codec import IrcCodec, IrcShared
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
@@ -41,6 +42,7 @@ from chatroom.server.accounts import (
 )
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
+from chatroom.server.irc import IrcConfig
 from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
@@ -79,6 +81,7 @@ class ServerConfig:
         "tls",
         "plain",
         "web",  # the web gateway (issue #11): None serves no web listener
+        "irc",  # the IRC listener (issue #12): None serves none
     )
 
     def __init__(
@@ -98,6 +101,7 @@ class ServerConfig:
         tls: TLSConfig | None = None,
         plain: bool = True,
         web: WebConfig | None = None,
+        irc: IrcConfig | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -113,6 +117,7 @@ class ServerConfig:
         self.tls = tls
         self.plain = plain
         self.web = web
+        self.irc = irc
 
 
 class _Run(enum.Enum):
@@ -204,6 +209,22 @@ class Server(FloodControl):
                     self.tls.close()
                 raise
             self.listeners.append(self.web.listener)
+        # The IRC listener (issue #12): its connections are clients with an IrcCodec (chatroom.irc).
+        self.irc_port = 0
+        self._irc_shared = IrcShared()
+        if config.irc is not None:
+            try:
+                sock = open_listening_socket(config.host, config.irc.port)
+            except BaseException:
+                for other in self.listeners:
+                    other.close()
+                if self.tls is not None:
+                    self.tls.close()
+                if self.web is not None:
+                    self.web.close()
+                raise
+            self.listeners.append(Listener(self.loop, sock, self._admit_irc, "IRC"))
+            self.irc_port = self.listeners[-1].port
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -265,6 +286,11 @@ class Server(FloodControl):
     def _admit_chat(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """A new CHAT/1.0 connection on the plain listener."""
         self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
+
+    def _admit_irc(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        """A new connection on the IRC listener."""
+        assert self.config.irc is not None
+        self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings, self._irc_shared), address)
 
     def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
         """A TLS connection whose handshake is done: from now on a client like any other."""
@@ -367,6 +393,10 @@ class Server(FloodControl):
                     break
             if isinstance(request, Command):
                 hub.command(conn, request.text, self._answer, request.room)
+            elif isinstance(request, Reply):  # the codec's own answer (IRC): after what was routed before it
+                hub.deliver()
+                if not conn.deliver(request.data):
+                    self._close_later(conn, "could not take more output")
             elif isinstance(request, Register):
                 self._deciding_now = conn
                 try:

@@ -1,0 +1,810 @@
+"""The server's end of one IRC connection, speaking hub requests; it is also that connection's Wire.
+
+IRC channels are the hub's rooms and nicks its user names. What IRC asks
+that the hub knows (JOIN, PART, NAMES, LIST, TOPIC, WHO, WHOIS, private
+PRIVMSG) goes to the hub as its `!` commands, and the hub's prose reply is
+turned back into numerics: the codec remembers which IRC command a reply
+answers, so each connection is a Wire of its own (docs/IRC.md says why).
+What only IRC has (CAP, PING, MODE, AWAY, OPER) is answered here.
+
+The hub puts every user in #lobby; an IRC client expects to start in no
+channel, so #lobby stays hidden from an IRC user (its lines and presence are
+not sent) until it JOINs #lobby, and is hidden again when it PARTs it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from chatroom.codecs.requests import Command, Ending, Leave, Register, Reply, Request, Say
+from chatroom.hub.message import (
+    LOBBY,
+    Event,
+    FollowedLine,
+    Joined,
+    Left,
+    MemberList,
+    Message,
+    PrivateLine,
+    RoomLine,
+    TopicShown,
+)
+from chatroom.irc.message import IrcMessage, build, build_text, parse
+from chatroom.limits import (
+    IRC_MAX_CAP_LINE_CHARS,
+    IRC_MAX_CLIENT_TAGS_BYTES,
+    IRC_MAX_LINE_BYTES,
+    IRC_MAX_REMEMBERED,
+    IRC_MAX_TAGS_BYTES,
+    MAX_ROOMS_PER_USER,
+    MAX_TOPIC_CHARS,
+    MAX_USERNAME_CHARS,
+)
+from chatroom.protocol.names import is_valid_room_name, is_valid_username, room_key, username_key
+
+CAPABILITIES = ("server-time", "message-tags")
+_NICK_FORBIDDEN = frozenset(",*?!@.:$&+%~#")  # would break prefixes, masks or targets
+_MAX_INPUT_BYTES = IRC_MAX_LINE_BYTES + IRC_MAX_TAGS_BYTES
+
+
+@dataclass(frozen=True)
+class IrcSettings:
+    """What every IRC connection of a server shares: its name and the operator logins."""
+
+    server_name: str = "chatroom"
+    operators: dict[str, str] = field(default_factory=dict)  # --irc-oper NAME:PASSWORD
+    network: str = "chatroom"
+
+
+def is_valid_nick(nick: str) -> bool:
+    """A user name (one namespace with CHAT/1.0) that IRC can also carry in prefixes and targets."""
+    return (
+        is_valid_username(nick)
+        and not nick[0].isdigit()
+        and nick[0] != "-"
+        and _NICK_FORBIDDEN.isdisjoint(nick)
+    )
+
+
+@dataclass
+class IrcUser:
+    """What IRC says about a user that the hub does not keep."""
+
+    nick: str
+    username: str
+    realname: str
+    away: str = ""
+    oper: bool = False
+
+
+class IrcShared:
+    """What every IRC connection of one server shares: users' IRC details, channel creators (their
+    operators), and why someone left or whether a line was a NOTICE, for the others to relay."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, IrcUser] = {}  # by name key: IRC users only
+        self.creators: dict[str, str] = {}  # room key -> name key of who made the room (its @)
+        self.unlocked: set[str] = set()  # room keys set -t: anyone may set the topic
+        self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
+        self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
+
+    def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
+        if len(table) >= IRC_MAX_REMEMBERED:
+            del table[next(iter(table))]
+        table[key] = value
+
+
+class IrcCodec:
+    """One IRC connection: lines in, hub requests out; hub messages in, IRC lines out."""
+
+    events = True  # presence and member lists become JOIN/PART/353: IRC clients need them
+
+    def __init__(self, settings: IrcSettings, shared: IrcShared | None = None) -> None:
+        self.settings = settings
+        self.shared = shared if shared is not None else IrcShared()
+        self._username = ""
+        self._realname = ""
+        self._quits_seen: set[str] = set()
+        self._server = settings.server_name
+        self._buffer = bytearray()
+        self._lines: deque[bytes] = deque()
+        self._skipping = False  # discarding the rest of an over-long line
+        self._nick = ""  # asked for, before registration
+        self._user = False
+        self._negotiating = False  # CAP LS/REQ seen, CAP END not yet
+        self._deciding = False
+        self._closed = False
+        self.caps: set[str] = set()
+        self._name = ""
+        self._lobby_shown = False
+        self._asking: tuple[str, str] = ("", "")  # the IRC command the hub's next reply answers
+        self._fresh: set[str] = set()  # rooms just joined: a topic now is RPL_TOPIC
+        self._topic_by_me: set[str] = set()
+        self._asking_list = ""
+        self._rooms: set[str] = set()  # the keys of the rooms it is in (as IRC sees them)
+        self.operator = False
+
+    # -- the Codec interface -------------------------------------------------------------------
+
+    @property
+    def wire(self) -> IrcCodec:
+        return self
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def registered(self) -> bool:
+        return bool(self._name)
+
+    @property
+    def paused(self) -> bool:
+        return self._deciding
+
+    def requests(self, data: bytes) -> Iterator[Request]:
+        too_long = self._frame(data)
+        if too_long:
+            self._lines.append(b"\0TOOLONG")
+        return self._run()
+
+    def waiting_requests(self) -> Iterator[Request]:
+        return self._run()
+
+    def accept(self, name: str) -> bytes:
+        self._deciding = False
+        self._name = name
+        key = username_key(name)
+        self.shared.users[key] = IrcUser(name, self._username or name, self._realname or name)
+        self.shared.reasons.pop((key, ""), None)
+        return self._welcome().encode()
+
+    def refuse_taken(self) -> bytes:
+        return (
+            self._numeric("433", self._nick, "Nickname is already in use") + self._error("Nick in use")
+        ).encode()
+
+    def refuse_with(self, code: int, sentence: str) -> bytes:
+        return self._error(sentence).encode()
+
+    def final_line(self, code: int, sentence: str) -> bytes:
+        return self._error(sentence).encode()
+
+    def ending(self, ending: Ending) -> bytes:
+        return self._error(ending.value).encode()
+
+    def close(self) -> None:
+        if self._name and not self._closed:
+            key = username_key(self._name)
+            self.shared.users.pop(key, None)
+            if (key, "") not in self.shared.reasons:
+                self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
+        self._closed = True
+        self._lines.clear()
+        self._buffer = bytearray()
+
+    # -- framing -------------------------------------------------------------------------------
+
+    def _frame(self, data: bytes) -> bool:
+        """Complete lines go to the queue; True when an over-long line was cut off."""
+        buffer = self._buffer
+        buffer += data
+        too_long = False
+        while True:
+            end = buffer.find(b"\n")
+            if end < 0:
+                break
+            if self._skipping:
+                self._skipping = False
+            elif end <= _MAX_INPUT_BYTES and _fits(buffer, end):
+                self._lines.append(bytes(buffer[:end]).rstrip(b"\r"))
+            else:
+                too_long = True
+            del buffer[: end + 1]
+        if len(buffer) > _MAX_INPUT_BYTES:
+            buffer.clear()
+            self._skipping = True
+            too_long = True
+        return too_long
+
+    # -- lines to requests ---------------------------------------------------------------------
+
+    def _run(self) -> Iterator[Request]:
+        while self._lines and not self._deciding and not self._closed:
+            raw = self._lines.popleft()
+            if raw == b"\0TOOLONG":
+                yield Reply(self._numeric("417", "Input line was too long").encode())
+                continue
+            try:
+                line = raw.decode()
+            except UnicodeDecodeError:
+                command = parse(raw.decode(errors="replace"))
+                verb = command.command if command is not None else "*"
+                yield _out(build("FAIL", verb, "INVALID_UTF8", "Lines must be UTF-8", prefix=self._server))
+                continue
+            message = parse(line)
+            if message is None:
+                continue
+            if self._name:
+                yield from self._registered(message)
+            else:
+                yield from self._registering(message)
+
+    def _registering(self, m: IrcMessage) -> Iterator[Request]:
+        command, params = m.command, m.params
+        if command == "NICK":
+            if not params or not params[0]:
+                yield self._reply("431", "No nickname given")
+            elif not is_valid_nick(params[0]):
+                yield self._reply("432", params[0], "Erroneous nickname")
+            else:
+                self._nick = params[0]
+                yield from self._try_register()
+        elif command == "USER":
+            if len(params) < 4 or not params[0] or not params[3]:
+                yield self._reply("461", "USER", "Not enough parameters")
+            else:
+                self._user = True
+                self._username = params[0][:MAX_USERNAME_CHARS]
+                self._realname = params[3]
+                yield from self._try_register()
+        elif command == "CAP":
+            yield from self._cap(params)
+        elif command in ("PASS", "PONG"):
+            pass  # no connection password here
+        elif command == "PING":
+            yield self._pong(params)
+        elif command == "QUIT":
+            yield Reply(self._error("Client quit").encode())
+            yield Leave()
+        else:
+            yield self._reply("451", "You have not registered")
+
+    def _try_register(self) -> Iterator[Request]:
+        if self._nick and self._user and not self._negotiating:
+            self._deciding = True
+            yield Register(self._nick, 1)  # one line: its Replay ends what entering a room sends
+
+    def _cap(self, params: list[str]) -> Iterator[Request]:
+        sub = params[0].upper() if params else ""
+        target = self._name or "*"
+        if sub == "LS":
+            if not self._name:
+                self._negotiating = True
+            yield _out(self._line("CAP", target, "LS", " ".join(CAPABILITIES)[:IRC_MAX_CAP_LINE_CHARS]))
+        elif sub == "LIST":
+            yield _out(self._line("CAP", target, "LIST", " ".join(sorted(self.caps))))
+        elif sub == "REQ":
+            if not self._name:
+                self._negotiating = True
+            asked = params[1].split() if len(params) > 1 else []
+            if asked and all(cap.lstrip("-") in CAPABILITIES for cap in asked):
+                for cap in asked:
+                    if cap.startswith("-"):
+                        self.caps.discard(cap[1:])
+                    else:
+                        self.caps.add(cap)
+                yield _out(self._line("CAP", target, "ACK", " ".join(asked)))
+            else:
+                yield _out(self._line("CAP", target, "NAK", " ".join(asked)))
+        elif sub == "END":
+            if not self._name:
+                self._negotiating = False
+                yield from self._try_register()
+        else:
+            yield self._reply("410", sub or "*", "Invalid CAP command")
+
+    def _registered(self, m: IrcMessage) -> Iterator[Request]:
+        command, params = m.command, m.params
+        if command in ("PRIVMSG", "NOTICE"):
+            yield from self._privmsg(command, params)
+        elif command == "JOIN":
+            yield from self._join(params)
+        elif command == "PART":
+            yield from self._part(params)
+        elif command == "NAMES":
+            if not params:
+                yield self._reply("366", "*", "End of /NAMES list")
+            else:
+                for room in params[0].split(","):
+                    self._asking = ("NAMES", room)
+                    yield Command("!list", room) if self._shown(room) else self._names_end(room)
+        elif command == "LIST":
+            self._asking_list = params[0] if params and params[0].startswith("#") else ""
+            self._asking = ("LIST", self._asking_list)
+            yield Command("!rooms")
+        elif command == "TOPIC":
+            yield from self._topic(params)
+        elif command == "WHO":
+            mask = params[0] if params else "*"
+            self._asking = ("WHO", mask)
+            yield Command("!list all")
+        elif command == "WHOIS":
+            if not params:
+                yield self._reply("431", "No nickname given")
+            else:
+                self._asking = ("WHOIS", params[-1])
+                yield Command("!list all")
+        elif command == "MODE":
+            yield self._mode(params)
+        elif command == "AWAY":
+            me = self._me()
+            me.away = params[0] if params else ""
+            if me.away:
+                yield self._reply("306", "You have been marked as being away")
+            else:
+                yield self._reply("305", "You are no longer marked as being away")
+        elif command == "OPER":
+            yield self._oper(params)
+        elif command == "KICK":
+            yield self._reply("482", params[0] if params else "*", "You're not channel operator")
+        elif command == "PING":
+            yield self._pong(params)
+        elif command == "PONG":
+            pass
+        elif command == "CAP":
+            yield from self._cap(params)
+        elif command in ("USER", "PASS"):
+            yield self._reply("462", "You may not reregister")
+        elif command == "NICK":
+            yield from self._nick_change(params)
+        elif command == "MOTD":
+            yield self._reply("422", "MOTD File is missing")
+        elif command == "LUSERS":
+            yield Reply(self._lusers().encode())
+        elif command == "QUIT":
+            reason = params[0] if params else "Client quit"
+            self.shared.remember(self.shared.reasons, (username_key(self._name), ""), f"Quit: {reason}")
+            yield Reply(self._error(f"Closing link ({reason})").encode())
+            yield Leave()
+        else:
+            yield self._reply("421", command, "Unknown command")
+
+    def _privmsg(self, command: str, params: list[str]) -> Iterator[Request]:
+        quiet = command == "NOTICE"
+        if not params or not params[0]:
+            if not quiet:
+                yield self._reply("411", f"No recipient given ({command})")
+            return
+        if len(params) < 2 or not params[1]:
+            if not quiet:
+                yield self._reply("412", "No text to send")
+            return
+        text = params[1]
+        for target in params[0].split(","):
+            self._asking = (command, target)
+            if target.startswith("#"):
+                if self._shown(target):
+                    said = (username_key(self._name), room_key(target), text)
+                    if quiet:
+                        if len(self.shared.notices) >= IRC_MAX_REMEMBERED:
+                            del self.shared.notices[next(iter(self.shared.notices))]
+                        self.shared.notices[said] = None
+                    else:
+                        self.shared.notices.pop(said, None)
+                    yield Say(text, target)
+                elif not quiet:
+                    yield self._reply("404", target, "Cannot send to channel")
+            elif username_key(target) == username_key(self._name):
+                yield Reply(build_text(command, self._name, text, self._prefix(self._name)).encode())
+            else:
+                yield Command(f"!msg {target} {text}")
+
+    def _join(self, params: list[str]) -> Iterator[Request]:
+        if not params:
+            yield self._reply("461", "JOIN", "Not enough parameters")
+            return
+        for room in params[0].split(","):
+            if not room.startswith("#") or not is_valid_room_name(room):
+                yield self._reply("403", room, "No such channel")
+            elif room_key(room) == LOBBY:
+                if not self._lobby_shown:
+                    self._lobby_shown = True
+                    yield _out(self._line("JOIN", LOBBY, prefix=self._prefix(self._name)))
+                    self._asking = ("NAMES", LOBBY)
+                    yield Command("!list", LOBBY)
+            else:
+                self._asking = ("JOIN", room)
+                yield Command(f"!join {room}")
+
+    def _part(self, params: list[str]) -> Iterator[Request]:
+        if not params:
+            yield self._reply("461", "PART", "Not enough parameters")
+            return
+        for room in params[0].split(","):
+            if not self._shown(room):
+                yield self._reply("442", room, "You're not on that channel")
+            else:
+                self._asking = ("PART", room)
+                key = (username_key(self._name), room_key(room))
+                self.shared.reasons.pop(key, None)
+                if len(params) > 1 and params[1]:
+                    self.shared.remember(self.shared.reasons, key, params[1])
+                yield Command(f"!leave {room}")
+
+    def _topic(self, params: list[str]) -> Iterator[Request]:
+        if not params:
+            yield self._reply("461", "TOPIC", "Not enough parameters")
+            return
+        room = params[0]
+        if not self._shown(room) or room_key(room) not in self._rooms:
+            if room_key(room) in self.shared.creators or room_key(room) == LOBBY:
+                yield self._reply("442", room, "You're not on that channel")
+            else:
+                yield self._reply("403", room, "No such channel")
+            return
+        self._asking = ("TOPIC", room)
+        if len(params) < 2:
+            yield Command("!topic", room)
+        elif not params[1].strip(" "):
+            yield self._reply("482", room, "Topics cannot be cleared here")
+        elif room_key(room) not in self.shared.unlocked and not self._is_op(room):
+            yield self._reply("482", room, "You're not channel operator")
+        else:
+            self._topic_by_me.add(room_key(room))
+            yield Command(f"!topic {params[1]}", room)
+
+    def _nick_change(self, params: list[str]) -> Iterator[Request]:
+        if not params or not params[0]:
+            yield self._reply("431", "No nickname given")
+        elif params[0] == self._name:
+            return
+        elif not is_valid_nick(params[0]):
+            yield self._reply("432", params[0], "Erroneous nickname")
+        else:
+            self._asking = ("NICK", params[0])
+            yield Command("!list all")
+
+    def _mode(self, params: list[str]) -> Reply:
+        if not params:
+            return self._reply("461", "MODE", "Not enough parameters")
+        target = params[0]
+        if target.startswith("#"):
+            key = room_key(target)
+            if len(params) == 1:
+                return self._reply("324", target, "+n" if key in self.shared.unlocked else "+nt")
+            if params[1].lstrip("+-") == "b":
+                return self._reply("368", target, "End of channel ban list")
+            if not self._is_op(target):
+                return self._reply("482", target, "You're not channel operator")
+            change = params[1]
+            if change in ("+t", "-t"):
+                if change == "-t":
+                    self.shared.unlocked.add(key)
+                else:
+                    self.shared.unlocked.discard(key)
+            elif change not in ("+v", "-v", "+n", "+o", "-o"):
+                return self._reply("472", change.lstrip("+-")[:1] or "*", "is unknown mode char to me")
+            return _out(self._line("MODE", target, *params[1:], prefix=self._prefix(self._name)))
+        if username_key(target) != username_key(self._name):
+            return self._reply("502", "Can't change mode for other users")
+        if len(params) == 1:
+            return self._reply("221", "+io" if self.operator else "+i")
+        return _out(self._line("MODE", self._name, params[1], prefix=self._name))
+
+    def _oper(self, params: list[str]) -> Reply:
+        if len(params) < 2:
+            return self._reply("461", "OPER", "Not enough parameters")
+        if self.settings.operators.get(params[0]) != params[1]:
+            return self._reply("464", "Password incorrect")
+        self.operator = True
+        self._me().oper = True
+        return Reply(
+            (
+                self._numeric("381", "You are now an IRC operator") + self._line("MODE", self._name, "+o")
+            ).encode()
+        )
+
+    def _pong(self, params: list[str]) -> Reply:
+        if not params:
+            return self._reply("409", "No origin specified")
+        return _out(self._line("PONG", self._server, params[0], prefix=self._server))
+
+    def _shown(self, room: str) -> bool:
+        """False for #lobby while it is hidden from this IRC user."""
+        return self._lobby_shown or room_key(room) != LOBBY
+
+    def _names_end(self, room: str) -> Reply:
+        return self._reply("366", room, "End of /NAMES list")
+
+    # -- hub messages to lines (the Wire) --------------------------------------------------------
+
+    def encode(self, message: Message | Event) -> bytes:
+        tags = self._tags()
+        if type(message) is RoomLine:
+            if not self._shown(message.room):
+                return b""
+            self._fresh.discard(room_key(message.room))
+            said = (username_key(message.sender), room_key(message.room), message.text)
+            verb = "NOTICE" if said in self.shared.notices else "PRIVMSG"
+            return build_text(verb, message.room, message.text, self._prefix(message.sender), tags).encode()
+        if isinstance(message, PrivateLine):
+            return build_text(
+                "PRIVMSG", self._name, message.text, self._prefix(message.sender), tags
+            ).encode()
+        if isinstance(message, FollowedLine):
+            return b""
+        if isinstance(message, Joined | Left):
+            if not self._shown(message.room):
+                return b""
+            if isinstance(message, Left):
+                return self._departures(message).encode()
+            self._quits_seen.difference_update(map(username_key, message.names))
+            if self._name in message.names:
+                self._rooms.add(room_key(message.room))
+            verb = "JOIN"
+            self._fresh.discard(room_key(message.room))
+            return "".join(
+                self._line(verb, message.room, prefix=self._prefix(n)) for n in message.names
+            ).encode()
+        if isinstance(message, MemberList):
+            if not self._shown(message.room):
+                return b""
+            self._fresh.add(room_key(message.room))
+            if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
+                self.shared.creators[room_key(message.room)] = username_key(self._name)
+            return self._names(message.room, message.names or [self._name]).encode()
+        if isinstance(message, TopicShown):
+            key = room_key(message.room)
+            if not self._shown(message.room):
+                return b""
+            if key in self._fresh:
+                self._fresh.discard(key)
+                return self._numeric("332", message.room, message.text).encode()
+            setter = self._name if key in self._topic_by_me else self._server
+            self._topic_by_me.discard(key)
+            return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
+        self._fresh.discard(room_key(message.room))  # a Replay ends the join: a topic later is a change
+        return b""  # IRC users see no history
+
+    def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        verb, target = self._asking
+        self._asking = ("", "")
+        ok = 200 <= code < 300
+        if verb in ("PRIVMSG", "NOTICE"):
+            away = self.shared.users.get(username_key(target))
+            if ok and verb == "PRIVMSG" and away is not None and away.away:
+                return self._numeric("301", away.nick, away.away).encode()
+            if ok or verb == "NOTICE":
+                return b""
+            if target.startswith("#"):
+                return self._numeric("404", target, "Cannot send to channel").encode()
+            if code == 404:
+                return self._numeric("401", target, "No such nick/channel").encode()
+            return self._numeric("412", "No text to send").encode()
+        if verb == "JOIN":
+            if ok or code == 409:
+                return b""
+            if code == 429:
+                return self._numeric("405", target, "You have joined too many channels").encode()
+            return self._numeric("403", target, lines[-1]).encode()
+        if verb == "PART":
+            if code == 409:  # it was only in #lobby: the hub keeps it there, IRC sees it leave
+                self._lobby_shown = False
+                return self._line("PART", target, prefix=self._prefix(self._name)).encode()
+            if ok:
+                return b""
+            return self._numeric("442", target, "You're not on that channel").encode()
+        if verb == "NAMES":
+            if not ok:
+                return self._names_end(target).data
+            return self._names(target, _names_of(lines)).encode()
+        if verb == "LIST":
+            return self._list(lines if ok else []).encode()
+        if verb == "TOPIC":
+            return self._topic_reply(target, code, lines[-1]).encode()
+        if verb == "WHO":
+            return self._who(target, lines if ok else []).encode()
+        if verb == "NICK":
+            key = username_key(target)
+            if any(key in map(username_key, names) for _, names in _everyone(lines)):
+                return self._numeric("433", target, "Nickname is already in use").encode()
+            return self._numeric("447", target, "Cannot change nickname here: reconnect with it").encode()
+        if verb == "WHOIS":
+            return self._whois(target, lines if ok else []).encode()
+        return "".join(
+            self._line("NOTICE", self._name or "*", line, prefix=self._server) for line in lines
+        ).encode()
+
+    # -- replies --------------------------------------------------------------------------------
+
+    def _names(self, room: str, names: list[str]) -> str:
+        op = self.shared.creators.get(room_key(room))
+        shown = [f"@{name}" if username_key(name) == op else name for name in names]
+        out = [self._numeric("353", "=", room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)]
+        out.append(self._numeric("366", room, "End of /NAMES list"))
+        return "".join(out)
+
+    def _list(self, lines: Sequence[str]) -> str:
+        wanted = {room_key(room) for room in self._asking_list.split(",") if room}
+        out = [self._numeric("321", "Channel", "Users  Name")]
+        for line in lines[:-1]:
+            room, _, rest = line.partition(" ")
+            if (wanted and room_key(room) not in wanted) or not self._shown(room):
+                continue
+            count, _, rest = rest.partition(" ")
+            topic = rest.partition(": ")[2]
+            out.append(self._numeric("322", room, count, topic))
+        out.append(self._numeric("323", "End of /LIST"))
+        return "".join(out)
+
+    def _topic_reply(self, room: str, code: int, sentence: str) -> str:
+        if code == 212 and " is now: " in sentence:
+            return ""  # TopicShown follows for every member, this one included
+        if code == 212 and " is: " in sentence:
+            return self._numeric("332", room, sentence.partition(" is: ")[2])
+        if code == 212:
+            return self._numeric("331", room, "No topic is set")
+        if code == 404:
+            return self._numeric("442", room, "You're not on that channel")
+        return self._numeric("482", room, sentence)
+
+    def _who(self, mask: str, lines: Sequence[str]) -> str:
+        out: list[str] = []
+        if mask.startswith("#"):
+            for room, names in _everyone(lines):
+                if room_key(room) == room_key(mask) and self._shown(room):
+                    out.extend(self._who_line(room, name) for name in names)
+        else:
+            pattern = username_key(mask)
+            seen: set[str] = set()
+            for _, names in _everyone(lines):
+                for name in names:
+                    key = username_key(name)
+                    if key not in seen and (mask == "0" or fnmatch.fnmatchcase(key, pattern)):
+                        seen.add(key)
+                        out.append(self._who_line("*", name))
+        out.append(self._numeric("315", mask, "End of WHO list"))
+        return "".join(out)
+
+    def _who_line(self, room: str, name: str) -> str:
+        user = self.shared.users.get(username_key(name)) or IrcUser(name, name, name)
+        flags = "G" if user.away else "H"
+        if user.oper:
+            flags += "*"
+        if room != "*" and self.shared.creators.get(room_key(room)) == username_key(name):
+            flags += "@"
+        server = self._server
+        return self._numeric("352", room, user.username, server, server, name, flags, f"0 {user.realname}")
+
+    def _whois(self, nick: str, lines: Sequence[str]) -> str:
+        key = username_key(nick)
+        rooms = [room for room, names in _everyone(lines) if key in map(username_key, names)]
+        if not rooms:
+            return self._numeric("401", nick, "No such nick/channel") + self._numeric(
+                "318", nick, "End of /WHOIS list"
+            )
+        found = nick
+        for _, names in _everyone(lines):
+            found = next((name for name in names if username_key(name) == key), found)
+        user = self.shared.users.get(key) or IrcUser(found, found, found)
+        op = self.shared.creators
+        shown = [("@" if op.get(room_key(room)) == key else "") + room for room in rooms if self._shown(room)]
+        out = [self._numeric("311", found, user.username, self._server, "*", user.realname)]
+        if shown:
+            out.append(self._numeric("319", found, " ".join(shown)))
+        out.append(self._numeric("312", found, self._server, "chatroom"))
+        if user.oper:
+            out.append(self._numeric("313", found, "is an IRC operator"))
+        if user.away:
+            out.append(self._numeric("301", found, user.away))
+        out.append(self._numeric("318", found, "End of /WHOIS list"))
+        return "".join(out)
+
+    def _welcome(self) -> str:
+        nick, server = self._name, self._server
+        isupport = [
+            "CASEMAPPING=ascii",
+            "UTF8ONLY",
+            "CHANTYPES=#",
+            f"CHANNELLEN={MAX_USERNAME_CHARS + 1}",
+            f"NICKLEN={MAX_USERNAME_CHARS}",
+            f"TOPICLEN={MAX_TOPIC_CHARS}",
+            f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
+            "CHANMODES=b,,,nt",
+            "PREFIX=(o)@",
+            f"NETWORK={self.settings.network}",
+        ]
+        return "".join(
+            [
+                self._numeric("001", f"Welcome to the {self.settings.network} IRC network, {nick}"),
+                self._numeric("002", f"Your host is {server}, running chatroom"),
+                self._numeric("003", "This server was created today"),
+                self._numeric("004", server, "chatroom", "io", "bnt"),
+                self._numeric("005", *isupport, "are supported by this server"),
+                self._lusers(),
+                self._numeric("422", "MOTD File is missing"),
+            ]
+        )
+
+    def _lusers(self) -> str:
+        return self._numeric("251", "There are users on 1 server") + self._numeric(
+            "255", "I have clients and 0 servers"
+        )
+
+    # -- building lines ---------------------------------------------------------------------------
+
+    def _prefix(self, nick: str) -> str:
+        user = self.shared.users.get(username_key(nick))
+        return f"{nick}!{user.username if user is not None else nick}@{self._server}"
+
+    def _is_op(self, room: str) -> bool:
+        return self.shared.creators.get(room_key(room)) == username_key(self._name)
+
+    def _me(self) -> IrcUser:
+        key = username_key(self._name)
+        user = self.shared.users.get(key)
+        if user is None:
+            user = self.shared.users[key] = IrcUser(self._name, self._name, self._name)
+        return user
+
+    def _departures(self, message: Left) -> str:
+        """PART lines (with the reason the IRC user gave), or QUIT once for a user who left the server."""
+        room = room_key(message.room)
+        out: list[str] = []
+        for name in message.names:
+            key = username_key(name)
+            if name == self._name:
+                self._rooms.discard(room)
+                if room == LOBBY:
+                    self._lobby_shown = False
+            quit_reason = self.shared.reasons.get((key, ""))
+            if quit_reason is not None and name != self._name:
+                if key not in self._quits_seen:
+                    self._quits_seen.add(key)
+                    out.append(self._line("QUIT", quit_reason, prefix=self._prefix(name)))
+                continue
+            reason = self.shared.reasons.get((key, room))
+            params = [message.room, reason] if reason else [message.room]
+            out.append(self._line("PART", *params, prefix=self._prefix(name)))
+        self._fresh.discard(room)
+        return "".join(out)
+
+    def _tags(self) -> str:
+        if "server-time" not in self.caps:
+            return ""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return "time=" + now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+    def _line(self, command: str, *params: str, prefix: str = "") -> str:
+        return build(command, *params, prefix=prefix or self._server, tags=self._tags())
+
+    def _numeric(self, code: str, *params: str) -> str:
+        return build(code, self._name or self._nick or "*", *params, prefix=self._server)
+
+    def _reply(self, code: str, *params: str) -> Reply:
+        return Reply(self._numeric(code, *params).encode())
+
+    def _error(self, sentence: str) -> str:
+        return build("ERROR", f"Closing link: {sentence}")
+
+
+def _names_of(lines: Sequence[str]) -> list[str]:
+    """The names in a `!list` reply: every line but the count."""
+    return [name for line in lines[:-1] for name in line.split(" ") if name]
+
+
+def _everyone(lines: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """(room, names) from a `!list all` reply."""
+    for line in lines[:-1]:
+        room, _, names = line.partition(": ")
+        yield room, [name for name in names.split(" ") if name]
+
+
+def _out(line: str) -> Reply:
+    return Reply(line.encode())
+
+
+def _fits(buffer: bytearray, end: int) -> bool:
+    """Whether the line buffer[:end] is within IRC's bounds: 510 bytes, tags aside (4094 of client tags)."""
+    start = 0
+    if buffer.startswith(b"@"):
+        space = buffer.find(b" ", 0, end)
+        if space < 0 or space > IRC_MAX_CLIENT_TAGS_BYTES + 1:
+            return False
+        start = space + 1
+    return end - start <= IRC_MAX_LINE_BYTES - 2 + (1 if buffer[end - 1 : end] == b"\r" else 0)
