@@ -37,6 +37,7 @@ settings = {
     real_name = "irssi end to end"; user_name = "%(nick)s"; nick = "%(nick)s"; settings_autosave = "no";
   };
   "fe-common/core" = { autolog = "no"; beep_msg_level = ""; };
+  "irc/core" = { cmd_queue_speed = "0msec"; cmds_max_at_once = "1000"; };
 };
 """
 
