@@ -79,6 +79,7 @@ class IrcUser:
     realname: str
     away: str = ""
     oper: bool = False
+    invisible: bool = False
 
 
 class IrcShared:
@@ -89,6 +90,8 @@ class IrcShared:
         self.users: dict[str, IrcUser] = {}  # by name key: IRC users only
         self.creators: dict[str, str] = {}  # room key -> name key of who made the room (its @)
         self.unlocked: set[str] = set()  # room keys set -t: anyone may set the topic
+        self.secret: set[str] = set()  # room keys set +s
+        self.topic_set: dict[str, tuple[str, int]] = {}  # room key -> (who set its topic, when)
         self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
         self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
 
@@ -472,7 +475,12 @@ class IrcCodec:
             if not self._is_op(target):
                 return self._reply("482", target, "You're not channel operator")
             change = params[1]
-            if change in ("+t", "-t"):
+            if change in ("+s", "-s"):
+                if change == "+s":
+                    self.shared.secret.add(key)
+                else:
+                    self.shared.secret.discard(key)
+            elif change in ("+t", "-t"):
                 if change == "-t":
                     self.shared.unlocked.add(key)
                 else:
@@ -482,8 +490,11 @@ class IrcCodec:
             return _out(self._line("MODE", target, *params[1:], prefix=self._prefix(self._name)))
         if username_key(target) != username_key(self._name):
             return self._reply("502", "Can't change mode for other users")
+        me = self._me()
         if len(params) == 1:
-            return self._reply("221", "+io" if self.operator else "+i")
+            return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper)
+        if params[1] in ("+i", "-i"):
+            me.invisible = params[1] == "+i"
         return _out(self._line("MODE", self._name, params[1], prefix=self._name))
 
     def _oper(self, params: list[str]) -> Reply:
@@ -554,8 +565,10 @@ class IrcCodec:
                 return b""
             if key in self._fresh:
                 self._fresh.discard(key)
-                return self._numeric("332", message.room, message.text).encode()
+                return self._topic_is(message.room, message.text).encode()
             setter = self._name if key in self._topic_by_me else self._server
+            if setter == self._name or key not in self.shared.topic_set:
+                self.shared.topic_set[key] = (setter, int(datetime.datetime.now().timestamp()))
             self._topic_by_me.discard(key)
             return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
         self._fresh.discard(room_key(message.room))  # a Replay ends the join: a topic later is a change
@@ -615,7 +628,10 @@ class IrcCodec:
     def _names(self, room: str, names: list[str]) -> str:
         op = self.shared.creators.get(room_key(room))
         shown = [f"@{name}" if username_key(name) == op else name for name in names]
-        out = [self._numeric("353", "=", room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)]
+        kind = "@" if room_key(room) in self.shared.secret else "="
+        out = [
+            self._numeric("353", kind, room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)
+        ]
         out.append(self._numeric("366", room, "End of /NAMES list"))
         return "".join(out)
 
@@ -636,12 +652,17 @@ class IrcCodec:
         if code == 212 and " is now: " in sentence:
             return ""  # TopicShown follows for every member, this one included
         if code == 212 and " is: " in sentence:
-            return self._numeric("332", room, sentence.partition(" is: ")[2])
+            return self._topic_is(room, sentence.partition(" is: ")[2])
         if code == 212:
             return self._numeric("331", room, "No topic is set")
         if code == 404:
             return self._numeric("442", room, "You're not on that channel")
         return self._numeric("482", room, sentence)
+
+    def _topic_is(self, room: str, text: str) -> str:
+        """RPL_TOPIC and RPL_TOPICTIME."""
+        setter, when = self.shared.topic_set.get(room_key(room), (self._server, 0))
+        return self._numeric("332", room, text) + self._numeric("333", room, setter, str(when))
 
     def _who(self, mask: str, lines: Sequence[str]) -> str:
         out: list[str] = []
@@ -656,10 +677,21 @@ class IrcCodec:
                 for name in names:
                     key = username_key(name)
                     if key not in seen and (mask == "0" or fnmatch.fnmatchcase(key, pattern)):
+                        if not self._visible(name, lines):
+                            continue
                         seen.add(key)
                         out.append(self._who_line("*", name))
         out.append(self._numeric("315", mask, "End of WHO list"))
         return "".join(out)
+
+    def _visible(self, name: str, lines: Sequence[str]) -> bool:
+        """+i users show in WHO masks only to themselves and to those who share a channel with them."""
+        key = username_key(name)
+        user = self.shared.users.get(key)
+        if user is None or not user.invisible or key == username_key(self._name):
+            return True
+        theirs = {room_key(room) for room, names in _everyone(lines) if key in map(username_key, names)}
+        return bool(theirs & {room for room in self._rooms if self._shown(room)})
 
     def _who_line(self, room: str, name: str) -> str:
         user = self.shared.users.get(username_key(name)) or IrcUser(name, name, name)

@@ -106,7 +106,7 @@ def build_text(command: str, target: str, text: str, prefix: str, tags: str = ""
     """
     head = f":{prefix} {command} {target} :"
     size = len(text.encode())
-    if size <= IRC_MAX_LINE_BYTES - 2 - len(f"{command} {target} :".encode()):
+    if size <= IRC_MAX_LINE_BYTES - 2 - len(f"{command} {target} ".encode()):  # its ':' may be left out
         budget = size
     else:
         budget = IRC_MAX_LINE_BYTES - len(head.encode()) - 2
