@@ -677,7 +677,7 @@ class IrcCodec:
                 for name in names:
                     key = username_key(name)
                     if key not in seen and (mask == "0" or fnmatch.fnmatchcase(key, pattern)):
-                        if not self._visible(name, lines):
+                        if ("*" in mask or "?" in mask) and not self._visible(name, lines):
                             continue
                         seen.add(key)
                         out.append(self._who_line("*", name))
@@ -806,7 +806,7 @@ class IrcCodec:
         return build(command, *params, prefix=prefix or self._server, tags=self._tags())
 
     def _numeric(self, code: str, *params: str) -> str:
-        return build(code, self._name or self._nick or "*", *params, prefix=self._server)
+        return build(code, self._name or "*", *params, prefix=self._server)
 
     def _reply(self, code: str, *params: str) -> Reply:
         return Reply(self._numeric(code, *params).encode())
