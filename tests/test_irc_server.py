@@ -91,3 +91,18 @@ def test_quit_ends_the_connection(irc_server: ServerProcess) -> None:
     irc.send(b"QUIT :bye\r\n")
     assert irc.recv_line().startswith(b"ERROR :")
     irc.expect_closed()
+
+
+def test_a_silent_irc_client_is_pinged_then_closed_and_one_that_answers_stays(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server("--irc-port", "0", "--server-name", "srv", "--irc-ping-interval", "0.2")
+    silent = irc_client(server, "silent")
+    awake = irc_client(server, "awake")
+    assert silent.recv_line() == b":srv PING srv\r"
+    assert awake.recv_line() == b":srv PING srv\r"
+    awake.send(b"PONG srv\r\n")
+    assert silent.recv_line() == b"ERROR :Closing link: Ping timeout\r"
+    silent.expect_closed()
+    awake.send(b"PING :still-here\r\n")
+    assert recv_until(awake, b"PONG")[-1] == b":srv PONG srv still-here"

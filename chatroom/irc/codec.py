@@ -112,6 +112,8 @@ class IrcCodec:
         self._username = ""
         self._realname = ""
         self._quits_seen: set[str] = set()
+        self._heard = True  # input since the last idle check
+        self._pinged = False
         self._server = settings.server_name
         self._buffer = bytearray()
         self._lines: deque[bytes] = deque()
@@ -150,6 +152,7 @@ class IrcCodec:
         return self._deciding
 
     def requests(self, data: bytes) -> Iterator[Request]:
+        self._heard = True
         too_long = self._frame(data)
         if too_long:
             self._lines.append(b"\0TOOLONG")
@@ -179,6 +182,16 @@ class IrcCodec:
 
     def ending(self, ending: Ending) -> bytes:
         return self._error(ending.value).encode()
+
+    def idle_check(self) -> bytes | None:
+        """Once per ping interval: b"" when the peer spoke since; else a PING to send; None: it timed out."""
+        if self._heard:
+            self._heard = self._pinged = False
+            return b""
+        if not self._pinged:
+            self._pinged = True
+            return build("PING", self._server, prefix=self._server).encode()
+        return None
 
     def close(self) -> None:
         if self._name and not self._closed:
