@@ -399,3 +399,6 @@ IRC_MAX_CLIENT_TAGS_BYTES = 4094
 IRC_MAX_REMEMBERED = 10_000
 # Departures (PART and QUIT reasons) and NOTICEs kept for the IRC connections that relay them;
 # past this many the oldest are forgotten (a PART then shows without its reason).
+IRC_PING_INTERVAL_S = 60.0
+# An IRC connection that sent nothing for one to two of these is sent PING; one
+# still silent a turn later is closed (ERROR: Ping timeout). --irc-ping-interval.

@@ -112,6 +112,8 @@ class IrcCodec:
         self._username = ""
         self._realname = ""
         self._quits_seen: set[str] = set()
+        self._heard = True  # input since the last idle check
+        self._pinged = False
         self._server = settings.server_name
         self._buffer = bytearray()
         self._lines: deque[bytes] = deque()
@@ -150,6 +152,7 @@ class IrcCodec:
         return self._deciding
 
     def requests(self, data: bytes) -> Iterator[Request]:
+        self._heard = True
         too_long = self._frame(data)
         if too_long:
             self._lines.append(b"\0TOOLONG")
@@ -179,6 +182,16 @@ class IrcCodec:
 
     def ending(self, ending: Ending) -> bytes:
         return self._error(ending.value).encode()
+
+    def idle_check(self) -> bytes | None:
+        """Once per ping interval: b"" when the peer spoke since; else a PING to send; None: it timed out."""
+        if self._heard:
+            self._heard = self._pinged = False
+            return b""
+        if not self._pinged:
+            self._pinged = True
+            return build("PING", self._server, prefix=self._server).encode()
+        return None
 
     def close(self) -> None:
         if self._name and not self._closed:
@@ -677,7 +690,7 @@ class IrcCodec:
                 for name in names:
                     key = username_key(name)
                     if key not in seen and (mask == "0" or fnmatch.fnmatchcase(key, pattern)):
-                        if not self._visible(name, lines):
+                        if ("*" in mask or "?" in mask) and not self._visible(name, lines):
                             continue
                         seen.add(key)
                         out.append(self._who_line("*", name))
@@ -806,7 +819,7 @@ class IrcCodec:
         return build(command, *params, prefix=prefix or self._server, tags=self._tags())
 
     def _numeric(self, code: str, *params: str) -> str:
-        return build(code, self._name or self._nick or "*", *params, prefix=self._server)
+        return build(code, self._name or "*", *params, prefix=self._server)
 
     def _reply(self, code: str, *params: str) -> Reply:
         return Reply(self._numeric(code, *params).encode())

@@ -225,6 +225,7 @@ class Server(FloodControl):
                 raise
             self.listeners.append(Listener(self.loop, sock, self._admit_irc, "IRC"))
             self.irc_port = self.listeners[-1].port
+            self.loop.call_later(config.irc.ping_interval, Server._ping_irc, self)
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -291,6 +292,22 @@ class Server(FloodControl):
         """A new connection on the IRC listener."""
         assert self.config.irc is not None
         self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings, self._irc_shared), address)
+
+    def _ping_irc(self) -> None:
+        """Each ping interval: PING the IRC users silent since the last one; close those still silent."""
+        if self._state is not _Run.RUNNING or self.config.irc is None:
+            return
+        for conn in list(self.connections.values()):
+            codec = conn.codec
+            if not isinstance(codec, IrcCodec) or conn.phase is not Phase.OPEN or not codec.registered:
+                continue
+            ping = codec.idle_check()
+            if ping is None:
+                log.info("Closing %s: ping timeout", conn.label())
+                self._finish(conn, codec.final_line(0, "Ping timeout"), "ping timeout")
+            elif ping and not conn.deliver(ping):
+                self._close_later(conn, "could not take more output")
+        self.loop.call_later(self.config.irc.ping_interval, Server._ping_irc, self)
 
     def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
         """A TLS connection whose handshake is done: from now on a client like any other."""

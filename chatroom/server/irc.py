@@ -11,6 +11,7 @@ import argparse
 import socket
 from dataclasses import dataclass, field
 
+from chatroom import limits
 from chatroom.irc.codec import IrcSettings
 
 
@@ -19,6 +20,7 @@ class IrcConfig:
     """--irc-port, --server-name, --irc-oper."""
 
     port: int = 0
+    ping_interval: float = limits.IRC_PING_INTERVAL_S
     settings: IrcSettings = field(default_factory=IrcSettings)
 
 
@@ -38,6 +40,14 @@ def add_irc_arguments(parser: argparse.ArgumentParser) -> None:
         help="the name the server gives itself on IRC (default: the host name)",
     )
     irc.add_argument(
+        "--irc-ping-interval",
+        type=float,
+        default=limits.IRC_PING_INTERVAL_S,
+        metavar="SECONDS",
+        help="PING IRC clients silent this long; close them when still silent as long again "
+        f"(default: {limits.IRC_PING_INTERVAL_S:g})",
+    )
+    irc.add_argument(
         "--irc-oper",
         action="append",
         default=[],
@@ -47,10 +57,13 @@ def add_irc_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def irc_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> IrcConfig | None:
+    uses_irc = args.server_name is not None or args.irc_oper
     if args.irc_port is None:
-        if args.server_name is not None or args.irc_oper:
-            parser.error("--server-name and --irc-oper need --irc-port PORT")
+        if uses_irc or args.irc_ping_interval != limits.IRC_PING_INTERVAL_S:
+            parser.error("--server-name, --irc-oper and --irc-ping-interval need --irc-port PORT")
         return None
+    if not args.irc_ping_interval > 0:
+        parser.error("--irc-ping-interval takes a number of seconds above 0")
     if not 0 <= args.irc_port <= 65535:
         parser.error(f"--irc-port {args.irc_port} is out of range 0-65535")
     operators: dict[str, str] = {}
@@ -62,4 +75,6 @@ def irc_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Irc
     name = args.server_name or socket.gethostname() or "chatroom"
     if not name or any(ch.isspace() or ch in ":!@" for ch in name):
         parser.error(f"--server-name {name!r}: a server name has no spaces or ':', '!', '@'")
-    return IrcConfig(args.irc_port, IrcSettings(server_name=name, operators=operators))
+    return IrcConfig(
+        args.irc_port, args.irc_ping_interval, IrcSettings(server_name=name, operators=operators)
+    )
