@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from chatroom.codecs.requests import Command, Leave, Register, Reply, Say
-from chatroom.hub.message import Joined, Left, MemberList, PrivateLine, RoomLine
+from chatroom.hub.message import Joined, Left, MemberList, PrivateLine, RoomLine, TopicShown
 from chatroom.irc.codec import IrcCodec, IrcSettings, IrcShared
 
 
 def registered(nick: str = "alice", shared: IrcShared | None = None) -> IrcCodec:
     codec = IrcCodec(IrcSettings(server_name="srv"), shared)
     requests = list(codec.requests(f"NICK {nick}\r\nUSER u 0 * :Real Name\r\n".encode()))
-    assert requests == [Register(nick, 1)]
+    assert requests == [Register(nick, 0)]
     welcome = codec.accept(nick).decode()
     assert f":srv 001 {nick} :" in welcome
     assert " 005 " in welcome and "CHANTYPES=#" in welcome
@@ -28,7 +28,7 @@ def test_cap_negotiation_holds_registration_until_cap_end() -> None:
     assert out[0] == Reply(b":srv CAP * LS :server-time message-tags\r\n")
     assert isinstance(out[1], Reply)
     assert out[1].data.endswith(b" :srv CAP * ACK :server-time message-tags\r\n")  # server-time is on now
-    assert replies(codec, b"CAP END\r\n") == [Register("bob", 1)]
+    assert replies(codec, b"CAP END\r\n") == [Register("bob", 0)]
     assert codec.paused
     codec.accept("bob")
     assert not codec.paused
@@ -135,3 +135,18 @@ def test_a_line_may_arrive_a_byte_at_a_time() -> None:
     for byte in b"PING x\r\n":
         out.extend(codec.requests(bytes([byte])))
     assert out == [Reply(b":srv PONG srv x\r\n")]
+
+
+def test_a_topic_while_joining_is_rpl_topic_and_later_a_topic_change() -> None:
+    codec = registered()
+    requests = codec.requests(b"JOIN #dev\r\n")
+    assert next(requests) == Command("!join #dev")
+    # what the hub sends while it runs !join
+    codec.encode_reply(210, ["You are now in #dev (2 members)."])
+    codec.encode(Joined("#dev", ["alice"]))
+    codec.encode(MemberList("#dev", ["alice", "bob"], 2, True))
+    assert codec.encode(TopicShown("#dev", "old")).startswith(
+        b":srv 332 alice #dev :old\r\n:srv 333 alice #dev "
+    )
+    assert list(requests) == []  # the command is done
+    assert codec.encode(TopicShown("#dev", "new")) == b":srv!srv@srv TOPIC #dev new\r\n"

@@ -127,7 +127,9 @@ class IrcCodec:
         self._name = ""
         self._lobby_shown = False
         self._asking: tuple[str, str] = ("", "")  # the IRC command the hub's next reply answers
-        self._fresh: set[str] = set()  # rooms just joined: a topic now is RPL_TOPIC
+        # The room being entered, from its member list until the JOIN command is done: a topic then is
+        # RPL_TOPIC (the hub sends Joined, MemberList, TopicShown while it runs `!join`); later, a change.
+        self._fresh = ""
         self._topic_by_me: set[str] = set()
         self._asking_list = ""
         self._rooms: set[str] = set()  # the keys of the rooms it is in (as IRC sees them)
@@ -283,7 +285,7 @@ class IrcCodec:
     def _try_register(self) -> Iterator[Request]:
         if self._nick and self._user and not self._negotiating:
             self._deciding = True
-            yield Register(self._nick, 1)  # one line: its Replay ends what entering a room sends
+            yield Register(self._nick, 0)  # IRC users get no history on entering a room
 
     def _cap(self, params: list[str]) -> Iterator[Request]:
         sub = params[0].upper() if params else ""
@@ -426,6 +428,7 @@ class IrcCodec:
             else:
                 self._asking = ("JOIN", room)
                 yield Command(f"!join {room}")
+                self._fresh = ""  # entering the room was all sent while the hub ran the command
 
     def _part(self, params: list[str]) -> Iterator[Request]:
         if not params:
@@ -542,7 +545,6 @@ class IrcCodec:
         if type(message) is RoomLine:
             if not self._shown(message.room):
                 return b""
-            self._fresh.discard(room_key(message.room))
             said = (username_key(message.sender), room_key(message.room), message.text)
             verb = "NOTICE" if said in self.shared.notices else "PRIVMSG"
             return build_text(verb, message.room, message.text, self._prefix(message.sender), tags).encode()
@@ -561,14 +563,13 @@ class IrcCodec:
             if self._name in message.names:
                 self._rooms.add(room_key(message.room))
             verb = "JOIN"
-            self._fresh.discard(room_key(message.room))
             return "".join(
                 self._line(verb, message.room, prefix=self._prefix(n)) for n in message.names
             ).encode()
         if isinstance(message, MemberList):
             if not self._shown(message.room):
                 return b""
-            self._fresh.add(room_key(message.room))
+            self._fresh = room_key(message.room)
             if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
                 self.shared.creators[room_key(message.room)] = username_key(self._name)
             return self._names(message.room, message.names or [self._name]).encode()
@@ -576,15 +577,14 @@ class IrcCodec:
             key = room_key(message.room)
             if not self._shown(message.room):
                 return b""
-            if key in self._fresh:
-                self._fresh.discard(key)
+            if key == self._fresh:
+                self._fresh = ""
                 return self._topic_is(message.room, message.text).encode()
             setter = self._name if key in self._topic_by_me else self._server
             if setter == self._name or key not in self.shared.topic_set:
                 self.shared.topic_set[key] = (setter, int(datetime.datetime.now().timestamp()))
             self._topic_by_me.discard(key)
             return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
-        self._fresh.discard(room_key(message.room))  # a Replay ends the join: a topic later is a change
         return b""  # IRC users see no history
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
@@ -806,7 +806,6 @@ class IrcCodec:
             reason = self.shared.reasons.get((key, room))
             params = [message.room, reason] if reason else [message.room]
             out.append(self._line("PART", *params, prefix=self._prefix(name)))
-        self._fresh.discard(room)
         return "".join(out)
 
     def _tags(self) -> str:
