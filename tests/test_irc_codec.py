@@ -146,7 +146,7 @@ def test_a_topic_while_joining_is_rpl_topic_and_later_a_topic_change() -> None:
     codec.encode(Joined("#dev", ["alice"]))
     codec.encode(MemberList("#dev", ["alice", "bob"], 2, True))
     assert codec.encode(TopicShown("#dev", "old")).startswith(
-        b":srv 332 alice #dev :old\r\n:srv 333 alice #dev "
+        b":srv 332 alice #dev old\r\n:srv 333 alice #dev "
     )
     assert list(requests) == []  # the command is done
     assert codec.encode(TopicShown("#dev", "new")) == b":srv!srv@srv TOPIC #dev new\r\n"
