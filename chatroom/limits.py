@@ -399,6 +399,9 @@ IRC_MAX_CLIENT_TAGS_BYTES = 4094
 IRC_MAX_REMEMBERED = 10_000
 # Departures (PART and QUIT reasons) and NOTICEs kept for the IRC connections that relay them;
 # past this many the oldest are forgotten (a PART then shows without its reason).
+IRC_SHARED_LINES = 8192
+# Room lines whose IRC bytes are kept for the next IRC connection that gets the same line: each
+# is built once, not once per connection (chatroom.irc.codec.IrcShared); the oldest go first.
 IRC_PING_INTERVAL_S = 60.0
 # An IRC connection that sent nothing for one to two of these is sent PING; one
 # still silent a turn later is closed (ERROR: Ping timeout). --irc-ping-interval.

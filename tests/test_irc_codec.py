@@ -150,3 +150,29 @@ def test_a_topic_while_joining_is_rpl_topic_and_later_a_topic_change() -> None:
     )
     assert list(requests) == []  # the command is done
     assert codec.encode(TopicShown("#dev", "new")) == b":srv!srv@srv TOPIC #dev new\r\n"
+
+
+def test_a_room_line_is_built_once_for_every_irc_connection_that_gets_it() -> None:
+    shared = IrcShared()
+    alice, bob = registered("alice", shared), registered("bob", shared)
+    timed = registered("carol", shared)
+    replies(timed, b"CAP REQ :server-time\r\n")
+    line = RoomLine("dave", "#dev", "hi")
+    first = alice.encode(line)
+    assert first == b":dave!dave@srv PRIVMSG #dev :hi\r\n"
+    assert bob.encode(line) is first  # the same bytes object: built once
+    tagged = timed.encode(line)
+    assert tagged.startswith(b"@time=") and tagged.endswith(first)
+    assert timed.encode(line) is tagged
+    # An equal line said later is a line of its own (its own time, its own NOTICE or PRIVMSG).
+    later = RoomLine("dave", "#dev", "hi")
+    assert alice.encode(later) == first and alice.encode(later) is not first
+
+
+def test_lobby_lines_stay_hidden_from_an_irc_user_until_it_joins_the_lobby() -> None:
+    shared = IrcShared()
+    alice, bob = registered("alice", shared), registered("bob", shared)
+    replies(bob, b"JOIN #lobby\r\n")
+    line = RoomLine("dave", "#lobby", "hi")
+    assert alice.encode(line) == b""
+    assert bob.encode(line) == b":dave!dave@srv PRIVMSG #lobby :hi\r\n"

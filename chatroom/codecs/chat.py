@@ -11,7 +11,7 @@ alice sent (valid UTF-8 decodes and encodes back to itself).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 from chatroom.codecs.requests import Command, Ending, Leave, Refuse, Register, Request, Say
 from chatroom.hub.message import (
@@ -61,6 +61,10 @@ class ChatWire:
 
     events = False  # a CHAT/1.0 client gets no line it did not ask for
 
+    @property
+    def room_lines_key(self) -> Hashable:
+        return self
+
     def encode(self, message: Message | Event) -> bytes:
         if type(message) is RoomLine:
             return f"@{message.sender}: {message.text}\n".encode()
@@ -80,6 +84,10 @@ class ChatWire11:
     __slots__ = ()
 
     events = True
+
+    @property
+    def room_lines_key(self) -> Hashable:
+        return self
 
     def encode(self, message: Message | Event) -> bytes:
         if type(message) is RoomLine:

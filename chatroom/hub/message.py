@@ -104,6 +104,14 @@ class Wire(Hashable, Protocol):
     def events(self) -> bool:
         """True when its clients asked for events (presence, member lists, replays)."""
 
+    @property
+    def room_lines_key(self) -> Hashable:
+        """Wires with equal keys encode every RoomLine to the same bytes (most wires: themselves).
+
+        The router builds a room's payload once per key: many per-connection
+        wires (IRC's) that encode room lines alike share one payload.
+        """
+
     def encode(self, message: Message | Event) -> bytes:
         """The bytes that carry `message` to a recipient of this wire (whole lines).
 

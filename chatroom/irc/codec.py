@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from chatroom.codecs.requests import Command, Ending, Leave, Register, Reply, Request, Say
@@ -40,6 +40,7 @@ from chatroom.limits import (
     IRC_MAX_LINE_BYTES,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
+    IRC_SHARED_LINES,
     MAX_ROOMS_PER_USER,
     MAX_TOPIC_CHARS,
     MAX_USERNAME_CHARS,
@@ -94,11 +95,56 @@ class IrcShared:
         self.topic_set: dict[str, tuple[str, int]] = {}  # room key -> (who set its topic, when)
         self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
         self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
+        # Room lines as IRC bytes, by the message's identity (it is kept alive here, so no other
+        # message takes its id): the router asks every IRC connection for the same line.
+        self.said: dict[int, _Said] = {}
+        # What IrcCodec.room_lines_key hands the router: one per (server-time, #lobby shown), so
+        # IRC connections that see room lines alike share one payload, as CHAT/1.0 connections do.
+        self.line_keys = (object(), object(), object(), object())
+
+    def room_line(self, message: RoomLine) -> _Said:
+        """`message` as IRC lines, built once for every IRC connection that gets it."""
+        said = self.said.get(id(message))
+        if said is None or said.message is not message:
+            if len(self.said) >= IRC_SHARED_LINES:
+                del self.said[next(iter(self.said))]
+            said = self.said[id(message)] = _Said(message, self)
+        return said
 
     def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
         if len(table) >= IRC_MAX_REMEMBERED:
             del table[next(iter(table))]
         table[key] = value
+
+
+class _Said:
+    """One room line's IRC bytes, without tags and (built when first asked for) with server-time."""
+
+    __slots__ = ("message", "lobby", "_shared", "_plain", "_tagged")
+
+    def __init__(self, message: RoomLine, shared: IrcShared) -> None:
+        self.message = message
+        self.lobby = room_key(message.room) == LOBBY
+        self._shared = shared
+        self._plain: bytes | None = None
+        self._tagged: bytes | None = None
+
+    def lines(self, server: str, tagged: bool) -> bytes:
+        if tagged:
+            if self._tagged is None:
+                self._tagged = self._build(server, _server_time())
+            return self._tagged
+        if self._plain is None:
+            self._plain = self._build(server, "")
+        return self._plain
+
+    def _build(self, server: str, tags: str) -> bytes:
+        message = self.message
+        said = (username_key(message.sender), room_key(message.room), message.text)
+        verb = "NOTICE" if said in self._shared.notices else "PRIVMSG"
+        user = self._shared.users.get(said[0])
+        prefix = f"{message.sender}!{user.username if user is not None else message.sender}@{server}"
+        return build_text(verb, message.room, message.text, prefix, tags).encode()
 
 
 class IrcCodec:
@@ -124,6 +170,7 @@ class IrcCodec:
         self._deciding = False
         self._closed = False
         self.caps: set[str] = set()
+        self._tagged = False  # server-time asked for
         self._name = ""
         self._lobby_shown = False
         self._asking: tuple[str, str] = ("", "")  # the IRC command the hub's next reply answers
@@ -140,6 +187,10 @@ class IrcCodec:
     @property
     def wire(self) -> IrcCodec:
         return self
+
+    @property
+    def room_lines_key(self) -> Hashable:
+        return self.shared.line_keys[self._tagged * 2 + self._lobby_shown]
 
     @property
     def name(self) -> str:
@@ -306,6 +357,7 @@ class IrcCodec:
                         self.caps.discard(cap[1:])
                     else:
                         self.caps.add(cap)
+                self._tagged = "server-time" in self.caps
                 yield _out(self._line("CAP", target, "ACK", " ".join(asked)))
             else:
                 yield _out(self._line("CAP", target, "NAK", " ".join(asked)))
@@ -541,13 +593,12 @@ class IrcCodec:
     # -- hub messages to lines (the Wire) --------------------------------------------------------
 
     def encode(self, message: Message | Event) -> bytes:
-        tags = self._tags()
-        if type(message) is RoomLine:
-            if not self._shown(message.room):
+        if type(message) is RoomLine:  # the hot path: built once for all IRC connections
+            said = self.shared.room_line(message)
+            if said.lobby and not self._lobby_shown:
                 return b""
-            said = (username_key(message.sender), room_key(message.room), message.text)
-            verb = "NOTICE" if said in self.shared.notices else "PRIVMSG"
-            return build_text(verb, message.room, message.text, self._prefix(message.sender), tags).encode()
+            return said.lines(self._server, self._tagged)
+        tags = self._tags()
         if isinstance(message, PrivateLine):
             return build_text(
                 "PRIVMSG", self._name, message.text, self._prefix(message.sender), tags
@@ -809,10 +860,7 @@ class IrcCodec:
         return "".join(out)
 
     def _tags(self) -> str:
-        if "server-time" not in self.caps:
-            return ""
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return "time=" + now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+        return _server_time() if self._tagged else ""
 
     def _line(self, command: str, *params: str, prefix: str = "") -> str:
         return build(command, *params, prefix=prefix or self._server, tags=self._tags())
@@ -825,6 +873,12 @@ class IrcCodec:
 
     def _error(self, sentence: str) -> str:
         return build("ERROR", f"Closing link: {sentence}")
+
+
+def _server_time() -> str:
+    """The IRCv3 server-time tag for now."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return "time=" + now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def _names_of(lines: Sequence[str]) -> list[str]:
