@@ -106,3 +106,57 @@ def test_a_silent_irc_client_is_pinged_then_closed_and_one_that_answers_stays(
     silent.expect_closed()
     awake.send(b"PING :still-here\r\n")
     assert recv_until(awake, b"PONG")[-1] == b":srv PONG srv still-here"
+
+
+def test_nick_changes_reach_irc_and_chat11_members_once_and_free_the_old_name(
+    irc_server: ServerProcess,
+) -> None:
+    alice = irc_client(irc_server, "alice")
+    bob = irc_client(irc_server, "bob")
+    for peer, nick in ((alice, b"alice"), (bob, b"bob")):
+        peer.send(b"JOIN #test,#other\r\n")
+        recv_until(peer, b" 366 " + nick + b" #other ")
+    recv_until(alice, b":bob!bob@test.server JOIN #other")
+    carol = irc_server.connect()  # CHAT/1.1, in #test: LEFT then JOINED (CHAT/1.1 has no rename)
+    carol.send_line("REGISTER carol CHAT/1.1")
+    assert carol.recv_line() == b"200 Registration successful"
+    carol.send_line("@carol: !join #test")
+    recv_until(carol, b"MEMBERS-END #test ")
+    recv_until(alice, b"JOIN #test")
+    recv_until(bob, b"JOIN #test")
+    dave = irc_server.register("dave")  # CHAT/1.0 in #lobby: never hears of it
+    alice.send(b"NICK bob\r\n")
+    assert alice.recv_line() == b":test.server 433 alice bob :Nickname is already in use\r"
+    alice.send(b"NICK Malice\r\n")
+    assert alice.recv_line() == b":alice!alice@test.server NICK Malice\r"
+    assert bob.recv_line() == b":alice!alice@test.server NICK Malice\r"  # once, though in two rooms
+    assert recv_until(carol, b"JOINED #test Malice")[-2:] == [b"LEFT #test alice", b"JOINED #test Malice"]
+    alice.send(b"PRIVMSG #test :renamed\r\n")
+    assert bob.recv_line() == b":Malice!alice@test.server PRIVMSG #test :renamed\r"
+    assert carol.recv_line() == b"MSG #test Malice renamed"
+    again = irc_client(irc_server, "alice")  # the old name is free at once
+    again.send(b"NICK malice\r\n")
+    assert again.recv_line() == b":test.server 433 alice malice :Nickname is already in use\r"
+    alice.send(b"NICK Malice\r\nPING :done\r\n")  # the same name: no line at all
+    assert alice.recv_line() == b":test.server PONG test.server done\r"
+    assert dave.has_nothing_to_read()
+
+
+def test_a_topic_set_and_cleared_over_irc_reaches_chat_users(irc_server: ServerProcess) -> None:
+    irc = irc_client(irc_server, "setter")
+    irc.send(b"JOIN #dev\r\n")
+    recv_until(irc, b" 366 ")
+    chat = irc_server.register("reader")
+    chat.send_line("@reader: !join #dev")
+    assert chat.recv_line().startswith(b"210 ")
+    recv_until(irc, b"JOIN #dev")
+    irc.send(b"TOPIC #dev :release on Friday\r\n")
+    assert irc.recv_line() == b":setter!setter@test.server TOPIC #dev :release on Friday\r"
+    chat.send_line("@reader: !topic")
+    assert chat.recv_line() == b"212 The topic of #dev is: release on Friday"
+    irc.send(b"TOPIC #dev :\r\n")
+    assert irc.recv_line() == b":setter!setter@test.server TOPIC #dev :\r"
+    chat.send_line("@reader: !topic")
+    assert chat.recv_line() == b"212 #dev has no topic; !topic TEXT sets one."
+    irc.send(b"TOPIC #dev\r\n")
+    assert irc.recv_line() == b":test.server 331 setter #dev :No topic is set\r"

@@ -22,6 +22,7 @@ from chatroom.hub.message import (
     MemberList,
     Message,
     PrivateLine,
+    Renamed,
     Replay,
     RoomLine,
     TopicShown,
@@ -106,6 +107,8 @@ class ChatWire11:
             return "".join(lines).encode()
         if isinstance(message, TopicShown):
             return f"TOPIC {message.room} {message.text}\n".encode()
+        if isinstance(message, Renamed):  # CHAT/1.1 has no rename: the old name left, the new one came
+            return f"LEFT {message.room} {message.old}\nJOINED {message.room} {message.new}\n".encode()
         assert isinstance(message, Replay)
         room = message.room
         lines = [f"HISTORY {room} {_iso(when)} {sender} {text}\n" for when, sender, text in message.lines]

@@ -8,7 +8,7 @@ wire: CHAT/1.0 today, IRC or CHAT over WebSocket later.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,7 +70,18 @@ class Reply:
     data: bytes
 
 
-Request = Register | Say | Command | Leave | Refuse | Reply
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """The registered peer asks to be called `name` (IRC's NICK); `renamed(name)` is called if it may.
+
+    The hub answers like a command (221, or a 4xx the codec words its way).
+    """
+
+    name: str
+    renamed: Callable[[str], None]
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply | Rename
 
 
 class Ending(enum.Enum):

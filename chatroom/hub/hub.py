@@ -18,7 +18,7 @@ from typing import Protocol
 
 from chatroom.hub import commands
 from chatroom.hub.accounts import Accounts, Attempt, Refused
-from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Replay, TopicShown
+from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Renamed, Replay, TopicShown
 from chatroom.hub.router import Router
 from chatroom.limits import (
     HISTORY_DEFAULT_REPLAY,
@@ -28,7 +28,7 @@ from chatroom.limits import (
     MAX_ROOMS_PER_USER,
     PRESENCE_MAX_MEMBERS,
 )
-from chatroom.protocol.names import room_key, username_key
+from chatroom.protocol.names import is_valid_username, room_key, username_key
 from chatroom.text import printable
 
 log = logging.getLogger("chatroom.server")
@@ -66,6 +66,9 @@ class Admission(Protocol):
     """Whether `name` may be registered at all; may answer after a delay, exactly once."""
 
     def check(self, name: str, answer: Callable[[bool], None]) -> None: ...
+
+
+NAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !, one script."
 
 
 class Hub:
@@ -261,6 +264,50 @@ class Hub:
             for step in then:
                 step()
 
+    def rename(self, member: Recipient, new: str, answer: Answer, renamed: Callable[[str], None]) -> None:
+        """`member` asks to be called `new` (IRC's NICK): 221, or 400 / 409 / 4xx of the accounts.
+
+        `renamed(new)` makes the member answer to the new name; the rooms it is in then hear
+        `Renamed` (CHAT/1.1 members as LEFT and JOINED; CHAT/1.0 members hear nothing).
+        A name's password proves only that name: a proven member that takes another is not
+        proven any more (an operator stops being one).
+        """
+        old = member.name
+        if not is_valid_username(new):
+            answer(member, 400, [f"{new} is not a valid name: {NAME_RULES}"])
+            return
+        same = username_key(new) == username_key(old)
+        if not same and new in self.router:
+            answer(member, 409, [f"The name {new} is taken."])
+            return
+        if self._admission is not None:  # it answers for registrations only
+            answer(member, 400, ["Names cannot be changed on this server; reconnect with the new one."])
+            return
+
+        def checked(refused: Refused | None, proven: bool) -> None:
+            if member.name != old or not self.router.is_registered(member):
+                return  # it left, or changed its name again, while the accounts thought
+            if refused is not None and not same:
+                answer(member, refused.code, [refused.sentence])
+                return
+            if not self.router.rename(member, new):
+                answer(member, 409, [f"The name {new} is taken."])
+                return
+            renamed(new)
+            if not same:
+                self._proven.discard(member)
+            log.info("User %s is now called %s", old, new)
+            answer(member, 221, [f"You are now called {new}."])
+            if self.presence:
+                for room in self.router.rooms_of(member):
+                    if self.router.member_count(room) <= PRESENCE_MAX_MEMBERS:
+                        self.router.announce(room, Renamed(room, old, new), skip=member)
+
+        if self.accounts is None or same:
+            checked(None, False)
+        else:
+            self.accounts.check(new, Attempt(None, member.wire.events), checked)
+
     def _carry_out(self, member: Recipient, here: str, command: commands.Command) -> tuple[int, list[str]]:
         router = self.router
         if isinstance(command, commands.Help):
@@ -351,6 +398,11 @@ class Hub:
             return 212, [f"The topic of {room} is: {topic}"]
         if room_key(room) == LOBBY:
             return 400, [f"{LOBBY} has no topic."]
+        if not text:
+            if self._topics.pop(room_key(room), None) is None:
+                return 212, [f"{room} has no topic; !topic TEXT sets one."]
+            self._then.append(lambda: self.router.announce(room, TopicShown(room, "")))
+            return 212, [f"The topic of {room} was cleared."]
         self._topics[room_key(room)] = text
         self._then.append(lambda: self.router.announce(room, TopicShown(room, text)))
         return 212, [f"The topic of {room} is now: {text}"]

@@ -92,8 +92,17 @@ class Replay:
     lines: list[tuple[float, str, str]]
 
 
+@dataclass(slots=True)
+class Renamed:
+    """Presence (events only): `old` is called `new` from now on (an IRC client's NICK), seen in `room`."""
+
+    room: str
+    old: str
+    new: str
+
+
 Message = RoomLine | PrivateLine | FollowedLine
-Event = Joined | Left | MemberList | TopicShown | Replay
+Event = Joined | Left | MemberList | TopicShown | Replay | Renamed
 # Events go only to wires whose `events` is True (CHAT/1.1); a CHAT/1.0 client never asked for them.
 
 

@@ -5,9 +5,10 @@ sleeps, at most once per delivery interval, and before a new user joins) and
 then sent in batches: every member of a room who neither sent nor received a
 private line in this batch gets the room's lines, encoded once per kind of
 wire (its `room_lines_key`: one CHAT/1.0 wire for all, one IRC wire per
-connection but a handful of kinds) and shared as one bytes object. The few others (senders, private targets) get
-their own batch, assembled in the order the lines were routed, so lines from
-one sender, to a room or private, always arrive in the order they were said.
+connection but a handful of kinds) and shared as one bytes object. The few
+others (senders, private targets) get their own batch, assembled in the
+order the lines were routed, so lines from one sender, to a room or private,
+always arrive in the order they were said.
 """
 
 from __future__ import annotations
@@ -144,6 +145,21 @@ class Router:
         self._in_several.pop(recipient, None)
         for target in self._follows_of.pop(recipient, []):
             self._drop_follower(recipient, target)
+        return True
+
+    def rename(self, recipient: Recipient, new: str) -> bool:
+        """Key a registered user under `new` (its recipient then answers to it); False when taken.
+
+        Lines said before go out first, under the old name. Follows of `@old` stay on the old name.
+        """
+        old_key, new_key = username_key(recipient.name), username_key(new)
+        if self._users.get(old_key) is not recipient:
+            return False
+        if new_key != old_key and new_key in self._users:
+            return False
+        self.deliver()
+        del self._users[old_key]
+        self._users[new_key] = recipient
         return True
 
     def move(self, recipient: Recipient, room: str) -> str:

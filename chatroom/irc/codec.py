@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from chatroom.codecs.requests import Command, Ending, Leave, Register, Reply, Request, Say
+from chatroom.codecs.requests import Command, Ending, Leave, Register, Rename, Reply, Request, Say
 from chatroom.hub.message import (
     LOBBY,
     Event,
@@ -30,6 +30,7 @@ from chatroom.hub.message import (
     MemberList,
     Message,
     PrivateLine,
+    Renamed,
     RoomLine,
     TopicShown,
 )
@@ -181,6 +182,8 @@ class IrcCodec:
         self._asking_list = ""
         self._rooms: set[str] = set()  # the keys of the rooms it is in (as IRC sees them)
         self.operator = False
+        self._was = ""  # the name before the last NICK change
+        self._last_rename: tuple[str, str] = ("", "")  # the last NICK line relayed (once per change)
 
     # -- the Codec interface -------------------------------------------------------------------
 
@@ -511,10 +514,12 @@ class IrcCodec:
         self._asking = ("TOPIC", room)
         if len(params) < 2:
             yield Command("!topic", room)
-        elif not params[1].strip(" "):
-            yield self._reply("482", room, "Topics cannot be cleared here")
         elif room_key(room) not in self.shared.unlocked and not self._is_op(room):
             yield self._reply("482", room, "You're not channel operator")
+        elif not params[1].strip(" "):
+            self._topic_by_me.add(room_key(room))
+            self.shared.topic_set.pop(room_key(room), None)
+            yield Command("!untopic", room)
         else:
             self._topic_by_me.add(room_key(room))
             yield Command(f"!topic {params[1]}", room)
@@ -528,7 +533,25 @@ class IrcCodec:
             yield self._reply("432", params[0], "Erroneous nickname")
         else:
             self._asking = ("NICK", params[0])
-            yield Command("!list all")
+            yield Rename(params[0], self._renamed)
+
+    def _renamed(self, new: str) -> None:
+        """The hub lets this connection be called `new`: its IRC details follow the name."""
+        old, old_key, new_key = self._name, username_key(self._name), username_key(new)
+        self._name = new
+        self._was = old
+        shared = self.shared
+        user = shared.users.pop(old_key, None) or IrcUser(old, old, old)
+        user.nick = new
+        shared.users[new_key] = user
+        for room, creator in shared.creators.items():
+            if creator == old_key:
+                shared.creators[room] = new_key
+
+    def _nick_line(self, old: str, new: str) -> bytes:
+        user = self.shared.users.get(username_key(new))
+        prefix = f"{old}!{user.username if user is not None else old}@{self._server}"
+        return self._line("NICK", new, prefix=prefix).encode()
 
     def _mode(self, params: list[str]) -> Reply:
         if not params:
@@ -617,6 +640,11 @@ class IrcCodec:
             return "".join(
                 self._line(verb, message.room, prefix=self._prefix(n)) for n in message.names
             ).encode()
+        if isinstance(message, Renamed):
+            if not self._shown(message.room) or (message.old, message.new) == self._last_rename:
+                return b""  # one NICK line, however many rooms it shares with the renamed user
+            self._last_rename = (message.old, message.new)
+            return self._nick_line(message.old, message.new)
         if isinstance(message, MemberList):
             if not self._shown(message.room):
                 return b""
@@ -632,7 +660,9 @@ class IrcCodec:
                 self._fresh = ""
                 return self._topic_is(message.room, message.text).encode()
             setter = self._name if key in self._topic_by_me else self._server
-            if setter == self._name or key not in self.shared.topic_set:
+            if not message.text:  # cleared
+                self.shared.topic_set.pop(key, None)
+            elif setter == self._name or key not in self.shared.topic_set:
                 self.shared.topic_set[key] = (setter, int(datetime.datetime.now().timestamp()))
             self._topic_by_me.discard(key)
             return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
@@ -677,10 +707,13 @@ class IrcCodec:
         if verb == "WHO":
             return self._who(target, lines if ok else []).encode()
         if verb == "NICK":
-            key = username_key(target)
-            if any(key in map(username_key, names) for _, names in _everyone(lines)):
+            if ok:
+                return self._nick_line(self._was, self._name)
+            if code == 400:
+                return self._numeric("432", target, "Erroneous nickname").encode()
+            if code == 409:
                 return self._numeric("433", target, "Nickname is already in use").encode()
-            return self._numeric("447", target, "Cannot change nickname here: reconnect with it").encode()
+            return self._numeric("433", target, lines[-1]).encode()  # protected or banned
         if verb == "WHOIS":
             return self._whois(target, lines if ok else []).encode()
         return "".join(
@@ -713,7 +746,7 @@ class IrcCodec:
         return "".join(out)
 
     def _topic_reply(self, room: str, code: int, sentence: str) -> str:
-        if code == 212 and " is now: " in sentence:
+        if code == 212 and (" is now: " in sentence or sentence.endswith(" was cleared.")):
             return ""  # TopicShown follows for every member, this one included
         if code == 212 and " is: " in sentence:
             return self._topic_is(room, sentence.partition(" is: ")[2])

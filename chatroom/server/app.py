@@ -22,7 +22,18 @@ from typing import TYPE_CHECKING
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Reply, Request, Say
+from chatroom.codecs.requests import (
+    Codec,
+    Command,
+    Ending,
+    Leave,
+    Refuse,
+    Register,
+    Rename,
+    Reply,
+    Request,
+    Say,
+)
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
@@ -410,6 +421,8 @@ class Server(FloodControl):
                     break
             if isinstance(request, Command):
                 hub.command(conn, request.text, self._answer, request.room)
+            elif isinstance(request, Rename):  # IRC's NICK
+                hub.rename(conn, request.name, self._answer, request.renamed)
             elif isinstance(request, Reply):  # the codec's own answer (IRC): after what was routed before it
                 hub.deliver()
                 if not conn.deliver(request.data):
