@@ -452,13 +452,15 @@ class IrcCodec:
             self._asking = (command, target)
             if target.startswith("#"):
                 if self._shown(target):
-                    said = (username_key(self._name), room_key(target), text)
-                    if quiet:
-                        if len(self.shared.notices) >= IRC_MAX_REMEMBERED:
-                            del self.shared.notices[next(iter(self.shared.notices))]
-                        self.shared.notices[said] = None
-                    else:
-                        self.shared.notices.pop(said, None)
+                    notices = self.shared.notices
+                    if quiet or notices:  # a PRIVMSG costs nothing here while nobody sent a NOTICE
+                        said = (username_key(self._name), room_key(target), text)
+                        if not quiet:
+                            notices.pop(said, None)
+                        else:
+                            if len(notices) >= IRC_MAX_REMEMBERED:
+                                del notices[next(iter(notices))]
+                            notices[said] = None
                     yield Say(text, target)
                 elif not quiet:
                     yield self._reply("404", target, "Cannot send to channel")
