@@ -37,6 +37,7 @@ def irc_client(server: ServerProcess, nick: str) -> Peer:
 
 
 def test_the_irc_port_line_follows_the_plain_port_line(irc_server: ServerProcess) -> None:
+    irc_port(irc_server)  # printed after the line the server fixture waits for: wait for it too
     lines = irc_server.stdout.lines
     plain = next(n for n, line in enumerate(lines) if line.startswith("Will wait for client connections"))
     irc = next(n for n, line in enumerate(lines) if line.startswith(IRC_BANNER))
