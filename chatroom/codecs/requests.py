@@ -8,7 +8,7 @@ wire: CHAT/1.0 today, IRC or CHAT over WebSocket later.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,7 +70,20 @@ class Reply:
     data: bytes
 
 
-Request = Register | Say | Command | Leave | Refuse | Reply
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Before registering, the peer proves `name` is its account (IRC's SASL); the server answers the codec.
+
+    The accounts check the password as they check a registration's; `answered(None)` (proven) or
+    `answered(sentence)` (refused, and why) gives the reply to send. Reading waits meanwhile (`paused`).
+    """
+
+    name: str
+    credentials: Credentials
+    answered: Callable[[str | None], bytes]
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply | Authenticate
 
 
 class Ending(enum.Enum):
