@@ -139,9 +139,7 @@ def _irc_auth(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tupl
         parser.error("--irc-password: the connection password is empty")
     if args.irc_tls_port is not None:
         if args.tls_cert is None or args.tls_key is None:
-            parser.error(
-                "--irc-tls-port needs --tls-cert FILE and --tls-key FILE (the certificate it serves)"
-            )
+            parser.error("--irc-tls-port needs --tls-cert FILE and --tls-key FILE")
         if not 0 <= args.irc_tls_port <= 65535:
             parser.error(f"--irc-tls-port {args.irc_tls_port} is out of range 0-65535")
     return args.irc_tls_port, password
