@@ -323,9 +323,25 @@ def test_irc_over_tls_chats_with_a_chat_user_and_logs_in_with_sasl(
     assert irc.recv_line() == b":reader!reader@srv PRIVMSG #lobby :back\r"
 
 
-def test_irc_tls_port_without_the_tls_flags_is_one_error_sentence() -> None:
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["--irc-port", "0", "--irc-tls-port", "0"],
+            "--irc-tls-port needs --tls-cert FILE and --tls-key FILE",
+        ),
+        (["--irc-password", "pw"], "--irc-password needs --irc-port PORT"),
+        (["--irc-port", "0", "--irc-password", ""], "--irc-password: the connection password is empty"),
+        (
+            ["--irc-port", "0", "--irc-password-file", "/nonexistent/pw"],
+            "--irc-password-file: cannot read /nonexistent/pw: "
+            "[Errno 2] No such file or directory: '/nonexistent/pw'",
+        ),
+    ],
+)
+def test_a_wrong_irc_login_flag_is_one_error_sentence(args: list[str], error: str) -> None:
     done = subprocess.run(
-        [sys.executable, "server.py", "--db", ":memory:", "--irc-port", "0", "--irc-tls-port", "0"],
+        [sys.executable, "server.py", "--db", ":memory:", *args],
         cwd=REPO_ROOT,
         env=child_env(),
         capture_output=True,
@@ -334,9 +350,7 @@ def test_irc_tls_port_without_the_tls_flags_is_one_error_sentence() -> None:
         check=False,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
-        "chatroom-server: error: --irc-tls-port needs --tls-cert FILE and --tls-key FILE"
-    )
+    assert done.stderr.strip().splitlines()[-1] == f"chatroom-server: error: {error}"
     assert "Traceback" not in done.stderr
 
 

@@ -31,7 +31,10 @@ class IrcConfig:
 
 
 def add_irc_arguments(parser: argparse.ArgumentParser) -> None:
-    irc = parser.add_argument_group("IRC clients", "serve IRC clients (irssi, WeeChat, HexChat): docs/IRC.md")
+    irc = parser.add_argument_group(
+        "IRC clients",
+        "serve IRC clients (irssi, WeeChat, HexChat): docs/IRC.md; a protected name logs in with SASL PLAIN",
+    )
     irc.add_argument(
         "--irc-port",
         type=int,
@@ -134,7 +137,7 @@ def _irc_auth(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tupl
         if used
     ]
     if given and args.irc_port is None:
-        parser.error(f"{' and '.join(given)} need --irc-port PORT")
+        parser.error(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --irc-port PORT")
     if password is not None and not password:
         parser.error("--irc-password: the connection password is empty")
     if args.irc_tls_port is not None:
