@@ -18,6 +18,8 @@ from support.peer import DEADLINE_S, Peer
 from support.processes import REPO_ROOT, STARTUP_DEADLINE_S, ServerFactory, ServerProcess, child_env
 from support.tls import CertFiles, make_certs, tls_peer
 
+from chatroom.codecs.requests import Authenticate, Register, Reply, Request
+from chatroom.irc.codec import IrcCodec, IrcSettings
 from chatroom.irc.sasl import Challenge, Failed, Login, PlainExchange
 from chatroom.limits import IRC_SASL_CHUNK_BYTES
 
@@ -98,6 +100,46 @@ def test_endless_chunks_fail_once_past_the_bound() -> None:
     failed = [step for step in steps if step is not None]
     assert isinstance(failed[0], Failed) and failed[0].code == "904"
     assert "too long" in failed[0].sentence
+
+
+def replies(requests: list[Request]) -> bytes:
+    return b"".join(request.data for request in requests if isinstance(request, Reply))
+
+
+def test_without_accounts_sasl_is_neither_offered_nor_granted() -> None:
+    codec = IrcCodec(IrcSettings(server_name="srv"))
+    assert replies(list(codec.requests(b"CAP LS 302\r\n"))) == b":srv CAP * LS :server-time message-tags\r\n"
+    assert replies(list(codec.requests(b"CAP REQ :sasl\r\n"))) == b":srv CAP * NAK sasl\r\n"
+
+
+def test_the_codec_waits_for_the_check_then_registers_the_account_with_its_proof() -> None:
+    codec = IrcCodec(IrcSettings(server_name="srv", sasl=True))
+    list(codec.requests(b"CAP LS 302\r\nNICK foo\r\nUSER foo 0 * :foo\r\nCAP REQ :sasl\r\n"))
+    assert replies(list(codec.requests(b"AUTHENTICATE PLAIN\r\n"))) == b"AUTHENTICATE +\r\n"
+    out = list(codec.requests(f"AUTHENTICATE {plain('Jilles', 'sesame')}\r\nCAP END\r\n".encode()))
+    (login,) = out
+    assert isinstance(login, Authenticate) and login.name == "Jilles"
+    assert login.credentials.password == "sesame"
+    assert codec.paused  # CAP END waits for the answer
+    assert login.answered(None) == (
+        b":srv 900 * foo!foo@srv Jilles :You are now logged in as Jilles\r\n"
+        b":srv 903 * :SASL authentication successful\r\n"
+    )
+    (register,) = list(codec.waiting_requests())
+    assert isinstance(register, Register) and register.name == "Jilles"
+    assert register.credentials is not None and register.credentials.password == "sesame"
+
+
+def test_a_refused_check_is_904_with_the_reason_and_registration_goes_on_without_login() -> None:
+    codec = IrcCodec(IrcSettings(server_name="srv", sasl=True))
+    list(codec.requests(b"CAP REQ :sasl\r\nNICK foo\r\nUSER foo 0 * :foo\r\nAUTHENTICATE PLAIN\r\n"))
+    (login,) = list(codec.requests(f"AUTHENTICATE {plain('jilles', 'x')}\r\nCAP END\r\n".encode()))
+    assert isinstance(login, Authenticate)
+    assert login.answered("Wrong password for jilles.") == (
+        b":srv 904 * :SASL authentication failed: Wrong password for jilles.\r\n"
+    )
+    (register,) = list(codec.waiting_requests())
+    assert register == Register("foo", 0, None)
 
 
 # -- against the server ------------------------------------------------------------------------

@@ -142,7 +142,8 @@ class IrcCodec:
         self.operator = False
         self._sasl = PlainExchange()  # SASL PLAIN (chatroom.irc.sasl) and PASS
         self._checking = False  # a SASL login is being checked: read nothing until it is answered
-        self._login: tuple[str, Credentials] | None = None  # the account proven, with what proved it
+        self._account = ""  # the account a SASL login proved ("": none)
+        self._proof: Credentials | None = None  # what proved it, kept only until the Register that uses it
         self._pass = ""
 
     # -- the Codec interface -------------------------------------------------------------------
@@ -310,9 +311,10 @@ class IrcCodec:
                 self._sasl.abort()
                 yield self._reply("906", "SASL authentication aborted")
             name, credentials = self._nick, None
-            if self._login is not None:  # the login names the account: it registers as that name
-                account, credentials = self._login
-                name = self._nick if username_key(self._nick) == username_key(account) else account
+            if self._account:  # the login names the account: it registers as that name
+                name, credentials, self._proof = self._account, self._proof, None
+                if username_key(self._nick) == username_key(name):
+                    name = self._nick
             self._deciding = True
             yield Register(name, 0, credentials)  # IRC users get no history on entering a room
 
@@ -400,7 +402,7 @@ class IrcCodec:
         elif command in ("USER", "PASS"):
             yield self._reply("462", "You may not reregister")
         elif command == "AUTHENTICATE":
-            if self._login is not None:
+            if self._account:
                 yield self._reply("907", "You have already authenticated using SASL")
             else:
                 yield self._reply("462", "You may not reregister (SASL logs in only before registering here)")
@@ -574,7 +576,7 @@ class IrcCodec:
         if not self.settings.sasl or "sasl" not in self.caps:
             yield self._reply("904", "SASL authentication failed: request the sasl capability first")
             return
-        if self._login is not None:
+        if self._account:
             yield self._reply("907", "You have already authenticated using SASL")
             return
         step = self._sasl.step(params[0] if params else "")
@@ -595,7 +597,7 @@ class IrcCodec:
         self._checking = False
         if refusal is not None:
             return self._numeric("904", f"SASL authentication failed: {refusal}").encode()
-        self._login = (name, credentials)
+        self._account, self._proof = name, credentials
         mask = f"{self._nick or name}!{self._username or name}@{self._server}"
         return (
             self._numeric("900", mask, name, f"You are now logged in as {name}")

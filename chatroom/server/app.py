@@ -349,6 +349,8 @@ class Server(FloodControl):
             elif not now[0]:  # reading waited for this answer
                 self._watch(conn)
                 self._serve_later(conn, conn.codec.waiting_requests())
+                if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
+                    self.loop.mark_readable(conn)  # input held in the transport (TLS) while paused
 
         self.accounts.check(
             request.name, self._attempt(conn, Register(request.name, 0, request.credentials)), checked
