@@ -8,7 +8,9 @@ against the real server over sockets: names are claimed with CHAT/1.1
 from __future__ import annotations
 
 import base64
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 from support.peer import DEADLINE_S, Peer
 from support.processes import REPO_ROOT, STARTUP_DEADLINE_S, ServerFactory, ServerProcess, child_env
-from support.tls import CertFiles, make_certs, tls_peer
+from support.tls import CertFiles, make_certs, raw_connect, tls_peer
 
 from chatroom.codecs.requests import Authenticate, Register, Reply, Request
 from chatroom.irc.codec import IrcCodec, IrcSettings
@@ -444,3 +446,41 @@ def test_a_sasl_password_over_plain_tcp_from_another_host_is_refused_and_over_tl
     sasl_start(secure)
     secure.send(f"AUTHENTICATE {plain('jilles', 'sesame')}\r\n".encode())
     assert secure.recv_line().startswith(b":srv 900 ")
+
+
+def irc_tls_server(start_server: ServerFactory, certs: CertFiles, *args: str) -> tuple[ServerProcess, int]:
+    server = start_server(
+        "--irc-port", "0", "--irc-tls-port", "0", "--server-name", "srv", *certs.server_args(), *args
+    )
+    return server, int(server.wait_for_log(IRC_TLS_BANNER).removeprefix(IRC_TLS_BANNER))
+
+
+def test_sighup_reloads_the_certificate_of_the_irc_tls_port_too(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    first, second = make_certs(tmp_path / "first"), make_certs(tmp_path / "second")
+    server, port = irc_tls_server(start_server, first)
+    before = tls_peer(port, first.client_context())
+    server.peers.append(before)
+    second_pair = second.cert_file.read_bytes(), second.key_file.read_bytes()
+    first.cert_file.write_bytes(second_pair[0])
+    first.key_file.write_bytes(second_pair[1])
+    mark = server.log_mark()
+    server.proc.send_signal(signal.SIGHUP)
+    server.wait_for_log("TLS certificate and key reloaded", after=mark)
+    after = tls_peer(port, second.client_context())
+    server.peers.append(after)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_peer(port, first.client_context())
+    before.send(b"NICK early\r\nUSER e 0 * :e\r\n")  # connected before: still served
+    assert before.recv_line().startswith(b":srv 001 early ")
+
+
+def test_the_irc_tls_handshake_timeout_closes_a_staller(
+    start_server: ServerFactory, certs: CertFiles
+) -> None:
+    server, port = irc_tls_server(start_server, certs, "--tls-handshake-timeout", "0.3")
+    mark = server.log_mark()
+    staller = Peer(raw_connect(port))
+    staller.expect_closed(timeout=DEADLINE_S)
+    server.wait_for_log("TLS handshake timeout", after=mark)
