@@ -124,7 +124,7 @@ def test_the_codec_waits_for_the_check_then_registers_the_account_with_its_proof
     assert login.credentials.password == "sesame"
     assert codec.paused  # CAP END waits for the answer
     assert login.answered(None) == (
-        b":srv 900 * foo!foo@srv Jilles :You are now logged in as Jilles\r\n"
+        b":srv 900 * Jilles!foo@srv Jilles :You are now logged in as Jilles\r\n"
         b":srv 903 * :SASL authentication successful\r\n"
     )
     (register,) = list(codec.waiting_requests())
@@ -205,11 +205,22 @@ def test_a_sasl_login_registers_the_client_as_its_account_and_it_chats(server: S
     irc = irc_connect(server)
     sasl_start(irc, "foo")
     irc.send(f"AUTHENTICATE {plain('jilles', 'sesame')}\r\n".encode())
-    assert irc.recv_line() == b":srv 900 * foo!foo@srv jilles :You are now logged in as jilles\r"
+    assert irc.recv_line() == b":srv 900 * jilles!foo@srv jilles :You are now logged in as jilles\r"
     assert irc.recv_line() == b":srv 903 * :SASL authentication successful\r"
     irc.send(b"CAP END\r\nJOIN #lobby\r\nPRIVMSG #lobby :hello from irc\r\n")
     assert recv_until(irc, b" 001 ")[-1].startswith(b":srv 001 jilles ")
     assert chat.recv_line() == b"@jilles: hello from irc"
+
+
+def test_a_login_to_an_account_in_use_ends_with_433_for_the_account(server: ServerProcess) -> None:
+    chat = server.connect()
+    chat.send_line(f"REGISTER jilles CHAT/1.1 replay=0 password={b64(b'sesame')}")
+    assert chat.recv_line() == b"200 Registration successful"
+    irc = irc_connect(server)
+    sasl_start(irc, "foo")
+    irc.send(f"AUTHENTICATE {plain('jilles', 'sesame')}\r\nCAP END\r\n".encode())
+    assert recv_until(irc, b" 433 ")[-1] == b":srv 433 * jilles :Nickname is already in use"
+    assert irc.recv_line().startswith(b"ERROR ")
 
 
 def test_a_wrong_password_is_904_and_the_client_may_try_again(server: ServerProcess) -> None:

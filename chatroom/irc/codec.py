@@ -310,13 +310,13 @@ class IrcCodec:
             if self._sasl.under_way:  # sasl-3.1: registering ends an unfinished exchange
                 self._sasl.abort()
                 yield self._reply("906", "SASL authentication aborted")
-            name, credentials = self._nick, None
+            credentials = None
             if self._account:  # the login names the account: it registers as that name
-                name, credentials, self._proof = self._account, self._proof, None
-                if username_key(self._nick) == username_key(name):
-                    name = self._nick
+                credentials, self._proof = self._proof, None
+                if username_key(self._nick) != username_key(self._account):
+                    self._nick = self._account
             self._deciding = True
-            yield Register(name, 0, credentials)  # IRC users get no history on entering a room
+            yield Register(self._nick, 0, credentials)  # IRC users get no history on entering a room
 
     def _cap(self, params: list[str]) -> Iterator[Request]:
         sub = params[0].upper() if params else ""
@@ -598,7 +598,7 @@ class IrcCodec:
         if refusal is not None:
             return self._numeric("904", f"SASL authentication failed: {refusal}").encode()
         self._account, self._proof = name, credentials
-        mask = f"{self._nick or name}!{self._username or name}@{self._server}"
+        mask = f"{name}!{self._username or name}@{self._server}"  # the name it will register as
         return (
             self._numeric("900", mask, name, f"You are now logged in as {name}")
             + self._numeric("903", "SASL authentication successful")
