@@ -405,3 +405,9 @@ IRC_SHARED_LINES = 8192
 IRC_PING_INTERVAL_S = 60.0
 # An IRC connection that sent nothing for one to two of these is sent PING; one
 # still silent a turn later is closed (ERROR: Ping timeout). --irc-ping-interval.
+IRC_SASL_CHUNK_BYTES = 400
+# IRCv3 SASL: a client cuts its base64 AUTHENTICATE response into chunks of this size (a chunk of
+# exactly this size means more follows); a longer single parameter is answered 905.
+IRC_MAX_SASL_RESPONSE_BYTES = 3 * IRC_SASL_CHUNK_BYTES
+# A whole SASL PLAIN response, base64: two names of MAX_USERNAME_CHARS (up to 4 bytes a character)
+# and a password of MAX_PASSWORD_BYTES take 688 characters; past this the exchange fails with 904.

@@ -81,7 +81,20 @@ class Rename:
     renamed: Callable[[str], None]
 
 
-Request = Register | Say | Command | Leave | Refuse | Reply | Rename
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Before registering, the peer proves `name` is its account (IRC's SASL); the server answers the codec.
+
+    The accounts check the password as they check a registration's; `answered(None)` (proven) or
+    `answered(sentence)` (refused, and why) gives the reply to send. Reading waits meanwhile (`paused`).
+    """
+
+    name: str
+    credentials: Credentials
+    answered: Callable[[str | None], bytes]
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply | Rename | Authenticate
 
 
 class Ending(enum.Enum):

@@ -16,11 +16,23 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import functools
+import hmac
 from collections import deque
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from chatroom.codecs.requests import Command, Ending, Leave, Register, Rename, Reply, Request, Say
+from chatroom.codecs.requests import (
+    Authenticate,
+    Command,
+    Ending,
+    Leave,
+    Register,
+    Rename,
+    Reply,
+    Request,
+    Say,
+)
 from chatroom.hub.message import (
     LOBBY,
     Event,
@@ -35,6 +47,7 @@ from chatroom.hub.message import (
     TopicShown,
 )
 from chatroom.irc.message import IrcMessage, build, build_text, parse
+from chatroom.irc.sasl import MECHANISMS, Challenge, Failed, Login, PlainExchange
 from chatroom.limits import (
     IRC_MAX_CAP_LINE_CHARS,
     IRC_MAX_CLIENT_TAGS_BYTES,
@@ -46,6 +59,7 @@ from chatroom.limits import (
     MAX_TOPIC_CHARS,
     MAX_USERNAME_CHARS,
 )
+from chatroom.protocol.lines import Credentials
 from chatroom.protocol.names import is_valid_room_name, is_valid_username, room_key, username_key
 
 CAPABILITIES = ("server-time", "message-tags")
@@ -60,6 +74,8 @@ class IrcSettings:
     server_name: str = "chatroom"
     operators: dict[str, str] = field(default_factory=dict)  # --irc-oper NAME:PASSWORD
     network: str = "chatroom"
+    password: str | None = field(default=None, repr=False)  # --irc-password: PASS must give it
+    sasl: bool = False  # the server has accounts: offer SASL PLAIN
 
 
 def is_valid_nick(nick: str) -> bool:
@@ -184,6 +200,11 @@ class IrcCodec:
         self.operator = False
         self._was = ""  # the name before the last NICK change
         self._last_rename: tuple[str, str] = ("", "")  # the last NICK line relayed (once per change)
+        self._sasl = PlainExchange()  # SASL PLAIN (chatroom.irc.sasl) and PASS
+        self._checking = False  # a SASL login is being checked: read nothing until it is answered
+        self._account = ""  # the account a SASL login proved ("": none)
+        self._proof: Credentials | None = None  # what proved it, kept only until the Register that uses it
+        self._pass = ""
 
     # -- the Codec interface -------------------------------------------------------------------
 
@@ -205,7 +226,7 @@ class IrcCodec:
 
     @property
     def paused(self) -> bool:
-        return self._deciding
+        return self._deciding or self._checking
 
     def requests(self, data: bytes) -> Iterator[Request]:
         self._heard = True
@@ -231,6 +252,9 @@ class IrcCodec:
         ).encode()
 
     def refuse_with(self, code: int, sentence: str) -> bytes:
+        if code == 401:  # a name protected by a password, without a SASL login for it (docs/IRC.md)
+            why = f"The nick {self._nick} is protected by a password: log in with SASL, or choose another"
+            return (self._numeric("433", self._nick, why) + self._error(why)).encode()
         return self._error(sentence).encode()
 
     def final_line(self, code: int, sentence: str) -> bytes:
@@ -286,7 +310,7 @@ class IrcCodec:
     # -- lines to requests ---------------------------------------------------------------------
 
     def _run(self) -> Iterator[Request]:
-        while self._lines and not self._deciding and not self._closed:
+        while self._lines and not self.paused and not self._closed:
             raw = self._lines.popleft()
             if raw == b"\0TOOLONG":
                 yield Reply(self._numeric("417", "Input line was too long").encode())
@@ -326,8 +350,12 @@ class IrcCodec:
                 yield from self._try_register()
         elif command == "CAP":
             yield from self._cap(params)
-        elif command in ("PASS", "PONG"):
-            pass  # no connection password here
+        elif command == "AUTHENTICATE":
+            yield from self._authenticate(params)
+        elif command == "PASS":
+            self._pass = params[0] if params else ""
+        elif command == "PONG":
+            pass
         elif command == "PING":
             yield self._pong(params)
         elif command == "QUIT":
@@ -338,8 +366,21 @@ class IrcCodec:
 
     def _try_register(self) -> Iterator[Request]:
         if self._nick and self._user and not self._negotiating:
+            if not self._pass_given():
+                refusal = self._numeric("464", "Password incorrect") + self._error("Bad password")
+                yield Reply(refusal.encode())
+                yield Leave()
+                return
+            if self._sasl.under_way:  # sasl-3.1: registering ends an unfinished exchange
+                self._sasl.abort()
+                yield self._reply("906", "SASL authentication aborted")
+            credentials = None
+            if self._account:  # the login names the account: it registers as that name
+                credentials, self._proof = self._proof, None
+                if username_key(self._nick) != username_key(self._account):
+                    self._nick = self._account
             self._deciding = True
-            yield Register(self._nick, 0)  # IRC users get no history on entering a room
+            yield Register(self._nick, 0, credentials)  # IRC users get no history on entering a room
 
     def _cap(self, params: list[str]) -> Iterator[Request]:
         sub = params[0].upper() if params else ""
@@ -347,14 +388,16 @@ class IrcCodec:
         if sub == "LS":
             if not self._name:
                 self._negotiating = True
-            yield _out(self._line("CAP", target, "LS", " ".join(CAPABILITIES)[:IRC_MAX_CAP_LINE_CHARS]))
+            version = params[1] if len(params) > 1 and params[1].isdigit() else "0"
+            offered = " ".join(self._offered(int(version) >= 302))
+            yield _out(self._line("CAP", target, "LS", offered[:IRC_MAX_CAP_LINE_CHARS]))
         elif sub == "LIST":
             yield _out(self._line("CAP", target, "LIST", " ".join(sorted(self.caps))))
         elif sub == "REQ":
             if not self._name:
                 self._negotiating = True
             asked = params[1].split() if len(params) > 1 else []
-            if asked and all(cap.lstrip("-") in CAPABILITIES for cap in asked):
+            if asked and all(cap.lstrip("-") in self._offered(False) for cap in asked):
                 for cap in asked:
                     if cap.startswith("-"):
                         self.caps.discard(cap[1:])
@@ -423,6 +466,11 @@ class IrcCodec:
             yield from self._cap(params)
         elif command in ("USER", "PASS"):
             yield self._reply("462", "You may not reregister")
+        elif command == "AUTHENTICATE":
+            if self._account:
+                yield self._reply("907", "You have already authenticated using SASL")
+            else:
+                yield self._reply("462", "You may not reregister (SASL logs in only before registering here)")
         elif command == "NICK":
             yield from self._nick_change(params)
         elif command == "MOTD":
@@ -602,6 +650,51 @@ class IrcCodec:
                 self._numeric("381", "You are now an IRC operator") + self._line("MODE", self._name, "+o")
             ).encode()
         )
+
+    # -- SASL PLAIN and PASS (chatroom.irc.sasl, docs/IRC.md) --------------------------------------
+
+    def _offered(self, values: bool) -> list[str]:
+        """The capabilities offered: SASL only with accounts to log in to (`values`: CAP LS 302's sasl=)."""
+        if not self.settings.sasl:
+            return list(CAPABILITIES)
+        return [*CAPABILITIES, "sasl=" + ",".join(MECHANISMS) if values else "sasl"]
+
+    def _authenticate(self, params: list[str]) -> Iterator[Request]:
+        if not self.settings.sasl or "sasl" not in self.caps:
+            yield self._reply("904", "SASL authentication failed: request the sasl capability first")
+            return
+        if self._account:
+            yield self._reply("907", "You have already authenticated using SASL")
+            return
+        step = self._sasl.step(params[0] if params else "")
+        if isinstance(step, Challenge):
+            yield _out(build("AUTHENTICATE", "+"))
+        elif isinstance(step, Failed):
+            if step.mechanisms:
+                yield self._reply("908", ",".join(MECHANISMS), "are available SASL mechanisms")
+            yield self._reply(step.code, step.sentence)
+        elif isinstance(step, Login):
+            self._checking = True  # the server answers through _logged_in; reading waits until then
+            credentials = Credentials(step.password)
+            answered = functools.partial(self._logged_in, step.name, credentials)
+            yield Authenticate(step.name, credentials, answered)
+
+    def _logged_in(self, name: str, credentials: Credentials, refusal: str | None) -> bytes:
+        """The accounts' answer to a SASL login: 900 and 903, or 904 with their reason."""
+        self._checking = False
+        if refusal is not None:
+            return self._numeric("904", f"SASL authentication failed: {refusal}").encode()
+        self._account, self._proof = name, credentials
+        mask = f"{name}!{self._username or name}@{self._server}"  # the name it will register as
+        return (
+            self._numeric("900", mask, name, f"You are now logged in as {name}")
+            + self._numeric("903", "SASL authentication successful")
+        ).encode()
+
+    def _pass_given(self) -> bool:
+        """Whether PASS gave the connection password (--irc-password), when there is one."""
+        password = self.settings.password
+        return password is None or hmac.compare_digest(self._pass.encode(), password.encode())
 
     def _pong(self, params: list[str]) -> Reply:
         if not params:

@@ -10,6 +10,7 @@ arrive as bytes on a socket.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import logging
 import selectors
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
 from chatroom.codecs.requests import (
+    Authenticate,
     Codec,
     Command,
     Ending,
@@ -37,7 +39,7 @@ from chatroom.codecs.requests import (
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
-from chatroom.irc.codec import IrcCodec, IrcShared
+from chatroom.irc.codec import IrcCodec, IrcSettings, IrcShared
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
@@ -53,7 +55,7 @@ from chatroom.server.accounts import (
 )
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
-from chatroom.server.irc import IrcConfig
+from chatroom.server.irc import IrcConfig, IrcTLSService
 from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
@@ -223,6 +225,9 @@ class Server(FloodControl):
         # The IRC listener (issue #12): its connections are clients with an IrcCodec (chatroom.irc).
         self.irc_port = 0
         self._irc_shared = IrcShared()
+        self._irc_settings = IrcSettings()  # SASL PLAIN is offered when there are accounts to log in to
+        if config.irc is not None:
+            self._irc_settings = dataclasses.replace(config.irc.settings, sasl=self.accounts is not None)
         if config.irc is not None:
             try:
                 sock = open_listening_socket(config.host, config.irc.port)
@@ -237,6 +242,7 @@ class Server(FloodControl):
             self.listeners.append(Listener(self.loop, sock, self._admit_irc, "IRC"))
             self.irc_port = self.listeners[-1].port
             self.loop.call_later(config.irc.ping_interval, Server._ping_irc, self)
+        self.irc_tls = self._open_irc_tls()  # --irc-tls-port: IRC over TLS, SASL PLAIN, PASS
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -302,7 +308,57 @@ class Server(FloodControl):
     def _admit_irc(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """A new connection on the IRC listener."""
         assert self.config.irc is not None
-        self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings, self._irc_shared), address)
+        self._admit(PlainTransport.adopt(sock), IrcCodec(self._irc_settings, self._irc_shared), address)
+
+    def _open_irc_tls(self) -> IrcTLSService | None:
+        """The IRC TLS listener (--irc-tls-port), with the TLS listener's certificate (SIGHUP reloads it)."""
+        irc = self.config.irc
+        if irc is None or irc.tls_port is None or self.tls is None:
+            return None
+        try:
+            return IrcTLSService(
+                self.loop, irc.tls_port, self.config.host, self.tls, self._admit_irc_tls, self._screen_tls
+            )
+        except BaseException:
+            for other in self.listeners:
+                other.close()
+            self.tls.close()
+            if self.web is not None:
+                self.web.close()
+            raise
+
+    def _admit_irc_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
+        """An IRC connection over TLS whose handshake is done."""
+        self._admit(transport, IrcCodec(self._irc_settings, self._irc_shared), address, screened=True)
+        conn = self.connections.get(transport.fileno())
+        if conn is not None and conn.transport is transport and transport.pending():
+            self.loop.mark_readable(conn)  # its first lines came with the handshake's last bytes
+
+    def _authenticate(self, conn: Connection, request: Authenticate) -> None:
+        """A login before registering (IRC's SASL): the accounts judge it as a registration's password."""
+        if self.accounts is None:
+            if not conn.deliver(request.answered("the server has no accounts")):
+                self._close_later(conn, "could not take more output")
+            return
+        now = [True]  # answered within this call: the caller's loop goes on reading
+
+        def checked(refused: Refused | None, proven: bool) -> None:
+            if conn.phase is not Phase.OPEN:
+                return
+            if not conn.deliver(request.answered(None if refused is None else refused.sentence)):
+                self._close_later(conn, "could not take more output")
+            elif not now[0]:  # reading waited for this answer
+                self._watch(conn)
+                self._serve_later(conn, conn.codec.waiting_requests())
+                if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
+                    self.loop.mark_readable(conn)  # input held in the transport (TLS) while paused
+
+        self.accounts.check(
+            request.name, self._attempt(conn, Register(request.name, 0, request.credentials)), checked
+        )
+        now[0] = False
+        if conn.codec.paused and conn.phase is Phase.OPEN:
+            self._watch(conn)  # stop reading until it is answered
 
     def _ping_irc(self) -> None:
         """Each ping interval: PING the IRC users silent since the last one; close those still silent."""
@@ -440,6 +496,8 @@ class Server(FloodControl):
                     self._watch(conn)
             elif isinstance(request, Leave):
                 self._leave(conn)
+            elif isinstance(request, Authenticate):
+                self._authenticate(conn, request)
             elif isinstance(request, Refuse):
                 limit = f" (limit {request.limit})" if request.limit else ""
                 level = logging.WARNING if request.limit else logging.INFO
@@ -717,6 +775,8 @@ class Server(FloodControl):
             self.tls.close()  # and the handshakes under way
         if self.web is not None:
             self.web.close()  # and the page loads under way
+        if self.irc_tls is not None:
+            self.irc_tls.close()  # and the IRC handshakes under way
         self.hub.deliver()  # lines already read still reach their recipients first
         self._drop_unreachable()
         for conn in list(self.connections.values()):

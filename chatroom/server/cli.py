@@ -450,6 +450,8 @@ def _run(
             where = f"{where} or {host or '*'}:{config.web.port} (web)"
         if config.irc is not None:
             where = f"{where} or {host or '*'}:{config.irc.port} (IRC)"
+            if config.irc.tls_port is not None:
+                where = f"{where} or {host or '*'}:{config.irc.tls_port} (IRC over TLS)"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
@@ -461,6 +463,8 @@ def _run(
         say(f"Will wait for web browsers at port {server.web.port}")
     if config.irc is not None:
         say(f"Will wait for IRC clients at port {server.irc_port}")
+    if server.irc_tls is not None:
+        say(f"Will wait for IRC clients over TLS at port {server.irc_tls.port}")
     say("Waiting for incoming client connections ...")
     say(f"Keeping room history in {db}" if db is not None else "Keeping no room history")
     server.serve_forever(signals)
