@@ -176,3 +176,13 @@ def test_lobby_lines_stay_hidden_from_an_irc_user_until_it_joins_the_lobby() -> 
     line = RoomLine("dave", "#lobby", "hi")
     assert alice.encode(line) == b""
     assert bob.encode(line) == b":dave!dave@srv PRIVMSG #lobby :hi\r\n"
+
+
+def test_its_own_lobby_join_is_shown_once_when_the_hub_announces_it_after_join_lobby() -> None:
+    # A JOIN #lobby read before the hub's own announcement of the registration (a login decided
+    # off the loop lets the lines behind it run first) must not show the JOIN twice.
+    codec = registered("alice")
+    out = replies(codec, b"JOIN #lobby\r\n")
+    assert out[0] == Reply(b":alice!u@srv JOIN #lobby\r\n")
+    assert codec.encode(Joined("#lobby", ["alice"])) == b""
+    assert codec.encode(Joined("#lobby", ["bob"])) == b":bob!bob@srv JOIN #lobby\r\n"

@@ -729,12 +729,12 @@ class IrcCodec:
             if isinstance(message, Left):
                 return self._departures(message).encode()
             self._quits_seen.difference_update(map(username_key, message.names))
-            if self._name in message.names:
+            names = message.names
+            if self._name in names:
                 self._rooms.add(room_key(message.room))
-            verb = "JOIN"
-            return "".join(
-                self._line(verb, message.room, prefix=self._prefix(n)) for n in message.names
-            ).encode()
+                if room_key(message.room) == LOBBY:  # its own JOIN #lobby went out when it asked
+                    names = [name for name in names if name != self._name]
+            return "".join(self._line("JOIN", message.room, prefix=self._prefix(n)) for n in names).encode()
         if isinstance(message, Renamed):
             if not self._shown(message.room) or (message.old, message.new) == self._last_rename:
                 return b""  # one NICK line, however many rooms it shares with the renamed user
