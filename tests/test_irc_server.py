@@ -161,3 +161,20 @@ def test_a_topic_set_and_cleared_over_irc_reaches_chat_users(irc_server: ServerP
     assert chat.recv_line() == b"212 #dev has no topic; !topic TEXT sets one."
     irc.send(b"TOPIC #dev\r\n")
     assert irc.recv_line() == b":test.server 331 setter #dev :No topic is set\r"
+
+
+def test_an_irc_flood_is_delayed_not_lost_and_told_in_a_notice(start_server: ServerFactory) -> None:
+    server = start_server(
+        "--irc-port", "0", "--server-name", "srv", "--flood-exempt", "none", "--flood-lines", "20/5"
+    )
+    reader = server.register("reader")
+    irc = irc_client(server, "flooder")
+    irc.send(b"JOIN #lobby\r\n")
+    recv_until(irc, b" 366 ")
+    texts = [f"line {n}" for n in range(30)]
+    irc.send(b"".join(f"PRIVMSG #lobby :{text}\r\n".encode() for text in texts))
+    assert reader.recv_lines(30) == [f"@flooder: {text}".encode() for text in texts]
+    notice = irc.recv_line()
+    assert notice.startswith(b":srv NOTICE flooder :Slow down: this server reads at most 20 lines"), notice
+    irc.send(b"PING :after\r\n")
+    assert recv_until(irc, b"PONG") == [b":srv PONG srv after"]  # nothing else: no 404 for a line

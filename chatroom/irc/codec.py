@@ -65,6 +65,7 @@ from chatroom.protocol.names import is_valid_room_name, is_valid_username, room_
 CAPABILITIES = ("server-time", "message-tags")
 _NICK_FORBIDDEN = frozenset(",*?!@.:$&+%~#")  # would break prefixes, masks or targets
 _MAX_INPUT_BYTES = IRC_MAX_LINE_BYTES + IRC_MAX_TAGS_BYTES
+_FLOOD_NOTICES = ("Slow down:", "Not sent:")  # the 429 sentences of chatroom.server.flooding
 
 
 @dataclass(frozen=True)
@@ -764,6 +765,9 @@ class IrcCodec:
         return b""  # IRC users see no history
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        if code == 429 and lines and lines[0].startswith(_FLOOD_NOTICES):
+            # Flood control speaks on its own (chatroom.server.flooding): it answers no IRC command.
+            return self._server_notices(lines)
         verb, target = self._asking
         self._asking = ("", "")
         ok = 200 <= code < 300
@@ -811,6 +815,9 @@ class IrcCodec:
             return self._numeric("433", target, lines[-1]).encode()  # protected or banned
         if verb == "WHOIS":
             return self._whois(target, lines if ok else []).encode()
+        return self._server_notices(lines)
+
+    def _server_notices(self, lines: Sequence[str]) -> bytes:
         return "".join(
             self._line("NOTICE", self._name or "*", line, prefix=self._server) for line in lines
         ).encode()
