@@ -402,3 +402,13 @@ IRC_MAX_REMEMBERED = 10_000
 IRC_PING_INTERVAL_S = 60.0
 # An IRC connection that sent nothing for one to two of these is sent PING; one
 # still silent a turn later is closed (ERROR: Ping timeout). --irc-ping-interval.
+IRC_MAX_BANS_PER_CHANNEL = 100
+# MODE #chan +b masks one channel keeps (ISUPPORT MAXLIST=b:100, as ngIRCd); more are refused with 478.
+IRC_MAX_INVITES_PER_CHANNEL = 100
+# INVITEs one channel remembers until used; past this many an arbitrary older one is forgotten.
+IRC_MAX_KEY_CHARS = 23
+# A channel key (+k), as ngIRCd's KEYLEN; a longer one is refused (ERR_INVALIDKEY 525).
+IRC_MAX_WHOWAS = 1_000
+# Nicks that left, remembered for WHOWAS (oldest forgotten first); WHOWAS gives at most this many.
+IRC_MAX_CHANNEL_LIMIT = 1_000_000
+# The highest +l a channel may have; past any server's user count, and keeps the number short.

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from chatroom.codecs.requests import Command, Ending, Leave, Register, Reply, Request, Say
+from chatroom.codecs.requests import Command, Ending, Leave, Register, Remove, Reply, Request, Say
 from chatroom.hub.message import (
     LOBBY,
     Event,
@@ -33,10 +33,14 @@ from chatroom.hub.message import (
     RoomLine,
     TopicShown,
 )
+from chatroom.irc.channels import Channel, normal_mask
+from chatroom.irc.directory import Directory, NoDirectory
 from chatroom.irc.message import IrcMessage, build, build_text, parse
 from chatroom.limits import (
     IRC_MAX_CAP_LINE_CHARS,
+    IRC_MAX_CHANNEL_LIMIT,
     IRC_MAX_CLIENT_TAGS_BYTES,
+    IRC_MAX_KEY_CHARS,
     IRC_MAX_LINE_BYTES,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
@@ -94,6 +98,8 @@ class IrcShared:
         self.topic_set: dict[str, tuple[str, int]] = {}  # room key -> (who set its topic, when)
         self.reasons: dict[tuple[str, str], str] = {}  # (name key, room key or "") -> PART/QUIT reason
         self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
+        self.channels: dict[str, Channel] = {}  # room key -> its IRC modes (chatroom.irc.channels)
+        self.directory: Directory = NoDirectory()  # the server's rooms and IRC users (set by the server)
 
     def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
         if len(table) >= IRC_MAX_REMEMBERED:
@@ -359,7 +365,11 @@ class IrcCodec:
         elif command == "OPER":
             yield self._oper(params)
         elif command == "KICK":
-            yield self._reply("482", params[0] if params else "*", "You're not channel operator")
+            yield from self._kick(params)
+        elif command == "KILL":
+            yield from self._kill(params)
+        elif command == "INVITE":
+            yield self._invite(params)
         elif command == "PING":
             yield self._pong(params)
         elif command == "PONG":
@@ -396,7 +406,12 @@ class IrcCodec:
         for target in params[0].split(","):
             self._asking = (command, target)
             if target.startswith("#"):
-                if self._shown(target):
+                if self._shown(target) and not self._may_speak(target):
+                    if not quiet:
+                        yield self._reply("404", target, "Cannot send to channel (+m)")
+                elif self._external(target):
+                    yield from self._tell_room(command, target, text)
+                elif self._shown(target):
                     said = (username_key(self._name), room_key(target), text)
                     if quiet:
                         if len(self.shared.notices) >= IRC_MAX_REMEMBERED:
@@ -416,6 +431,7 @@ class IrcCodec:
         if not params:
             yield self._reply("461", "JOIN", "Not enough parameters")
             return
+        keys = params[1].split(",") if len(params) > 1 else []
         for room in params[0].split(","):
             if not room.startswith("#") or not is_valid_room_name(room):
                 yield self._reply("403", room, "No such channel")
@@ -425,6 +441,8 @@ class IrcCodec:
                     yield _out(self._line("JOIN", LOBBY, prefix=self._prefix(self._name)))
                     self._asking = ("NAMES", LOBBY)
                     yield Command("!list", LOBBY)
+            elif (refused := self._join_refused(room, keys.pop(0) if keys else "")) is not None:
+                yield refused
             else:
                 self._asking = ("JOIN", room)
                 yield Command(f"!join {room}")
@@ -483,27 +501,7 @@ class IrcCodec:
             return self._reply("461", "MODE", "Not enough parameters")
         target = params[0]
         if target.startswith("#"):
-            key = room_key(target)
-            if len(params) == 1:
-                return self._reply("324", target, "+n" if key in self.shared.unlocked else "+nt")
-            if params[1].lstrip("+-") == "b":
-                return self._reply("368", target, "End of channel ban list")
-            if not self._is_op(target):
-                return self._reply("482", target, "You're not channel operator")
-            change = params[1]
-            if change in ("+s", "-s"):
-                if change == "+s":
-                    self.shared.secret.add(key)
-                else:
-                    self.shared.secret.discard(key)
-            elif change in ("+t", "-t"):
-                if change == "-t":
-                    self.shared.unlocked.add(key)
-                else:
-                    self.shared.unlocked.discard(key)
-            elif change not in ("+v", "-v", "+n", "+o", "-o"):
-                return self._reply("472", change.lstrip("+-")[:1] or "*", "is unknown mode char to me")
-            return _out(self._line("MODE", target, *params[1:], prefix=self._prefix(self._name)))
+            return self._channel_mode(target, params[1:])
         if username_key(target) != username_key(self._name):
             return self._reply("502", "Can't change mode for other users")
         me = self._me()
@@ -537,6 +535,247 @@ class IrcCodec:
 
     def _names_end(self, room: str) -> Reply:
         return self._reply("366", room, "End of /NAMES list")
+
+    # -- channel modes, INVITE and what they refuse (chatroom.irc.channels) ------------------------
+
+    def _channel_mode(self, room: str, params: list[str]) -> Reply:
+        """MODE #room [changes [args]]: o v k l b m i n s t (Modern IRC), echoed to the room's IRC users."""
+        members = self.shared.directory.members(room) if self._shown(room) else None
+        if members is None:
+            return self._reply("403", room, "No such channel")
+        key = room_key(room)
+        channel = self._channel(room)
+        if not params:
+            modes = channel.modes(key in self.shared.secret, key in self.shared.unlocked, key in self._rooms)
+            return _out(self._numeric("324", room, *modes) + self._numeric("329", room, str(channel.created)))
+        if params[0].lstrip("+-") == "b" and len(params) == 1:
+            bans = [
+                self._numeric("367", room, mask, by, str(when)) for mask, (by, when) in channel.bans.items()
+            ]
+            return _out("".join(bans) + self._numeric("368", room, "End of channel ban list"))
+        if key not in self._rooms:
+            return self._reply("442", room, "You're not on that channel")
+        if not self._is_op(room):
+            return self._reply("482", room, "You're not channel operator")
+        args = params[1:]
+        sign = "+"
+        done: list[tuple[str, str, str]] = []  # (sign, letter, argument or "")
+        errors: list[str] = []
+        for letter in params[0]:
+            if letter in "+-":
+                sign = letter
+            elif letter in "ov" and args:
+                nick = args.pop(0)
+                found = next((name for name in members if username_key(name) == username_key(nick)), None)
+                if found is None:
+                    if self.shared.directory.online(nick) is None:
+                        errors.append(self._numeric("401", nick, "No such nick/channel"))
+                    else:
+                        errors.append(self._numeric("441", nick, room, "They aren't on that channel"))
+                    continue
+                who = username_key(found)
+                group = channel.ops if letter == "o" else channel.voiced
+                if sign == "+":
+                    group.add(who)
+                else:
+                    group.discard(who)
+                    if letter == "o" and self.shared.creators.get(key) == who:
+                        del self.shared.creators[key]
+                done.append((sign, letter, found))
+            elif letter == "k" and (args or sign == "-"):
+                value = args.pop(0) if args else ""
+                if sign == "-":
+                    if channel.key:
+                        channel.key = ""
+                        done.append(("-", "k", "*"))
+                elif not _valid_key(value):
+                    errors.append(self._numeric("696", room, "k", "*", "Invalid key"))
+                else:
+                    channel.key = value
+                    done.append(("+", "k", value))
+            elif letter == "l" and (args or sign == "-"):
+                if sign == "-":
+                    if channel.limit:
+                        channel.limit = 0
+                        done.append(("-", "l", ""))
+                    continue
+                value = args.pop(0)
+                if not (value.isascii() and value.isdigit() and 0 < int(value) <= IRC_MAX_CHANNEL_LIMIT):
+                    errors.append(self._numeric("696", room, "l", value or "*", "Invalid limit"))
+                else:
+                    channel.limit = int(value)
+                    done.append(("+", "l", value))
+            elif letter == "b" and args:
+                mask = normal_mask(args.pop(0))
+                now = int(datetime.datetime.now().timestamp())
+                if channel.ban(mask, self._name, now) if sign == "+" else channel.bans.pop(mask, None):
+                    done.append((sign, "b", mask))
+            elif letter in "mints":
+                if self._flag(room, channel, letter, sign == "+"):
+                    done.append((sign, letter, ""))
+            elif letter not in "ovklb":
+                errors.append(self._numeric("472", letter, "is unknown mode char to me"))
+        if not done:
+            return _out("".join(errors))
+        change, shown_args, last = "", [], ""
+        for sign, letter, arg in done:
+            change += (sign if sign != last else "") + letter
+            last = sign
+            if arg:
+                shown_args.append(arg)
+        me = self._prefix(self._name)
+        others = [name for name in members if username_key(name) != username_key(self._name)]
+        self.shared.directory.tell(
+            others, lambda codec: codec._line("MODE", room, change, *shown_args, prefix=me).encode()
+        )
+        return _out("".join(errors) + self._line("MODE", room, change, *shown_args, prefix=me))
+
+    def _flag(self, room: str, channel: Channel, letter: str, on: bool) -> bool:
+        """Set or clear a flag mode; True when it changed."""
+        key = room_key(room)
+        if letter == "s":
+            before = key in self.shared.secret
+            (self.shared.secret.add if on else self.shared.secret.discard)(key)
+        elif letter == "t":
+            before = key not in self.shared.unlocked
+            (self.shared.unlocked.discard if on else self.shared.unlocked.add)(key)
+        else:
+            attribute = {"m": "moderated", "i": "invite_only", "n": "no_external"}[letter]
+            before = getattr(channel, attribute)
+            setattr(channel, attribute, on)
+        return before != on
+
+    def _external(self, room: str) -> bool:
+        """A line from outside a -n room (the hub relays only members' lines: it goes to IRC members)."""
+        channel = self.shared.channels.get(room_key(room))
+        return channel is not None and not channel.no_external and room_key(room) not in self._rooms
+
+    def _tell_room(self, command: str, room: str, text: str) -> Iterator[Request]:
+        members = self.shared.directory.members(room)
+        if members is None:
+            yield self._reply("401", room, "No such nick/channel")
+            return
+        me = self._prefix(self._name)
+        self.shared.directory.tell(
+            members, lambda codec: build_text(command, room, text, me, codec._tags()).encode()
+        )
+
+    def _may_speak(self, room: str) -> bool:
+        """+m: only the room's operators and voiced users speak."""
+        channel = self.shared.channels.get(room_key(room))
+        if channel is None or not channel.moderated:
+            return True
+        return self._is_op(room) or username_key(self._name) in channel.voiced
+
+    def _join_refused(self, room: str, key: str) -> Reply | None:
+        """What +b, +i, +k or +l say to this JOIN (an INVITE lets one past +i and +l), or None."""
+        channel = self.shared.channels.get(room_key(room))
+        if channel is None or room_key(room) in self._rooms:
+            return None
+        me = username_key(self._name)
+        invited = me in channel.invited
+        user = self._me()
+        if channel.is_banned(f"{self._name}!{user.username}@{self._server}".lower()):
+            return self._reply("474", room, "Cannot join channel (+b)")
+        if channel.invite_only and not invited:
+            return self._reply("473", room, "Cannot join channel (+i)")
+        if channel.key and key != channel.key:
+            return self._reply("475", room, "Cannot join channel (+k)")
+        members = self.shared.directory.members(room) or []
+        if channel.limit and len(members) >= channel.limit and not invited:
+            return self._reply("471", room, "Cannot join channel (+l)")
+        channel.invited.discard(me)
+        return None
+
+    def _invite(self, params: list[str]) -> Reply:
+        """INVITE nick #room: 341 here, an INVITE line to the nick (when it is an IRC user)."""
+        if len(params) < 2:
+            return self._reply("461", "INVITE", "Not enough parameters")
+        nick, room = params[0], params[1]
+        found = self.shared.directory.online(nick)
+        members = self.shared.directory.members(room) if self._shown(room) else None
+        if found is None:
+            return self._reply("401", nick, "No such nick/channel")
+        if members is not None:
+            channel = self._channel(room)
+            if room_key(room) not in self._rooms:
+                return self._reply("442", room, "You're not on that channel")
+            if channel.invite_only and not self._is_op(room):
+                return self._reply("482", room, "You're not channel operator")
+            if username_key(found) in map(username_key, members):
+                return self._reply("443", found, room, "is already on channel")
+            channel.invite(username_key(found))
+        me = self._prefix(self._name)
+        self.shared.directory.tell(
+            [found], lambda codec: codec._line("INVITE", found, room, prefix=me).encode()
+        )
+        return self._reply("341", found, room)
+
+    # -- channel operators: KICK, KILL (Hub.remove_from_room, remove_from_server) -------------------
+
+    def _kick(self, params: list[str]) -> Iterator[Request]:
+        """KICK #room nick [reason], by the room's operator or an IRC operator (Modern IRC's numerics)."""
+        if len(params) < 2 or not params[1]:
+            yield self._reply("461", "KICK", "Not enough parameters")
+            return
+        room, nick = params[0], params[1].split(",")[0]
+        reason = params[2] if len(params) > 2 and params[2] else self._name
+        members = self.shared.directory.members(room) if room.startswith("#") else None
+        if not self._shown(room):
+            yield self._reply("442", room, "You're not on that channel")
+        elif members is None:
+            yield self._reply("403", room, "No such channel")
+        elif room_key(room) not in self._rooms:
+            yield self._reply("442", room, "You're not on that channel")
+        elif not (self._is_op(room) or self.operator):
+            yield self._reply("482", room, "You're not channel operator")
+        elif username_key(nick) not in map(username_key, members):
+            yield self._reply("441", nick, room, "They aren't on that channel")
+        else:
+            self._asking = ("KICK", f"{room} {nick}")
+            yield Remove(nick, room, reason)
+
+    def _kill(self, params: list[str]) -> Iterator[Request]:
+        """KILL nick [reason], by an IRC operator: the hub's kick (the connection ends)."""
+        if not params or not params[0]:
+            yield self._reply("461", "KILL", "Not enough parameters")
+        elif not self.operator:
+            yield self._reply("481", "Permission Denied- You're not an IRC operator")
+        else:
+            nick = params[0]
+            reason = f"Killed ({self._name} ({params[1] if len(params) > 1 and params[1] else 'no reason'}))"
+            self.shared.remember(self.shared.reasons, (username_key(nick), ""), reason)
+            self._asking = ("KILL", nick)
+            yield Remove(nick, None, reason)
+
+    def _removed(self, verb: str, target: str, code: int, sentence: str) -> str:
+        """The hub's answer to a KICK or KILL: nothing when done (the KICK or QUIT line says it)."""
+        room, _, nick = target.partition(" ")
+        if 200 <= code < 300:
+            return ""
+        if verb == "KILL":
+            return self._numeric("401", target, "No such nick/channel")
+        if code == 404:
+            return self._numeric("403", room, "No such channel")
+        if code == 403:
+            return self._numeric("442", room, "You're not on that channel")
+        if code == 410:
+            return self._numeric("441", nick, room, "They aren't on that channel")
+        return self._numeric("482", room, sentence)
+
+    def _prefixed(self, room: str, name: str) -> str:
+        """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""
+        if self._chanop(room, name):
+            return "@" + name
+        channel = self.shared.channels.get(room_key(room))
+        return ("+" + name) if channel is not None and username_key(name) in channel.voiced else name
+
+    def _channel(self, room: str) -> Channel:
+        key = room_key(room)
+        channel = self.shared.channels.get(key)
+        if channel is None:
+            channel = self.shared.channels[key] = Channel()
+        return channel
 
     # -- hub messages to lines (the Wire) --------------------------------------------------------
 
@@ -572,6 +811,8 @@ class IrcCodec:
             self._fresh = room_key(message.room)
             if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
                 self.shared.creators[room_key(message.room)] = username_key(self._name)
+                now = int(datetime.datetime.now().timestamp())  # a room made anew: no old modes
+                self.shared.channels[room_key(message.room)] = Channel(created=now)
             return self._names(message.room, message.names or [self._name]).encode()
         if isinstance(message, TopicShown):
             key = room_key(message.room)
@@ -632,6 +873,8 @@ class IrcCodec:
             return self._numeric("447", target, "Cannot change nickname here: reconnect with it").encode()
         if verb == "WHOIS":
             return self._whois(target, lines if ok else []).encode()
+        if verb in ("KICK", "KILL"):
+            return self._removed(verb, target, code, lines[-1]).encode()
         return "".join(
             self._line("NOTICE", self._name or "*", line, prefix=self._server) for line in lines
         ).encode()
@@ -639,8 +882,7 @@ class IrcCodec:
     # -- replies --------------------------------------------------------------------------------
 
     def _names(self, room: str, names: list[str]) -> str:
-        op = self.shared.creators.get(room_key(room))
-        shown = [f"@{name}" if username_key(name) == op else name for name in names]
+        shown = [self._prefixed(room, name) for name in names]
         kind = "@" if room_key(room) in self.shared.secret else "="
         out = [
             self._numeric("353", kind, room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)
@@ -655,6 +897,8 @@ class IrcCodec:
             room, _, rest = line.partition(" ")
             if (wanted and room_key(room) not in wanted) or not self._shown(room):
                 continue
+            if room_key(room) in self.shared.secret and room_key(room) not in self._rooms:
+                continue  # +s: listed only to its members
             count, _, rest = rest.partition(" ")
             topic = rest.partition(": ")[2]
             out.append(self._numeric("322", room, count, topic))
@@ -711,8 +955,8 @@ class IrcCodec:
         flags = "G" if user.away else "H"
         if user.oper:
             flags += "*"
-        if room != "*" and self.shared.creators.get(room_key(room)) == username_key(name):
-            flags += "@"
+        if room != "*":
+            flags += self._prefixed(room, name)[: -len(name)]
         server = self._server
         return self._numeric("352", room, user.username, server, server, name, flags, f"0 {user.realname}")
 
@@ -727,8 +971,7 @@ class IrcCodec:
         for _, names in _everyone(lines):
             found = next((name for name in names if username_key(name) == key), found)
         user = self.shared.users.get(key) or IrcUser(found, found, found)
-        op = self.shared.creators
-        shown = [("@" if op.get(room_key(room)) == key else "") + room for room in rooms if self._shown(room)]
+        shown = [self._prefixed(room, found)[: -len(found)] + room for room in rooms if self._shown(room)]
         out = [self._numeric("311", found, user.username, self._server, "*", user.realname)]
         if shown:
             out.append(self._numeric("319", found, " ".join(shown)))
@@ -751,7 +994,7 @@ class IrcCodec:
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
             "CHANMODES=b,,,nt",
-            "PREFIX=(o)@",
+            "PREFIX=(ov)@+",
             f"NETWORK={self.settings.network}",
         ]
         return "".join(
@@ -778,7 +1021,13 @@ class IrcCodec:
         return f"{nick}!{user.username if user is not None else nick}@{self._server}"
 
     def _is_op(self, room: str) -> bool:
-        return self.shared.creators.get(room_key(room)) == username_key(self._name)
+        return self._chanop(room, self._name)
+
+    def _chanop(self, room: str, name: str) -> bool:
+        """Whether `name` is an operator (@) of `room`: its creator, or given +o."""
+        key, who = room_key(room), username_key(name)
+        channel = self.shared.channels.get(key)
+        return self.shared.creators.get(key) == who or (channel is not None and who in channel.ops)
 
     def _me(self) -> IrcUser:
         key = username_key(self._name)
@@ -797,6 +1046,21 @@ class IrcCodec:
                 self._rooms.discard(room)
                 if room == LOBBY:
                     self._lobby_shown = False
+            channel = self.shared.channels.get(room)
+            if channel is not None:
+                channel.ops.discard(key)
+                channel.voiced.discard(key)
+            if message.by:  # taken out by someone (Hub.remove_from_room): an IRC KICK
+                out.append(
+                    self._line(
+                        "KICK",
+                        message.room,
+                        name,
+                        message.reason or message.by,
+                        prefix=self._prefix(message.by),
+                    )
+                )
+                continue
             quit_reason = self.shared.reasons.get((key, ""))
             if quit_reason is not None and name != self._name:
                 if key not in self._quits_seen:
@@ -837,6 +1101,11 @@ def _everyone(lines: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     for line in lines[:-1]:
         room, _, names = line.partition(": ")
         yield room, [name for name in names.split(" ") if name]
+
+
+def _valid_key(key: str) -> bool:
+    """A channel key: 1 to IRC_MAX_KEY_CHARS printable ASCII characters, no space or comma (RFC 2812)."""
+    return 0 < len(key) <= IRC_MAX_KEY_CHARS and all("!" <= ch <= "~" and ch != "," for ch in key)
 
 
 def _out(line: str) -> Reply:

@@ -22,7 +22,18 @@ from typing import TYPE_CHECKING
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Reply, Request, Say
+from chatroom.codecs.requests import (
+    Codec,
+    Command,
+    Ending,
+    Leave,
+    Refuse,
+    Register,
+    Remove,
+    Reply,
+    Request,
+    Say,
+)
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
@@ -43,6 +54,7 @@ from chatroom.server.accounts import (
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
 from chatroom.server.irc import IrcConfig
+from chatroom.server.irc_directory import HubDirectory
 from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
@@ -212,6 +224,7 @@ class Server(FloodControl):
         # The IRC listener (issue #12): its connections are clients with an IrcCodec (chatroom.irc).
         self.irc_port = 0
         self._irc_shared = IrcShared()
+        self._irc_shared.directory = HubDirectory(self.hub, self._irc_full)
         if config.irc is not None:
             try:
                 sock = open_listening_socket(config.host, config.irc.port)
@@ -292,6 +305,9 @@ class Server(FloodControl):
         """A new connection on the IRC listener."""
         assert self.config.irc is not None
         self._admit(PlainTransport.adopt(sock), IrcCodec(self.config.irc.settings, self._irc_shared), address)
+
+    def _irc_full(self, conn: Connection) -> None:
+        self._close_later(conn, "could not take more output")
 
     def _ping_irc(self) -> None:
         """Each ping interval: PING the IRC users silent since the last one; close those still silent."""
@@ -427,6 +443,11 @@ class Server(FloodControl):
                     self._watch(conn)
             elif isinstance(request, Leave):
                 self._leave(conn)
+            elif isinstance(request, Remove):  # an IRC KICK or KILL: the codec checked the authority
+                if request.room is None:
+                    hub.remove_from_server(conn, request.name, request.reason, self._answer)
+                else:
+                    hub.remove_from_room(conn, request.name, request.room, request.reason, self._answer)
             elif isinstance(request, Refuse):
                 limit = f" (limit {request.limit})" if request.limit else ""
                 level = logging.WARNING if request.limit else logging.INFO
