@@ -626,7 +626,7 @@ class IrcCodec:
         me = self._prefix(self._name)
         others = [name for name in members if username_key(name) != username_key(self._name)]
         self.shared.directory.tell(
-            others, lambda codec: codec._line("MODE", room, change, *shown_args, prefix=me).encode()
+            others, lambda codec: codec.line("MODE", room, change, *shown_args, prefix=me).encode()
         )
         return _out("".join(errors) + self._line("MODE", room, change, *shown_args, prefix=me))
 
@@ -657,7 +657,7 @@ class IrcCodec:
             return
         me = self._prefix(self._name)
         self.shared.directory.tell(
-            members, lambda codec: build_text(command, room, text, me, codec._tags()).encode()
+            members, lambda codec: build_text(command, room, text, me, codec.tags()).encode()
         )
 
     def _may_speak(self, room: str) -> bool:
@@ -707,7 +707,7 @@ class IrcCodec:
             channel.invite(username_key(found))
         me = self._prefix(self._name)
         self.shared.directory.tell(
-            [found], lambda codec: codec._line("INVITE", found, room, prefix=me).encode()
+            [found], lambda codec: codec.line("INVITE", found, room, prefix=me).encode()
         )
         return self._reply("341", found, room)
 
@@ -762,6 +762,13 @@ class IrcCodec:
         if code == 410:
             return self._numeric("441", nick, room, "They aren't on that channel")
         return self._numeric("482", room, sentence)
+
+    def line(self, command: str, *params: str, prefix: str = "") -> str:
+        """A line as this connection gets it (IrcRecipient: what other IRC connections send it)."""
+        return self._line(command, *params, prefix=prefix)
+
+    def tags(self) -> str:
+        return self._tags()
 
     def _prefixed(self, room: str, name: str) -> str:
         """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""

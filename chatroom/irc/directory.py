@@ -11,13 +11,20 @@ stays without I/O. `NoDirectory` stands in when there is no server (unit tests).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from chatroom.irc.codec import IrcCodec
 
-LineFor = Callable[["IrcCodec"], bytes]
-# line_for(codec): the bytes for one IRC recipient (its own nick, tags and caps), b"" for none.
+class IrcRecipient(Protocol):
+    """An IRC connection as a line's sender sees it (IrcCodec): it builds lines its own way."""
+
+    def line(self, command: str, *params: str, prefix: str = "") -> str:
+        """One line with this connection's tags (server-time when it asked for it)."""
+
+    def tags(self) -> str: ...
+
+
+LineFor = Callable[[IrcRecipient], bytes]
+# line_for(recipient): the bytes for one IRC recipient (its own tags and caps), b"" for none.
 
 
 class Directory(Protocol):
