@@ -44,6 +44,7 @@ from chatroom.limits import (
     IRC_MAX_LINE_BYTES,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
+    IRC_MAX_WHOWAS,
     MAX_ROOMS_PER_USER,
     MAX_TOPIC_CHARS,
     MAX_USERNAME_CHARS,
@@ -100,6 +101,8 @@ class IrcShared:
         self.notices: dict[tuple[str, str, str], None] = {}  # (name key, room key, text) said as NOTICE
         self.channels: dict[str, Channel] = {}  # room key -> its IRC modes (chatroom.irc.channels)
         self.directory: Directory = NoDirectory()  # the server's rooms and IRC users (set by the server)
+        self.whowas: deque[IrcUser] = deque(maxlen=IRC_MAX_WHOWAS)  # IRC users gone, newest last
+        self.peak = 0  # the most users seen online at once (LUSERS 265/266)
 
     def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
         if len(table) >= IRC_MAX_REMEMBERED:
@@ -204,7 +207,9 @@ class IrcCodec:
     def close(self) -> None:
         if self._name and not self._closed:
             key = username_key(self._name)
-            self.shared.users.pop(key, None)
+            gone = self.shared.users.pop(key, None)
+            if gone is not None:
+                self.shared.whowas.append(gone)
             if (key, "") not in self.shared.reasons:
                 self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
         self._closed = True
@@ -370,6 +375,24 @@ class IrcCodec:
             yield from self._kill(params)
         elif command == "INVITE":
             yield self._invite(params)
+        elif command == "WHOWAS":
+            yield self._whowas(params)
+        elif command == "USERHOST":
+            yield self._userhost(params)
+        elif command == "INFO":
+            yield _out(
+                self._numeric("371", "chatroom: rooms for CHAT/1.0, CHAT/1.1 and IRC users")
+                + self._numeric("374", "End of INFO list")
+            )
+        elif command == "TIME":
+            now = datetime.datetime.now(datetime.timezone.utc)
+            yield self._reply(
+                "391",
+                self._server,
+                str(int(now.timestamp())),
+                "0",
+                now.strftime("%A %B %d %Y -- %H:%M:%S UTC"),
+            )
         elif command == "PING":
             yield self._pong(params)
         elif command == "PONG":
@@ -509,6 +532,8 @@ class IrcCodec:
             return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper)
         if params[1] in ("+i", "-i"):
             me.invisible = params[1] == "+i"
+        elif params[1] == "-o":  # an IRC operator may give it up (+o only through OPER)
+            me.oper = self.operator = False
         return _out(self._line("MODE", self._name, params[1], prefix=self._name))
 
     def _oper(self, params: list[str]) -> Reply:
@@ -770,6 +795,38 @@ class IrcCodec:
     def tags(self) -> str:
         return self._tags()
 
+    def _whowas(self, params: list[str]) -> Reply:
+        """WHOWAS nick [count]: the IRC users that had the nick, newest first (IRC_MAX_WHOWAS kept)."""
+        if not params or not params[0]:
+            return self._reply("431", "No nickname given")
+        nick = params[0]
+        wanted = params[1] if len(params) > 1 else ""
+        count = int(wanted) if wanted.isascii() and wanted.isdigit() and len(wanted) < 6 else 0
+        found = [
+            user for user in reversed(self.shared.whowas) if username_key(user.nick) == username_key(nick)
+        ]
+        out = []
+        for user in found[: count or len(found)]:
+            out.append(self._numeric("314", user.nick, user.username, self._server, "*", user.realname))
+            out.append(self._numeric("312", user.nick, self._server, "chatroom"))
+        if not found:
+            out.append(self._numeric("406", nick, "There was no such nickname"))
+        return _out("".join(out) + self._numeric("369", nick, "End of WHOWAS"))
+
+    def _userhost(self, params: list[str]) -> Reply:
+        """USERHOST nick...: nick[*]=+|-user@host for each online (at most five, RFC 2812)."""
+        if not params:
+            return self._reply("461", "USERHOST", "Not enough parameters")
+        replies = []
+        for nick in params[:5]:
+            found = self.shared.directory.online(nick)
+            if found is None:
+                continue
+            user = self.shared.users.get(username_key(found)) or IrcUser(found, found, found)
+            oper = "*" if user.oper else ""
+            replies.append(f"{found}{oper}={'-' if user.away else '+'}{user.username}@{self._server}")
+        return self._reply("302", " ".join(replies))
+
     def _prefixed(self, room: str, name: str) -> str:
         """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""
         if self._chanop(room, name):
@@ -1017,8 +1074,24 @@ class IrcCodec:
         )
 
     def _lusers(self) -> str:
-        return self._numeric("251", "There are users on 1 server") + self._numeric(
-            "255", "I have clients and 0 servers"
+        """251-255, 265, 266: every wire's users count (this is one server: local is global)."""
+        users, rooms = self.shared.directory.census()
+        users = max(users, 1)  # (no server behind the codec: itself)
+        shared = self.shared
+        shared.peak = peak = max(shared.peak, users)
+        invisible = sum(user.invisible for user in shared.users.values())
+        opers = sum(user.oper for user in shared.users.values())
+        return "".join(
+            [
+                self._numeric(
+                    "251", f"There are {users - invisible} users and {invisible} invisible on 1 servers"
+                ),
+                self._numeric("252", str(opers), "operator(s) online"),
+                self._numeric("254", str(rooms), "channels formed"),
+                self._numeric("255", f"I have {users} clients and 0 servers"),
+                self._numeric("265", str(users), str(peak), f"Current local users {users}, max {peak}"),
+                self._numeric("266", str(users), str(peak), f"Current global users {users}, max {peak}"),
+            ]
         )
 
     # -- building lines ---------------------------------------------------------------------------
