@@ -412,3 +412,5 @@ IRC_MAX_WHOWAS = 1_000
 # Nicks that left, remembered for WHOWAS (oldest forgotten first); WHOWAS gives at most this many.
 IRC_MAX_CHANNEL_LIMIT = 1_000_000
 # The highest +l a channel may have; past any server's user count, and keeps the number short.
+IRC_MAX_KICK_TARGETS = 4
+# Nicks one KICK may name (ISUPPORT TARGMAX=KICK:4); more are dropped silently, as Modern IRC allows.

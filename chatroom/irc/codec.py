@@ -35,12 +35,15 @@ from chatroom.hub.message import (
 )
 from chatroom.irc.channels import Channel, normal_mask
 from chatroom.irc.directory import Directory, NoDirectory
+from chatroom.irc.help import TOPICS
 from chatroom.irc.message import IrcMessage, build, build_text, parse
 from chatroom.limits import (
+    IRC_MAX_BANS_PER_CHANNEL,
     IRC_MAX_CAP_LINE_CHARS,
     IRC_MAX_CHANNEL_LIMIT,
     IRC_MAX_CLIENT_TAGS_BYTES,
     IRC_MAX_KEY_CHARS,
+    IRC_MAX_KICK_TARGETS,
     IRC_MAX_LINE_BYTES,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
@@ -85,6 +88,7 @@ class IrcUser:
     away: str = ""
     oper: bool = False
     invisible: bool = False
+    wallops: bool = False  # user mode +w: WALLOPS reach it
 
 
 class IrcShared:
@@ -375,6 +379,16 @@ class IrcCodec:
             yield from self._kill(params)
         elif command == "INVITE":
             yield self._invite(params)
+        elif command in ("HELP", "HELPOP"):
+            yield self._help(params)
+        elif command == "LINKS":
+            server = self._server
+            yield _out(
+                self._numeric("364", server, server, "0 chatroom")
+                + self._numeric("365", "*", "End of /LINKS list")
+            )
+        elif command == "WALLOPS":
+            yield self._wallops(params)
         elif command == "WHOWAS":
             yield self._whowas(params)
         elif command == "USERHOST":
@@ -529,12 +543,8 @@ class IrcCodec:
             return self._reply("502", "Can't change mode for other users")
         me = self._me()
         if len(params) == 1:
-            return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper)
-        if params[1] in ("+i", "-i"):
-            me.invisible = params[1] == "+i"
-        elif params[1] == "-o":  # an IRC operator may give it up (+o only through OPER)
-            me.oper = self.operator = False
-        return _out(self._line("MODE", self._name, params[1], prefix=self._name))
+            return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper + "w" * me.wallops)
+        return self._user_mode(me, params[1])
 
     def _oper(self, params: list[str]) -> Reply:
         if len(params) < 2:
@@ -743,8 +753,15 @@ class IrcCodec:
         if len(params) < 2 or not params[1]:
             yield self._reply("461", "KICK", "Not enough parameters")
             return
-        room, nick = params[0], params[1].split(",")[0]
+        rooms, nicks = params[0].split(","), params[1].split(",")[:IRC_MAX_KICK_TARGETS]
+        if len(rooms) != 1 and len(rooms) != len(nicks):
+            yield self._reply("461", "KICK", "Give one channel, or one channel per nick")
+            return
         reason = params[2] if len(params) > 2 and params[2] else self._name
+        for room, nick in zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=False):
+            yield from self._kick_one(room, nick, reason)
+
+    def _kick_one(self, room: str, nick: str, reason: str) -> Iterator[Request]:
         members = self.shared.directory.members(room) if room.startswith("#") else None
         if not self._shown(room):
             yield self._reply("442", room, "You're not on that channel")
@@ -826,6 +843,53 @@ class IrcCodec:
             oper = "*" if user.oper else ""
             replies.append(f"{found}{oper}={'-' if user.away else '+'}{user.username}@{self._server}")
         return self._reply("302", " ".join(replies))
+
+    def _user_mode(self, me: IrcUser, change: str) -> Reply:
+        """MODE nick +i/-i, +w/-w, -o (+o only through OPER); the changes made are echoed."""
+        sign, done, last = "+", "", ""
+        for letter in change:
+            if letter in "+-":
+                sign = letter
+                continue
+            on = sign == "+"
+            if letter == "i" and me.invisible != on:
+                me.invisible = on
+            elif letter == "w" and me.wallops != on:
+                me.wallops = on
+            elif letter == "o" and not on and me.oper:
+                me.oper = self.operator = False
+            elif letter not in "iwo":
+                return self._reply("501", "Unknown MODE flag")
+            else:
+                continue
+            done += (sign if sign != last else "") + letter
+            last = sign
+        if not done:
+            return Reply(b"")
+        return _out(self._line("MODE", self._name, done, prefix=self._name))
+
+    def _help(self, params: list[str]) -> Reply:
+        subject = params[0].upper() if params else "*"
+        lines = TOPICS.get(subject)
+        if lines is None:
+            return self._reply("524", params[0], "No help available on this topic")
+        out = [self._numeric("704", subject, lines[0])]
+        out += [self._numeric("705", subject, line) for line in lines[1:]]
+        out.append(self._numeric("706", subject, "End of /HELP"))
+        return _out("".join(out))
+
+    def _wallops(self, params: list[str]) -> Reply:
+        """WALLOPS text, by an IRC operator: to every IRC user with +w (itself too, as an echo)."""
+        if not params or not params[0]:
+            return self._reply("461", "WALLOPS", "Not enough parameters")
+        if not self.operator:
+            return self._reply("481", "Permission Denied- You're not an IRC operator")
+        me, text = self._prefix(self._name), params[0]
+        listeners = [
+            user.nick for user in self.shared.users.values() if user.wallops and user.nick != self._name
+        ]
+        self.shared.directory.tell(listeners, lambda codec: codec.line("WALLOPS", text, prefix=me).encode())
+        return _out(self._line("WALLOPS", text, prefix=me))
 
     def _prefixed(self, room: str, name: str) -> str:
         """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""
@@ -1057,8 +1121,11 @@ class IrcCodec:
             f"NICKLEN={MAX_USERNAME_CHARS}",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
-            "CHANMODES=b,,,nt",
+            "CHANMODES=b,k,l,imnst",
+            f"KEYLEN={IRC_MAX_KEY_CHARS}",
+            f"MAXLIST=b:{IRC_MAX_BANS_PER_CHANNEL}",
             "PREFIX=(ov)@+",
+            f"TARGMAX=JOIN:,KICK:{IRC_MAX_KICK_TARGETS},PART:",
             f"NETWORK={self.settings.network}",
         ]
         return "".join(
@@ -1066,7 +1133,7 @@ class IrcCodec:
                 self._numeric("001", f"Welcome to the {self.settings.network} IRC network, {nick}"),
                 self._numeric("002", f"Your host is {server}, running chatroom"),
                 self._numeric("003", "This server was created today"),
-                self._numeric("004", server, "chatroom", "io", "bnt"),
+                self._numeric("004", server, "chatroom", "iow", "biklmnostv"),
                 self._numeric("005", *isupport, "are supported by this server"),
                 self._lusers(),
                 self._numeric("422", "MOTD File is missing"),
