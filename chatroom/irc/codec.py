@@ -48,6 +48,7 @@ from chatroom.limits import (
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
     IRC_MAX_WHOWAS,
+    MAX_ROOMS,
     MAX_ROOMS_PER_USER,
     MAX_TOPIC_CHARS,
     MAX_USERNAME_CHARS,
@@ -716,7 +717,7 @@ class IrcCodec:
             return self._reply("473", room, "Cannot join channel (+i)")
         if channel.key and key != channel.key:
             return self._reply("475", room, "Cannot join channel (+k)")
-        members = self.shared.directory.members(room) or []
+        members = (self.shared.directory.members(room) or []) if channel.limit else []
         if channel.limit and len(members) >= channel.limit and not invited:
             return self._reply("471", room, "Cannot join channel (+l)")
         channel.invited.discard(me)
@@ -899,10 +900,16 @@ class IrcCodec:
         return ("+" + name) if channel is not None and username_key(name) in channel.voiced else name
 
     def _channel(self, room: str) -> Channel:
-        key = room_key(room)
-        channel = self.shared.channels.get(key)
-        if channel is None:
-            channel = self.shared.channels[key] = Channel()
+        channel = self.shared.channels.get(room_key(room))
+        return channel if channel is not None else self._new_channel(room)
+
+    def _new_channel(self, room: str) -> Channel:
+        """Fresh modes for `room`; at MAX_ROOMS of them, those of rooms gone since are forgotten first."""
+        channels, directory = self.shared.channels, self.shared.directory
+        if len(channels) >= MAX_ROOMS:
+            for key in [key for key in channels if not directory.has_room(key)]:
+                del channels[key]
+        channel = channels[room_key(room)] = Channel(created=int(datetime.datetime.now().timestamp()))
         return channel
 
     # -- hub messages to lines (the Wire) --------------------------------------------------------
@@ -939,8 +946,7 @@ class IrcCodec:
             self._fresh = room_key(message.room)
             if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
                 self.shared.creators[room_key(message.room)] = username_key(self._name)
-                now = int(datetime.datetime.now().timestamp())  # a room made anew: no old modes
-                self.shared.channels[room_key(message.room)] = Channel(created=now)
+                self._new_channel(message.room)  # a room made anew: no old modes
             return self._names(message.room, message.names or [self._name]).encode()
         if isinstance(message, TopicShown):
             key = room_key(message.room)
@@ -1197,6 +1203,8 @@ class IrcCodec:
             if channel is not None:
                 channel.ops.discard(key)
                 channel.voiced.discard(key)
+                if not self.shared.directory.has_room(room):  # its last member left: its modes go too
+                    del self.shared.channels[room]
             if message.by:  # taken out by someone (Hub.remove_from_room): an IRC KICK
                 out.append(
                     self._line(

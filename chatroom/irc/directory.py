@@ -31,6 +31,8 @@ class Directory(Protocol):
     def members(self, room: str) -> list[str] | None:
         """The names in `room`; None when there is no such room."""
 
+    def has_room(self, room: str) -> bool: ...
+
     def census(self) -> tuple[int, int]:
         """(users on the server, rooms), for LUSERS."""
 
@@ -46,6 +48,9 @@ class NoDirectory:
 
     def members(self, room: str) -> list[str] | None:
         return None
+
+    def has_room(self, room: str) -> bool:
+        return False
 
     def census(self) -> tuple[int, int]:
         return 0, 0

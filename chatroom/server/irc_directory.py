@@ -23,6 +23,9 @@ class HubDirectory:
             return None
         return [member.name for member in router.members(room)]
 
+    def has_room(self, room: str) -> bool:
+        return self.hub.router.room_exists(room)
+
     def census(self) -> tuple[int, int]:
         router = self.hub.router
         return len(router), router.room_count()
