@@ -414,3 +414,5 @@ IRC_MAX_CHANNEL_LIMIT = 1_000_000
 # The highest +l a channel may have; past any server's user count, and keeps the number short.
 IRC_MAX_KICK_TARGETS = 4
 # Nicks one KICK may name (ISUPPORT TARGMAX=KICK:4); more are dropped silently, as Modern IRC allows.
+IRC_ISUPPORT_PER_LINE = 12
+# ISUPPORT tokens per 005 line: with the nick and the closing text, within IRC_MAX_PARAMS (15).

@@ -174,3 +174,43 @@ def test_ban_masks_are_completed_and_folded() -> None:
     channel.ban(normal_mask("b*"), "alice", 0)
     assert channel.is_banned("bob!u@srv") and not channel.is_banned("alice!u@srv")
     assert channel.modes(secret=True, unlocked=True, show_key=False) == ["+ns"]
+
+
+def test_a_ban_exception_lets_a_banned_mask_in(irc_server: ServerProcess) -> None:
+    alice, bob = op_and_guest(irc_server, "+b b*!*@*")
+    assert b" 474 bob #dev " in numeric(bob, "JOIN #dev")
+    assert numeric(alice, "MODE #dev +e *ob!*@*") == b":alice!alice@srv MODE #dev +e *ob!*@*"
+    assert numeric(bob, "JOIN #dev") == b":bob!bob@srv JOIN #dev"
+    alice.send(b"MODE #dev e\r\n")
+    assert recv_until(alice, b" 349 ")[-2].startswith(b":srv 348 alice #dev *ob!*@* alice ")
+
+
+def test_an_invite_exception_lets_a_mask_past_invite_only_until_it_is_lifted(
+    irc_server: ServerProcess,
+) -> None:
+    alice, bob = op_and_guest(irc_server, "+iI bob")
+    assert numeric(bob, "JOIN #dev") == b":bob!bob@srv JOIN #dev"
+    recv_until(bob, b" 366 ")
+    numeric(bob, "PART #dev")
+    recv_until(alice, b"PART")
+    assert numeric(alice, "MODE #dev -I bob!*@*") == b":alice!alice@srv MODE #dev -I bob!*@*"
+    assert b" 473 bob #dev " in numeric(bob, "JOIN #dev")
+
+
+def test_invite_without_parameters_lists_ones_invitations(irc_server: ServerProcess) -> None:
+    alice, bob = op_and_guest(irc_server, "+i")
+    numeric(alice, "INVITE bob #dev")
+    bob.recv_line()
+    bob.send(b"INVITE\r\n")
+    assert recv_until(bob, b" 337 ") == [b":srv 336 bob #dev", b":srv 337 bob :End of /INVITE list"]
+
+
+def test_isupport_comes_in_005_lines_within_the_parameter_limit(irc_server: ServerProcess) -> None:
+    peer = Peer.connect(irc_port(irc_server))
+    irc_server.peers.append(peer)
+    peer.send(b"NICK nick\r\nUSER u 0 * :u\r\n")
+    lines = [line for line in recv_until(peer, b" 422 ") if b" 005 " in line]
+    assert len(lines) == 2
+    tokens = [token for line in lines for token in line.split(b" :")[0].split(b" ")[3:]]
+    assert b"CHANMODES=beI,k,l,imnst" in tokens and b"TARGMAX=JOIN:,KICK:4,PART:" in tokens
+    assert all(len(line.split(b" :")[0].split(b" ")) - 2 <= 14 for line in lines)

@@ -1,4 +1,5 @@
-"""IRC channel modes the hub does not keep: operators and voices, key, limit, +m, +i, bans, invitations.
+"""IRC channel modes the hub does not keep: operators and voices, key, limit, +m, +i, +n, mask lists
+(+b bans, +e ban exceptions, +I invite exceptions), invitations.
 
 One `Channel` per room that has any, in IrcShared.channels; forgotten with
 the room (its last member gone) or when the room is made anew. They bind IRC
@@ -21,10 +22,12 @@ class Channel:
     key: str = ""  # +k: JOIN needs it
     limit: int = 0  # +l: JOIN refused at this many members (0: no limit)
     created: int = 0  # when the room was made (RPL_CREATIONTIME), seconds since the epoch
-    no_external: bool = True  # +n (always in effect: the hub relays only members' lines)
+    no_external: bool = True  # +n: lines from outside refused (-n: they reach the IRC members only)
     moderated: bool = False  # +m: only @ and + may speak
     invite_only: bool = False  # +i: JOIN needs an INVITE
-    bans: dict[str, tuple[str, int]] = field(default_factory=dict)  # +b mask -> (who set it, when)
+    name: str = ""  # the room as first written
+    # +b, +e, +I: mask -> (who set it, when), each at most IRC_MAX_BANS_PER_CHANNEL
+    lists: dict[str, dict[str, tuple[str, int]]] = field(default_factory=lambda: {"b": {}, "e": {}, "I": {}})
     invited: set[str] = field(default_factory=set)  # name keys INVITEd (used up by their JOIN)
 
     def modes(self, secret: bool, unlocked: bool, show_key: bool) -> list[str]:
@@ -47,13 +50,22 @@ class Channel:
 
     def is_banned(self, mask: str) -> bool:
         """`mask` is nick!user@host, folded: whether a +b mask matches it."""
-        return any(fnmatch.fnmatchcase(mask, ban) for ban in self.bans)
+        return self.matches("b", mask) and not self.matches("e", mask)
+
+    def matches(self, letter: str, mask: str) -> bool:
+        """Whether a mask of the list `letter` (b, e, I) matches nick!user@host `mask`, folded."""
+        return any(fnmatch.fnmatchcase(mask, pattern) for pattern in self.lists[letter])
+
+    def add(self, letter: str, mask: str, by: str, when: int) -> bool:
+        """Put `mask` on the list `letter`; False when it is there already or the list is full."""
+        masks = self.lists[letter]
+        if mask in masks or len(masks) >= IRC_MAX_BANS_PER_CHANNEL:
+            return False
+        masks[mask] = (by, when)
+        return True
 
     def ban(self, mask: str, by: str, when: int) -> bool:
-        if mask in self.bans or len(self.bans) >= IRC_MAX_BANS_PER_CHANNEL:
-            return False
-        self.bans[mask] = (by, when)
-        return True
+        return self.add("b", mask, by, when)
 
     def invite(self, key: str) -> None:
         if len(self.invited) >= IRC_MAX_INVITES_PER_CHANNEL:

@@ -38,6 +38,7 @@ from chatroom.irc.directory import Directory, NoDirectory
 from chatroom.irc.help import TOPICS
 from chatroom.irc.message import IrcMessage, build, build_text, parse
 from chatroom.limits import (
+    IRC_ISUPPORT_PER_LINE,
     IRC_MAX_BANS_PER_CHANNEL,
     IRC_MAX_CAP_LINE_CHARS,
     IRC_MAX_CHANNEL_LIMIT,
@@ -584,11 +585,12 @@ class IrcCodec:
         if not params:
             modes = channel.modes(key in self.shared.secret, key in self.shared.unlocked, key in self._rooms)
             return _out(self._numeric("324", room, *modes) + self._numeric("329", room, str(channel.created)))
-        if params[0].lstrip("+-") == "b" and len(params) == 1:
-            bans = [
-                self._numeric("367", room, mask, by, str(when)) for mask, (by, when) in channel.bans.items()
-            ]
-            return _out("".join(bans) + self._numeric("368", room, "End of channel ban list"))
+        listed = params[0].lstrip("+-")
+        if listed in _MASK_LISTS and len(params) == 1:
+            item, end, sentence = _MASK_LISTS[listed]
+            masks = channel.lists[listed].items()
+            lines = [self._numeric(item, room, mask, by, str(when)) for mask, (by, when) in masks]
+            return _out("".join(lines) + self._numeric(end, room, sentence))
         if key not in self._rooms:
             return self._reply("442", room, "You're not on that channel")
         if not self._is_op(room):
@@ -641,15 +643,16 @@ class IrcCodec:
                 else:
                     channel.limit = int(value)
                     done.append(("+", "l", value))
-            elif letter == "b" and args:
+            elif letter in _MASK_LISTS and args:
                 mask = normal_mask(args.pop(0))
                 now = int(datetime.datetime.now().timestamp())
-                if channel.ban(mask, self._name, now) if sign == "+" else channel.bans.pop(mask, None):
-                    done.append((sign, "b", mask))
+                entries = channel.lists[letter]
+                if channel.add(letter, mask, self._name, now) if sign == "+" else entries.pop(mask, None):
+                    done.append((sign, letter, mask))
             elif letter in "mints":
                 if self._flag(room, channel, letter, sign == "+"):
                     done.append((sign, letter, ""))
-            elif letter not in "ovklb":
+            elif letter not in "ovklbeI":
                 errors.append(self._numeric("472", letter, "is unknown mode char to me"))
         if not done:
             return _out("".join(errors))
@@ -711,9 +714,10 @@ class IrcCodec:
         me = username_key(self._name)
         invited = me in channel.invited
         user = self._me()
-        if channel.is_banned(f"{self._name}!{user.username}@{self._server}".lower()):
+        mask = f"{self._name}!{user.username}@{self._server}".lower()
+        if channel.is_banned(mask):
             return self._reply("474", room, "Cannot join channel (+b)")
-        if channel.invite_only and not invited:
+        if channel.invite_only and not invited and not channel.matches("I", mask):
             return self._reply("473", room, "Cannot join channel (+i)")
         if channel.key and key != channel.key:
             return self._reply("475", room, "Cannot join channel (+k)")
@@ -725,6 +729,11 @@ class IrcCodec:
 
     def _invite(self, params: list[str]) -> Reply:
         """INVITE nick #room: 341 here, an INVITE line to the nick (when it is an IRC user)."""
+        if not params:  # the channels one is invited to (Modern IRC 336/337)
+            me = username_key(self._name)
+            rooms = [channel.name for channel in self.shared.channels.values() if me in channel.invited]
+            listed = [self._numeric("336", room) for room in rooms if room]
+            return _out("".join(listed) + self._numeric("337", "End of /INVITE list"))
         if len(params) < 2:
             return self._reply("461", "INVITE", "Not enough parameters")
         nick, room = params[0], params[1]
@@ -909,7 +918,9 @@ class IrcCodec:
         if len(channels) >= MAX_ROOMS:
             for key in [key for key in channels if not directory.has_room(key)]:
                 del channels[key]
-        channel = channels[room_key(room)] = Channel(created=int(datetime.datetime.now().timestamp()))
+        channel = channels[room_key(room)] = Channel(
+            name=room, created=int(datetime.datetime.now().timestamp())
+        )
         return channel
 
     # -- hub messages to lines (the Wire) --------------------------------------------------------
@@ -1127,9 +1138,11 @@ class IrcCodec:
             f"NICKLEN={MAX_USERNAME_CHARS}",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
-            "CHANMODES=b,k,l,imnst",
+            "CHANMODES=beI,k,l,imnst",
+            "EXCEPTS",
+            "INVEX",
             f"KEYLEN={IRC_MAX_KEY_CHARS}",
-            f"MAXLIST=b:{IRC_MAX_BANS_PER_CHANNEL}",
+            f"MAXLIST=beI:{IRC_MAX_BANS_PER_CHANNEL}",
             "PREFIX=(ov)@+",
             f"TARGMAX=JOIN:,KICK:{IRC_MAX_KICK_TARGETS},PART:",
             f"NETWORK={self.settings.network}",
@@ -1139,8 +1152,13 @@ class IrcCodec:
                 self._numeric("001", f"Welcome to the {self.settings.network} IRC network, {nick}"),
                 self._numeric("002", f"Your host is {server}, running chatroom"),
                 self._numeric("003", "This server was created today"),
-                self._numeric("004", server, "chatroom", "iow", "biklmnostv"),
-                self._numeric("005", *isupport, "are supported by this server"),
+                self._numeric("004", server, "chatroom", "iow", "beIiklmnostv"),
+                *[
+                    self._numeric(
+                        "005", *isupport[i : i + IRC_ISUPPORT_PER_LINE], "are supported by this server"
+                    )
+                    for i in range(0, len(isupport), IRC_ISUPPORT_PER_LINE)
+                ],
                 self._lusers(),
                 self._numeric("422", "MOTD File is missing"),
             ]
@@ -1256,6 +1274,13 @@ def _everyone(lines: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     for line in lines[:-1]:
         room, _, names = line.partition(": ")
         yield room, [name for name in names.split(" ") if name]
+
+
+_MASK_LISTS = {
+    "b": ("367", "368", "End of channel ban list"),
+    "e": ("348", "349", "End of channel exception list"),
+    "I": ("346", "347", "End of channel invite exception list"),
+}  # a mask list's letter -> its item numeric, its end numeric and sentence
 
 
 def _valid_key(key: str) -> bool:
