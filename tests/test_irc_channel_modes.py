@@ -214,3 +214,26 @@ def test_isupport_comes_in_005_lines_within_the_parameter_limit(irc_server: Serv
     tokens = [token for line in lines for token in line.split(b" :")[0].split(b" ")[3:]]
     assert b"CHANMODES=beI,k,l,imnst" in tokens and b"TARGMAX=JOIN:,KICK:4,PART:" in tokens
     assert all(len(line.split(b" :")[0].split(b" ")) - 2 <= 14 for line in lines)
+
+
+def test_lusers_counts_operators_and_invisible_users_as_they_change(irc_server: ServerProcess) -> None:
+    watcher = irc_client(irc_server, "watcher")
+    oper = irc_client(irc_server, "oper")
+    numeric(oper, "OPER op secret")
+    oper.recv_line()
+    numeric(oper, "MODE oper +i")
+
+    def lusers() -> list[bytes]:
+        watcher.send(b"LUSERS\r\n")
+        return recv_until(watcher, b" 266 ")
+
+    assert lusers()[:2] == [
+        b":srv 251 watcher :There are 1 users and 1 invisible on 1 servers",
+        b":srv 252 watcher 1 :operator(s) online",
+    ]
+    numeric(oper, "MODE oper -o")
+    assert lusers()[1] == b":srv 252 watcher 0 :operator(s) online"
+    oper.send(b"QUIT\r\n")
+    assert oper.recv_line().startswith(b"ERROR ")
+    oper.expect_closed()
+    assert lusers()[0] == b":srv 251 watcher :There are 1 users and 0 invisible on 1 servers"

@@ -109,6 +109,13 @@ class IrcShared:
         self.directory: Directory = NoDirectory()  # the server's rooms and IRC users (set by the server)
         self.whowas: deque[IrcUser] = deque(maxlen=IRC_MAX_WHOWAS)  # IRC users gone, newest last
         self.peak = 0  # the most users seen online at once (LUSERS 265/266)
+        self.counts = {"invisible": 0, "oper": 0}  # IRC users with +i, with +o (LUSERS, without a walk)
+
+    def set_flag(self, user: IrcUser, flag: str, on: bool) -> None:
+        """user.invisible or user.oper = on, keeping the LUSERS counts."""
+        if getattr(user, flag) != on:
+            setattr(user, flag, on)
+            self.counts[flag] += 1 if on else -1
 
     def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
         if len(table) >= IRC_MAX_REMEMBERED:
@@ -216,6 +223,8 @@ class IrcCodec:
             gone = self.shared.users.pop(key, None)
             if gone is not None:
                 self.shared.whowas.append(gone)
+                self.shared.set_flag(gone, "invisible", False)
+                self.shared.set_flag(gone, "oper", False)
             if (key, "") not in self.shared.reasons:
                 self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
         self._closed = True
@@ -554,7 +563,7 @@ class IrcCodec:
         if self.settings.operators.get(params[0]) != params[1]:
             return self._reply("464", "Password incorrect")
         self.operator = True
-        self._me().oper = True
+        self.shared.set_flag(self._me(), "oper", True)
         return Reply(
             (
                 self._numeric("381", "You are now an IRC operator") + self._line("MODE", self._name, "+o")
@@ -863,11 +872,12 @@ class IrcCodec:
                 continue
             on = sign == "+"
             if letter == "i" and me.invisible != on:
-                me.invisible = on
+                self.shared.set_flag(me, "invisible", on)
             elif letter == "w" and me.wallops != on:
                 me.wallops = on
             elif letter == "o" and not on and me.oper:
-                me.oper = self.operator = False
+                self.shared.set_flag(me, "oper", False)
+                self.operator = False
             elif letter not in "iwo":
                 return self._reply("501", "Unknown MODE flag")
             else:
@@ -1170,8 +1180,7 @@ class IrcCodec:
         users = max(users, 1)  # (no server behind the codec: itself)
         shared = self.shared
         shared.peak = peak = max(shared.peak, users)
-        invisible = sum(user.invisible for user in shared.users.values())
-        opers = sum(user.oper for user in shared.users.values())
+        invisible, opers = shared.counts["invisible"], shared.counts["oper"]
         return "".join(
             [
                 self._numeric(
