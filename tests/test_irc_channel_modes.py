@@ -212,7 +212,7 @@ def test_isupport_comes_in_005_lines_within_the_parameter_limit(irc_server: Serv
     lines = [line for line in recv_until(peer, b" 422 ") if b" 005 " in line]
     assert len(lines) == 2
     tokens = [token for line in lines for token in line.split(b" :")[0].split(b" ")[3:]]
-    assert b"CHANMODES=beI,k,l,imnst" in tokens and b"TARGMAX=JOIN:,KICK:4,PART:" in tokens
+    assert b"CHANMODES=beI,k,l,Cimnst" in tokens and b"TARGMAX=JOIN:,KICK:4,PART:" in tokens
     assert all(len(line.split(b" :")[0].split(b" ")) - 2 <= 14 for line in lines)
 
 
@@ -237,3 +237,12 @@ def test_lusers_counts_operators_and_invisible_users_as_they_change(irc_server: 
     assert oper.recv_line().startswith(b"ERROR ")
     oper.expect_closed()
     assert lusers()[0] == b":srv 251 watcher :There are 1 users and 0 invisible on 1 servers"
+
+
+def test_no_ctcp_refuses_ctcp_to_the_channel_but_action(irc_server: ServerProcess) -> None:
+    alice, bob = op_and_guest(irc_server, "+C")
+    joined(bob, "#dev")
+    recv_until(alice, b"JOIN")
+    assert b" 404 bob #dev :Cannot send to channel (+C)" in numeric(bob, "PRIVMSG #dev :\x01PING 1\x01")
+    bob.send(b"PRIVMSG #dev :\x01ACTION waves\x01\r\n")
+    assert alice.recv_line() == b":bob!bob@srv PRIVMSG #dev :\x01ACTION waves\x01\r"

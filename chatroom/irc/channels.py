@@ -25,6 +25,7 @@ class Channel:
     no_external: bool = True  # +n: lines from outside refused (-n: they reach the IRC members only)
     moderated: bool = False  # +m: only @ and + may speak
     invite_only: bool = False  # +i: JOIN needs an INVITE
+    no_ctcp: bool = False  # +C: no CTCP to the channel but ACTION (/me)
     name: str = ""  # the room as first written
     # +b, +e, +I: mask -> (who set it, when), each at most IRC_MAX_BANS_PER_CHANNEL
     lists: dict[str, dict[str, tuple[str, int]]] = field(default_factory=lambda: {"b": {}, "e": {}, "I": {}})
@@ -38,6 +39,7 @@ class Channel:
             + "s" * secret
             + "m" * self.moderated
             + "i" * self.invite_only
+            + "C" * self.no_ctcp
         )
         params: list[str] = []
         if self.key:

@@ -454,9 +454,9 @@ class IrcCodec:
         for target in params[0].split(","):
             self._asking = (command, target)
             if target.startswith("#"):
-                if self._shown(target) and not self._may_speak(target):
+                if self._shown(target) and (refused := self._may_not_speak(target, text)):
                     if not quiet:
-                        yield self._reply("404", target, "Cannot send to channel (+m)")
+                        yield self._reply("404", target, f"Cannot send to channel ({refused})")
                 elif self._external(target):
                     yield from self._tell_room(command, target, text)
                 elif self._shown(target):
@@ -658,7 +658,7 @@ class IrcCodec:
                 entries = channel.lists[letter]
                 if channel.add(letter, mask, self._name, now) if sign == "+" else entries.pop(mask, None):
                     done.append((sign, letter, mask))
-            elif letter in "mints":
+            elif letter in "mintsC":
                 if self._flag(room, channel, letter, sign == "+"):
                     done.append((sign, letter, ""))
             elif letter not in "ovklbeI":
@@ -688,7 +688,7 @@ class IrcCodec:
             before = key not in self.shared.unlocked
             (self.shared.unlocked.discard if on else self.shared.unlocked.add)(key)
         else:
-            attribute = {"m": "moderated", "i": "invite_only", "n": "no_external"}[letter]
+            attribute = {"m": "moderated", "i": "invite_only", "n": "no_external", "C": "no_ctcp"}[letter]
             before = getattr(channel, attribute)
             setattr(channel, attribute, on)
         return before != on
@@ -708,12 +708,19 @@ class IrcCodec:
             members, lambda codec: build_text(command, room, text, me, codec.tags()).encode()
         )
 
-    def _may_speak(self, room: str) -> bool:
-        """+m: only the room's operators and voiced users speak."""
+    def _may_not_speak(self, room: str, text: str) -> str:
+        """Why this user may not say `text` in `room` ("+m", "+C"), or "" when it may.
+
+        +m: only the room's operators and voiced users speak; +C: no CTCP but ACTION (/me).
+        """
         channel = self.shared.channels.get(room_key(room))
-        if channel is None or not channel.moderated:
-            return True
-        return self._is_op(room) or username_key(self._name) in channel.voiced
+        if channel is None:
+            return ""
+        if channel.moderated and not (self._is_op(room) or username_key(self._name) in channel.voiced):
+            return "+m"
+        if channel.no_ctcp and text.startswith("\x01") and not text.startswith("\x01ACTION "):
+            return "+C"
+        return ""
 
     def _join_refused(self, room: str, key: str) -> Reply | None:
         """What +b, +i, +k or +l say to this JOIN (an INVITE lets one past +i and +l), or None."""
@@ -1148,7 +1155,7 @@ class IrcCodec:
             f"NICKLEN={MAX_USERNAME_CHARS}",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
-            "CHANMODES=beI,k,l,imnst",
+            "CHANMODES=beI,k,l,Cimnst",
             "EXCEPTS",
             "INVEX",
             f"KEYLEN={IRC_MAX_KEY_CHARS}",
@@ -1162,7 +1169,7 @@ class IrcCodec:
                 self._numeric("001", f"Welcome to the {self.settings.network} IRC network, {nick}"),
                 self._numeric("002", f"Your host is {server}, running chatroom"),
                 self._numeric("003", "This server was created today"),
-                self._numeric("004", server, "chatroom", "iow", "beIiklmnostv"),
+                self._numeric("004", server, "chatroom", "iow", "CIbeiklmnostv"),
                 *[
                     self._numeric(
                         "005", *isupport[i : i + IRC_ISUPPORT_PER_LINE], "are supported by this server"

@@ -18,7 +18,8 @@ TOPICS: dict[str, list[str]] = {
     "LUSERS": ["LUSERS: how many users, operators and channels there are."],
     "MODE": [
         "MODE <#channel> [+|-modes args]: o v (operator, voice), k key, l limit, b ban mask,",
-        "m moderated, i invite-only, n no outside lines, s secret, t only @ sets the topic.",
+        "e ban exception, I invite exception, m moderated, i invite-only, n no outside lines,",
+        "s secret, t only @ sets the topic, C no CTCP but ACTION.",
         "MODE <nick> [+|-i|w|o]: invisible, wallops, give up operator.",
     ],
     "MOTD": ["MOTD: there is none (422)."],
