@@ -416,3 +416,5 @@ IRC_MAX_KICK_TARGETS = 4
 # Nicks one KICK may name (ISUPPORT TARGMAX=KICK:4); more are dropped silently, as Modern IRC allows.
 IRC_ISUPPORT_PER_LINE = 12
 # ISUPPORT tokens per 005 line: with the nick and the closing text, within IRC_MAX_PARAMS (15).
+IRC_MAX_MASK_CHARS = 100
+# A +b/+e/+I mask (nick!user@host with wildcards); a longer one is refused (ERR_INVALIDMODEPARAM 696).

@@ -46,6 +46,7 @@ from chatroom.limits import (
     IRC_MAX_KEY_CHARS,
     IRC_MAX_KICK_TARGETS,
     IRC_MAX_LINE_BYTES,
+    IRC_MAX_MASK_CHARS,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
     IRC_MAX_WHOWAS,
@@ -616,9 +617,9 @@ class IrcCodec:
                 found = next((name for name in members if username_key(name) == username_key(nick)), None)
                 if found is None:
                     if self.shared.directory.online(nick) is None:
-                        errors.append(self._numeric("401", nick, "No such nick/channel"))
+                        errors.append(self._numeric("401", _token(nick), "No such nick/channel"))
                     else:
-                        errors.append(self._numeric("441", nick, room, "They aren't on that channel"))
+                        errors.append(self._numeric("441", _token(nick), room, "They aren't on that channel"))
                     continue
                 who = username_key(found)
                 group = channel.ops if letter == "o" else channel.voiced
@@ -648,12 +649,15 @@ class IrcCodec:
                     continue
                 value = args.pop(0)
                 if not (value.isascii() and value.isdigit() and 0 < int(value) <= IRC_MAX_CHANNEL_LIMIT):
-                    errors.append(self._numeric("696", room, "l", value or "*", "Invalid limit"))
+                    errors.append(self._numeric("696", room, "l", _token(value), "Invalid limit"))
                 else:
                     channel.limit = int(value)
                     done.append(("+", "l", value))
             elif letter in _MASK_LISTS and args:
                 mask = normal_mask(args.pop(0))
+                if not _valid_mask(mask):
+                    errors.append(self._numeric("696", room, letter, "*", "Invalid mask"))
+                    continue
                 now = int(datetime.datetime.now().timestamp())
                 entries = channel.lists[letter]
                 if channel.add(letter, mask, self._name, now) if sign == "+" else entries.pop(mask, None):
@@ -662,7 +666,7 @@ class IrcCodec:
                 if self._flag(room, channel, letter, sign == "+"):
                     done.append((sign, letter, ""))
             elif letter not in "ovklbeI":
-                errors.append(self._numeric("472", letter, "is unknown mode char to me"))
+                errors.append(self._numeric("472", _token(letter), "is unknown mode char to me"))
         if not done:
             return _out("".join(errors))
         change, shown_args, last = "", [], ""
@@ -756,7 +760,7 @@ class IrcCodec:
         found = self.shared.directory.online(nick)
         members = self.shared.directory.members(room) if self._shown(room) else None
         if found is None:
-            return self._reply("401", nick, "No such nick/channel")
+            return self._reply("401", _token(nick), "No such nick/channel")
         if members is not None:
             channel = self._channel(room)
             if room_key(room) not in self._rooms:
@@ -779,12 +783,13 @@ class IrcCodec:
         if len(params) < 2 or not params[1]:
             yield self._reply("461", "KICK", "Not enough parameters")
             return
-        rooms, nicks = params[0].split(","), params[1].split(",")[:IRC_MAX_KICK_TARGETS]
+        rooms, nicks = params[0].split(","), params[1].split(",")
         if len(rooms) != 1 and len(rooms) != len(nicks):
             yield self._reply("461", "KICK", "Give one channel, or one channel per nick")
             return
         reason = params[2] if len(params) > 2 and params[2] else self._name
-        for room, nick in zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=False):
+        pairs = zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=True)
+        for room, nick in list(pairs)[:IRC_MAX_KICK_TARGETS]:
             yield from self._kick_one(room, nick, reason)
 
     def _kick_one(self, room: str, nick: str, reason: str) -> Iterator[Request]:
@@ -798,7 +803,7 @@ class IrcCodec:
         elif not (self._is_op(room) or self.operator):
             yield self._reply("482", room, "You're not channel operator")
         elif username_key(nick) not in map(username_key, members):
-            yield self._reply("441", nick, room, "They aren't on that channel")
+            yield self._reply("441", _token(nick), room, "They aren't on that channel")
         else:
             self._asking = ("KICK", f"{room} {nick}")
             yield Remove(nick, room, reason)
@@ -828,7 +833,7 @@ class IrcCodec:
         if code == 403:
             return self._numeric("442", room, "You're not on that channel")
         if code == 410:
-            return self._numeric("441", nick, room, "They aren't on that channel")
+            return self._numeric("441", _token(nick), room, "They aren't on that channel")
         return self._numeric("482", room, sentence)
 
     def line(self, command: str, *params: str, prefix: str = "") -> str:
@@ -853,8 +858,8 @@ class IrcCodec:
             out.append(self._numeric("314", user.nick, user.username, self._server, "*", user.realname))
             out.append(self._numeric("312", user.nick, self._server, "chatroom"))
         if not found:
-            out.append(self._numeric("406", nick, "There was no such nickname"))
-        return _out("".join(out) + self._numeric("369", nick, "End of WHOWAS"))
+            out.append(self._numeric("406", _token(nick), "There was no such nickname"))
+        return _out("".join(out) + self._numeric("369", _token(nick), "End of WHOWAS"))
 
     def _userhost(self, params: list[str]) -> Reply:
         """USERHOST nick...: nick[*]=+|-user@host for each online (at most five, RFC 2812)."""
@@ -899,7 +904,7 @@ class IrcCodec:
         subject = params[0].upper() if params else "*"
         lines = TOPICS.get(subject)
         if lines is None:
-            return self._reply("524", params[0], "No help available on this topic")
+            return self._reply("524", _token(params[0]), "No help available on this topic")
         out = [self._numeric("704", subject, lines[0])]
         out += [self._numeric("705", subject, line) for line in lines[1:]]
         out.append(self._numeric("706", subject, "End of /HELP"))
@@ -1297,6 +1302,16 @@ _MASK_LISTS = {
     "e": ("348", "349", "End of channel exception list"),
     "I": ("346", "347", "End of channel invite exception list"),
 }  # a mask list's letter -> its item numeric, its end numeric and sentence
+
+
+def _token(text: str) -> str:
+    """`text` echoed in a middle parameter: '*' when it could not be one (empty, a space, a ':')."""
+    return text if text and " " not in text and not text.startswith(":") else "*"
+
+
+def _valid_mask(mask: str) -> bool:
+    """A +b/+e/+I mask we keep: at most IRC_MAX_MASK_CHARS, no space or control character."""
+    return len(mask) <= IRC_MAX_MASK_CHARS and " " not in mask and mask.isprintable()
 
 
 def _valid_key(key: str) -> bool:
