@@ -146,3 +146,19 @@ def test_kill_by_an_irc_operator_ends_the_connection_and_others_see_quit(irc_ser
     assert victim.recv_line() == b"ERROR :Closing link: You were kicked by oper: Killed (oper (flooding))\r"
     victim.expect_closed()
     assert oper.recv_line() == b":victim!victim@srv QUIT :Killed (oper (flooding))\r"
+
+
+def test_a_kicked_operator_comes_back_without_its_at(irc_server: ServerProcess) -> None:
+    alice = irc_client(irc_server, "alice")
+    joined(alice, "#dev")
+    bob = irc_client(irc_server, "bob")
+    joined(bob, "#dev")
+    recv_until(alice, b"JOIN")
+    numeric(alice, "MODE #dev +o bob")
+    bob.recv_line()
+    assert numeric(bob, "KICK #dev alice :your turn") == b":bob!bob@srv KICK #dev alice :your turn"
+    alice.recv_line()
+    alice.send(b"JOIN #dev\r\n")
+    assert recv_until(alice, b" 353 ")[-1].endswith(b":alice @bob")
+    recv_until(alice, b" 366 ")
+    assert b" 482 alice #dev " in numeric(alice, "KICK #dev bob")

@@ -1238,6 +1238,8 @@ class IrcCodec:
                 self._rooms.discard(room)
                 if room == LOBBY:
                     self._lobby_shown = False
+            if self.shared.creators.get(room) == key:  # who leaves a channel is no longer its operator
+                del self.shared.creators[room]
             channel = self.shared.channels.get(room)
             if channel is not None:
                 channel.ops.discard(key)
