@@ -162,3 +162,16 @@ def test_a_kicked_operator_comes_back_without_its_at(irc_server: ServerProcess) 
     assert recv_until(alice, b" 353 ")[-1].endswith(b":alice @bob")
     recv_until(alice, b" 366 ")
     assert b" 482 alice #dev " in numeric(alice, "KICK #dev bob")
+
+
+def test_nobody_is_kicked_out_of_the_lobby_it_is_alone_in(irc_server: ServerProcess) -> None:
+    oper = irc_client(irc_server, "oper")
+    joined(oper, "#lobby")
+    numeric(oper, "OPER op secret")
+    oper.recv_line()
+    irc_server.register("dave")
+    recv_until(oper, b"dave!dave@srv JOIN #lobby")
+    assert (
+        numeric(oper, "KICK #lobby dave")
+        == b":srv 482 oper #lobby :dave is only in #lobby, which nobody leaves."
+    )

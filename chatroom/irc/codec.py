@@ -601,7 +601,7 @@ class IrcCodec:
             masks = channel.lists[listed].items()
             lines = [self._numeric(item, room, mask, by, str(when)) for mask, (by, when) in masks]
             return _out("".join(lines) + self._numeric(end, room, sentence))
-        if key not in self._rooms:
+        if not self._on(room):
             return self._reply("442", room, "You're not on that channel")
         if not self._is_op(room):
             return self._reply("482", room, "You're not channel operator")
@@ -763,7 +763,7 @@ class IrcCodec:
             return self._reply("401", _token(nick), "No such nick/channel")
         if members is not None:
             channel = self._channel(room)
-            if room_key(room) not in self._rooms:
+            if not self._on(room):
                 return self._reply("442", room, "You're not on that channel")
             if channel.invite_only and not self._is_op(room):
                 return self._reply("482", room, "You're not channel operator")
@@ -798,7 +798,7 @@ class IrcCodec:
             yield self._reply("442", room, "You're not on that channel")
         elif members is None:
             yield self._reply("403", room, "No such channel")
-        elif room_key(room) not in self._rooms:
+        elif not self._on(room):
             yield self._reply("442", room, "You're not on that channel")
         elif not (self._is_op(room) or self.operator):
             yield self._reply("482", room, "You're not channel operator")
@@ -922,6 +922,10 @@ class IrcCodec:
         ]
         self.shared.directory.tell(listeners, lambda codec: codec.line("WALLOPS", text, prefix=me).encode())
         return _out(self._line("WALLOPS", text, prefix=me))
+
+    def _on(self, room: str) -> bool:
+        """Whether this user is in `room` as IRC sees it (#lobby: once it JOINed it)."""
+        return self._lobby_shown if room_key(room) == LOBBY else room_key(room) in self._rooms
 
     def _prefixed(self, room: str, name: str) -> str:
         """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""
