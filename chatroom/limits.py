@@ -411,3 +411,19 @@ IRC_SASL_CHUNK_BYTES = 400
 IRC_MAX_SASL_RESPONSE_BYTES = 3 * IRC_SASL_CHUNK_BYTES
 # A whole SASL PLAIN response, base64: two names of MAX_USERNAME_CHARS (up to 4 bytes a character)
 # and a password of MAX_PASSWORD_BYTES take 688 characters; past this the exchange fails with 904.
+IRC_MAX_BANS_PER_CHANNEL = 100
+# MODE #chan +b masks one channel keeps (ISUPPORT MAXLIST=b:100, as ngIRCd); more are refused with 478.
+IRC_MAX_INVITES_PER_CHANNEL = 100
+# INVITEs one channel remembers until used; past this many an arbitrary older one is forgotten.
+IRC_MAX_KEY_CHARS = 23
+# A channel key (+k), as ngIRCd's KEYLEN; a longer one is refused (ERR_INVALIDKEY 525).
+IRC_MAX_WHOWAS = 1_000
+# Nicks that left, remembered for WHOWAS (oldest forgotten first); WHOWAS gives at most this many.
+IRC_MAX_CHANNEL_LIMIT = 1_000_000
+# The highest +l a channel may have; past any server's user count, and keeps the number short.
+IRC_MAX_KICK_TARGETS = 4
+# Nicks one KICK may name (ISUPPORT TARGMAX=KICK:4); more are dropped silently, as Modern IRC allows.
+IRC_ISUPPORT_PER_LINE = 12
+# ISUPPORT tokens per 005 line: with the nick and the closing text, within IRC_MAX_PARAMS (15).
+IRC_MAX_MASK_CHARS = 100
+# A +b/+e/+I mask (nick!user@host with wildcards); a longer one is refused (ERR_INVALIDMODEPARAM 696).

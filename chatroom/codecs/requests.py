@@ -94,7 +94,20 @@ class Authenticate:
     answered: Callable[[str | None], bytes]
 
 
-Request = Register | Say | Command | Leave | Refuse | Reply | Rename | Authenticate
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """The registered peer takes the user `name` out of `room` (None: off the server), with `reason`.
+
+    The authority is the codec's to check (an IRC channel operator's KICK, an
+    IRC operator's KILL); the hub checks only that the room and the user are there.
+    """
+
+    name: str
+    room: str | None
+    reason: str
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply | Rename | Authenticate | Remove
 
 
 class Ending(enum.Enum):

@@ -183,13 +183,16 @@ class Hub:
             router.send(member, TopicShown(room, topic))
         self._replay_to(member, room)
 
-    def _exited(self, member: Recipient, room: str, *, tell_member: bool = True) -> None:
-        """`member` left `room`: tell the room's members, and the member itself when it takes events."""
+    def _exited(
+        self, member: Recipient, room: str, *, tell_member: bool = True, by: str = "", reason: str = ""
+    ) -> None:
+        """`member` left `room` (taken out `by` someone): tell the room's members, and the member itself
+        when it takes events."""
         # Counted with the member, the room had at most PRESENCE_MAX_MEMBERS: presence was on.
         if self.presence and self.router.member_count(room) < PRESENCE_MAX_MEMBERS:
-            self.router.announce(room, Left(room, [member.name]))
+            self.router.announce(room, Left(room, [member.name], by, reason))
         if tell_member and member.wire.events:
-            self.router.send(member, Left(room, [member.name]))
+            self.router.send(member, Left(room, [member.name], by, reason))
 
     def _replay_to(self, member: Recipient, room: str) -> None:
         wanted = self._replay.get(member, HISTORY_DEFAULT_REPLAY)
@@ -520,6 +523,56 @@ class Hub:
             "Operator %s closed %s (%s sent to %s)", member.name, name, _count(len(members), "member"), LOBBY
         )
         return 220, [f"Closed {name} ({_count(len(members), 'member')} sent to {LOBBY})."]
+
+    # -- removals on a wire's authority (an IRC KICK or KILL; docs/PROTOCOL.md 6.4) ---------------
+
+    def remove_from_room(self, by: Recipient, name: str, room: str, reason: str, answer: Answer) -> None:
+        """`by` takes the user `name` out of `room`; `answer(by, code, lines)` follows.
+
+        Who may is the wire's business (an IRC channel operator): the hub
+        checks only that `by` is in the room and `name` too. Members that take
+        events see `Left` with `by` and `reason`; a CHAT/1.0 user, which gets
+        no events, is told in one 210 line, as for `!close`. Codes: 404 no such
+        room, 403 `by` is not in it, 410 `name` is not in it, 409 `name` is
+        only in #lobby (which nobody leaves), 220 done.
+        """
+        router = self.router
+        target = router.find(name)
+        if not router.room_exists(room):
+            answer(by, 404, [f"There is no room {room}; !rooms lists them."])
+        elif not router.is_in(by, room):
+            answer(by, 403, [not_in_room(room)])
+        elif target is None or not router.is_in(target, room):
+            answer(by, 410, [f"{name} is not in {room}."])
+        elif router.rooms_of(target) == [LOBBY]:
+            answer(by, 409, [f"{target.name} is only in {LOBBY}, which nobody leaves."])
+        else:
+            rooms = router.rooms_of(target)
+            left = rooms[[room_key(shown) for shown in rooms].index(room_key(room))]
+            only = len(rooms) == 1
+            now_in = router.exit(target, left)
+            self._forget_if_empty(left)
+            why = f": {reason}" if reason else ""
+            log.info("User %s removed %s from %s%s", by.name, target.name, left, why)
+            answer(by, 220, [f"Removed {target.name} from {left}."])
+            self._exited(target, left, by=by.name, reason=reason)
+            if only:
+                self._entered(target, LOBBY)
+            if not target.wire.events:  # CHAT/1.0: nothing else tells it
+                answer(target, 210, [f"{by.name} removed you from {left}{why}; you are now in {now_in}."])
+
+    def remove_from_server(self, by: Recipient, name: str, reason: str, answer: Answer) -> None:
+        """`by` ends the connection of the user `name` (an IRC operator's KILL: the wire checked that),
+        as `!kick` does; `answer(by, code, lines)` first: 220, or 404 when nobody has that name."""
+        target = self.router.find(name)
+        if target is None:
+            answer(by, 404, [f"No user named {name} is online; !list all shows who is."])
+            return
+        why = f": {reason}" if reason else "."
+        log.warning("Operator %s kicked %s%s", by.name, target.name, why)
+        answer(by, 220, [f"Kicked {target.name}."])
+        if self.end is not None:
+            self.end(target, 403, f"You were kicked by {by.name}{why}")
 
     def _forget_if_empty(self, room: str) -> None:
         if not self.router.room_exists(room):

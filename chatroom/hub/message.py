@@ -60,10 +60,15 @@ class Joined:
 
 @dataclass(slots=True)
 class Left:
-    """Presence (CHAT/1.1 events only): `names` left `room` (for another room, or the server)."""
+    """Presence (CHAT/1.1 events only): `names` left `room` (for another room, or the server).
+
+    `by`: who took them out of it (Hub.remove_from_room), with `reason`; "" when they left themselves.
+    """
 
     room: str
     names: list[str]
+    by: str = ""
+    reason: str = ""
 
 
 @dataclass(slots=True)

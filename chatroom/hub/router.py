@@ -116,6 +116,9 @@ class Router:
             (self._room_names[key], sum(map(len, members.values()))) for key, members in self._rooms.items()
         ]
 
+    def room_count(self) -> int:
+        return len(self._rooms)
+
     def room_exists(self, room: str) -> bool:
         return room_key(room) in self._rooms
 

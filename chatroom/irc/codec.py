@@ -28,6 +28,7 @@ from chatroom.codecs.requests import (
     Ending,
     Leave,
     Register,
+    Remove,
     Rename,
     Reply,
     Request,
@@ -46,15 +47,26 @@ from chatroom.hub.message import (
     RoomLine,
     TopicShown,
 )
+from chatroom.irc.channels import Channel, normal_mask
+from chatroom.irc.directory import Directory, NoDirectory
+from chatroom.irc.help import TOPICS
 from chatroom.irc.message import IrcMessage, build, build_text, parse
 from chatroom.irc.sasl import MECHANISMS, Challenge, Failed, Login, PlainExchange
 from chatroom.limits import (
+    IRC_ISUPPORT_PER_LINE,
+    IRC_MAX_BANS_PER_CHANNEL,
     IRC_MAX_CAP_LINE_CHARS,
+    IRC_MAX_CHANNEL_LIMIT,
     IRC_MAX_CLIENT_TAGS_BYTES,
+    IRC_MAX_KEY_CHARS,
+    IRC_MAX_KICK_TARGETS,
     IRC_MAX_LINE_BYTES,
+    IRC_MAX_MASK_CHARS,
     IRC_MAX_REMEMBERED,
     IRC_MAX_TAGS_BYTES,
+    IRC_MAX_WHOWAS,
     IRC_SHARED_LINES,
+    MAX_ROOMS,
     MAX_ROOMS_PER_USER,
     MAX_TOPIC_CHARS,
     MAX_USERNAME_CHARS,
@@ -99,6 +111,7 @@ class IrcUser:
     away: str = ""
     oper: bool = False
     invisible: bool = False
+    wallops: bool = False  # user mode +w: WALLOPS reach it
 
 
 class IrcShared:
@@ -119,6 +132,11 @@ class IrcShared:
         # What IrcCodec.room_lines_key hands the router: one per (server-time, #lobby shown), so
         # IRC connections that see room lines alike share one payload, as CHAT/1.0 connections do.
         self.line_keys = (object(), object(), object(), object())
+        self.channels: dict[str, Channel] = {}  # room key -> its IRC modes (chatroom.irc.channels)
+        self.directory: Directory = NoDirectory()  # the server's rooms and IRC users (set by the server)
+        self.whowas: deque[IrcUser] = deque(maxlen=IRC_MAX_WHOWAS)  # IRC users gone, newest last
+        self.peak = 0  # the most users seen online at once (LUSERS 265/266)
+        self.counts = {"invisible": 0, "oper": 0}  # IRC users with +i, with +o (LUSERS, without a walk)
 
     def room_line(self, message: RoomLine) -> _Said:
         """`message` as IRC lines, built once for every IRC connection that gets it."""
@@ -128,6 +146,12 @@ class IrcShared:
                 del self.said[next(iter(self.said))]
             said = self.said[id(message)] = _Said(message, self)
         return said
+
+    def set_flag(self, user: IrcUser, flag: str, on: bool) -> None:
+        """user.invisible or user.oper = on, keeping the LUSERS counts."""
+        if getattr(user, flag) != on:
+            setattr(user, flag, on)
+            self.counts[flag] += 1 if on else -1
 
     def remember(self, table: dict[tuple[str, str], str], key: tuple[str, str], value: str) -> None:
         if len(table) >= IRC_MAX_REMEMBERED:
@@ -277,7 +301,11 @@ class IrcCodec:
     def close(self) -> None:
         if self._name and not self._closed:
             key = username_key(self._name)
-            self.shared.users.pop(key, None)
+            gone = self.shared.users.pop(key, None)
+            if gone is not None:
+                self.shared.whowas.append(gone)
+                self.shared.set_flag(gone, "invisible", False)
+                self.shared.set_flag(gone, "oper", False)
             if (key, "") not in self.shared.reasons:
                 self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
         self._closed = True
@@ -458,7 +486,39 @@ class IrcCodec:
         elif command == "OPER":
             yield self._oper(params)
         elif command == "KICK":
-            yield self._reply("482", params[0] if params else "*", "You're not channel operator")
+            yield from self._kick(params)
+        elif command == "KILL":
+            yield from self._kill(params)
+        elif command == "INVITE":
+            yield self._invite(params)
+        elif command in ("HELP", "HELPOP"):
+            yield self._help(params)
+        elif command == "LINKS":
+            server = self._server
+            yield _out(
+                self._numeric("364", server, server, "0 chatroom")
+                + self._numeric("365", "*", "End of /LINKS list")
+            )
+        elif command == "WALLOPS":
+            yield self._wallops(params)
+        elif command == "WHOWAS":
+            yield self._whowas(params)
+        elif command == "USERHOST":
+            yield self._userhost(params)
+        elif command == "INFO":
+            yield _out(
+                self._numeric("371", "chatroom: rooms for CHAT/1.0, CHAT/1.1 and IRC users")
+                + self._numeric("374", "End of INFO list")
+            )
+        elif command == "TIME":
+            now = datetime.datetime.now(datetime.timezone.utc)
+            yield self._reply(
+                "391",
+                self._server,
+                str(int(now.timestamp())),
+                "0",
+                now.strftime("%A %B %d %Y -- %H:%M:%S UTC"),
+            )
         elif command == "PING":
             yield self._pong(params)
         elif command == "PONG":
@@ -500,7 +560,12 @@ class IrcCodec:
         for target in params[0].split(","):
             self._asking = (command, target)
             if target.startswith("#"):
-                if self._shown(target):
+                if self._shown(target) and (refused := self._may_not_speak(target, text)):
+                    if not quiet:
+                        yield self._reply("404", target, f"Cannot send to channel ({refused})")
+                elif self._external(target):
+                    yield from self._tell_room(command, target, text)
+                elif self._shown(target):
                     notices = self.shared.notices
                     if quiet or notices:  # a PRIVMSG costs nothing here while nobody sent a NOTICE
                         said = (username_key(self._name), room_key(target), text)
@@ -522,6 +587,7 @@ class IrcCodec:
         if not params:
             yield self._reply("461", "JOIN", "Not enough parameters")
             return
+        keys = params[1].split(",") if len(params) > 1 else []
         for room in params[0].split(","):
             if not room.startswith("#") or not is_valid_room_name(room):
                 yield self._reply("403", room, "No such channel")
@@ -531,6 +597,8 @@ class IrcCodec:
                     yield _out(self._line("JOIN", LOBBY, prefix=self._prefix(self._name)))
                     self._asking = ("NAMES", LOBBY)
                     yield Command("!list", LOBBY)
+            elif (refused := self._join_refused(room, keys.pop(0) if keys else "")) is not None:
+                yield refused
             else:
                 self._asking = ("JOIN", room)
                 yield Command(f"!join {room}")
@@ -609,35 +677,13 @@ class IrcCodec:
             return self._reply("461", "MODE", "Not enough parameters")
         target = params[0]
         if target.startswith("#"):
-            key = room_key(target)
-            if len(params) == 1:
-                return self._reply("324", target, "+n" if key in self.shared.unlocked else "+nt")
-            if params[1].lstrip("+-") == "b":
-                return self._reply("368", target, "End of channel ban list")
-            if not self._is_op(target):
-                return self._reply("482", target, "You're not channel operator")
-            change = params[1]
-            if change in ("+s", "-s"):
-                if change == "+s":
-                    self.shared.secret.add(key)
-                else:
-                    self.shared.secret.discard(key)
-            elif change in ("+t", "-t"):
-                if change == "-t":
-                    self.shared.unlocked.add(key)
-                else:
-                    self.shared.unlocked.discard(key)
-            elif change not in ("+v", "-v", "+n", "+o", "-o"):
-                return self._reply("472", change.lstrip("+-")[:1] or "*", "is unknown mode char to me")
-            return _out(self._line("MODE", target, *params[1:], prefix=self._prefix(self._name)))
+            return self._channel_mode(target, params[1:])
         if username_key(target) != username_key(self._name):
             return self._reply("502", "Can't change mode for other users")
         me = self._me()
         if len(params) == 1:
-            return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper)
-        if params[1] in ("+i", "-i"):
-            me.invisible = params[1] == "+i"
-        return _out(self._line("MODE", self._name, params[1], prefix=self._name))
+            return self._reply("221", "+" + "i" * me.invisible + "o" * me.oper + "w" * me.wallops)
+        return self._user_mode(me, params[1])
 
     def _oper(self, params: list[str]) -> Reply:
         if len(params) < 2:
@@ -645,7 +691,7 @@ class IrcCodec:
         if self.settings.operators.get(params[0]) != params[1]:
             return self._reply("464", "Password incorrect")
         self.operator = True
-        self._me().oper = True
+        self.shared.set_flag(self._me(), "oper", True)
         return Reply(
             (
                 self._numeric("381", "You are now an IRC operator") + self._line("MODE", self._name, "+o")
@@ -709,6 +755,372 @@ class IrcCodec:
     def _names_end(self, room: str) -> Reply:
         return self._reply("366", room, "End of /NAMES list")
 
+    # -- channel modes, INVITE and what they refuse (chatroom.irc.channels) ------------------------
+
+    def _channel_mode(self, room: str, params: list[str]) -> Reply:
+        """MODE #room [changes [args]]: o v k l b m i n s t (Modern IRC), echoed to the room's IRC users."""
+        members = self.shared.directory.members(room) if self._shown(room) else None
+        if members is None:
+            return self._reply("403", room, "No such channel")
+        key = room_key(room)
+        channel = self._channel(room)
+        if not params:
+            modes = channel.modes(key in self.shared.secret, key in self.shared.unlocked, key in self._rooms)
+            return _out(self._numeric("324", room, *modes) + self._numeric("329", room, str(channel.created)))
+        listed = params[0].lstrip("+-")
+        if listed in _MASK_LISTS and len(params) == 1:
+            item, end, sentence = _MASK_LISTS[listed]
+            masks = channel.lists[listed].items()
+            lines = [self._numeric(item, room, mask, by, str(when)) for mask, (by, when) in masks]
+            return _out("".join(lines) + self._numeric(end, room, sentence))
+        if not self._on(room):
+            return self._reply("442", room, "You're not on that channel")
+        if not self._is_op(room):
+            return self._reply("482", room, "You're not channel operator")
+        args = params[1:]
+        sign = "+"
+        done: list[tuple[str, str, str]] = []  # (sign, letter, argument or "")
+        errors: list[str] = []
+        for letter in params[0]:
+            if letter in "+-":
+                sign = letter
+            elif letter in "ov" and args:
+                nick = args.pop(0)
+                found = next((name for name in members if username_key(name) == username_key(nick)), None)
+                if found is None:
+                    if self.shared.directory.online(nick) is None:
+                        errors.append(self._numeric("401", _token(nick), "No such nick/channel"))
+                    else:
+                        errors.append(self._numeric("441", _token(nick), room, "They aren't on that channel"))
+                    continue
+                who = username_key(found)
+                group = channel.ops if letter == "o" else channel.voiced
+                if sign == "+":
+                    group.add(who)
+                else:
+                    group.discard(who)
+                    if letter == "o" and self.shared.creators.get(key) == who:
+                        del self.shared.creators[key]
+                done.append((sign, letter, found))
+            elif letter == "k" and (args or sign == "-"):
+                value = args.pop(0) if args else ""
+                if sign == "-":
+                    if channel.key:
+                        channel.key = ""
+                        done.append(("-", "k", "*"))
+                elif not _valid_key(value):
+                    errors.append(self._numeric("696", room, "k", "*", "Invalid key"))
+                else:
+                    channel.key = value
+                    done.append(("+", "k", value))
+            elif letter == "l" and (args or sign == "-"):
+                if sign == "-":
+                    if channel.limit:
+                        channel.limit = 0
+                        done.append(("-", "l", ""))
+                    continue
+                value = args.pop(0)
+                if not (value.isascii() and value.isdigit() and 0 < int(value) <= IRC_MAX_CHANNEL_LIMIT):
+                    errors.append(self._numeric("696", room, "l", _token(value), "Invalid limit"))
+                else:
+                    channel.limit = int(value)
+                    done.append(("+", "l", value))
+            elif letter in _MASK_LISTS and args:
+                mask = normal_mask(args.pop(0))
+                if not _valid_mask(mask):
+                    errors.append(self._numeric("696", room, letter, "*", "Invalid mask"))
+                    continue
+                now = int(datetime.datetime.now().timestamp())
+                entries = channel.lists[letter]
+                if channel.add(letter, mask, self._name, now) if sign == "+" else entries.pop(mask, None):
+                    done.append((sign, letter, mask))
+            elif letter in "mintsC":
+                if self._flag(room, channel, letter, sign == "+"):
+                    done.append((sign, letter, ""))
+            elif letter not in "ovklbeI":
+                errors.append(self._numeric("472", _token(letter), "is unknown mode char to me"))
+        if not done:
+            return _out("".join(errors))
+        change, shown_args, last = "", [], ""
+        for sign, letter, arg in done:
+            change += (sign if sign != last else "") + letter
+            last = sign
+            if arg:
+                shown_args.append(arg)
+        me = self._prefix(self._name)
+        others = [name for name in members if username_key(name) != username_key(self._name)]
+        self.shared.directory.tell(
+            others, lambda codec: codec.line("MODE", room, change, *shown_args, prefix=me).encode()
+        )
+        return _out("".join(errors) + self._line("MODE", room, change, *shown_args, prefix=me))
+
+    def _flag(self, room: str, channel: Channel, letter: str, on: bool) -> bool:
+        """Set or clear a flag mode; True when it changed."""
+        key = room_key(room)
+        if letter == "s":
+            before = key in self.shared.secret
+            (self.shared.secret.add if on else self.shared.secret.discard)(key)
+        elif letter == "t":
+            before = key not in self.shared.unlocked
+            (self.shared.unlocked.discard if on else self.shared.unlocked.add)(key)
+        else:
+            attribute = {"m": "moderated", "i": "invite_only", "n": "no_external", "C": "no_ctcp"}[letter]
+            before = getattr(channel, attribute)
+            setattr(channel, attribute, on)
+        return before != on
+
+    def _external(self, room: str) -> bool:
+        """A line from outside a -n room (the hub relays only members' lines: it goes to IRC members)."""
+        channel = self.shared.channels.get(room_key(room))
+        return channel is not None and not channel.no_external and room_key(room) not in self._rooms
+
+    def _tell_room(self, command: str, room: str, text: str) -> Iterator[Request]:
+        members = self.shared.directory.members(room)
+        if members is None:
+            yield self._reply("401", room, "No such nick/channel")
+            return
+        me = self._prefix(self._name)
+        self.shared.directory.tell(
+            members, lambda codec: build_text(command, room, text, me, codec.tags()).encode()
+        )
+
+    def _may_not_speak(self, room: str, text: str) -> str:
+        """Why this user may not say `text` in `room` ("+m", "+C"), or "" when it may.
+
+        +m: only the room's operators and voiced users speak; +C: no CTCP but ACTION (/me).
+        """
+        channel = self.shared.channels.get(room_key(room))
+        if channel is None:
+            return ""
+        if channel.moderated and not (self._is_op(room) or username_key(self._name) in channel.voiced):
+            return "+m"
+        if channel.no_ctcp and text.startswith("\x01") and not text.startswith("\x01ACTION "):
+            return "+C"
+        return ""
+
+    def _join_refused(self, room: str, key: str) -> Reply | None:
+        """What +b, +i, +k or +l say to this JOIN (an INVITE lets one past +i and +l), or None."""
+        channel = self.shared.channels.get(room_key(room))
+        if channel is None or room_key(room) in self._rooms:
+            return None
+        me = username_key(self._name)
+        invited = me in channel.invited
+        user = self._me()
+        mask = f"{self._name}!{user.username}@{self._server}".lower()
+        if channel.is_banned(mask):
+            return self._reply("474", room, "Cannot join channel (+b)")
+        if channel.invite_only and not invited and not channel.matches("I", mask):
+            return self._reply("473", room, "Cannot join channel (+i)")
+        if channel.key and key != channel.key:
+            return self._reply("475", room, "Cannot join channel (+k)")
+        members = (self.shared.directory.members(room) or []) if channel.limit else []
+        if channel.limit and len(members) >= channel.limit and not invited:
+            return self._reply("471", room, "Cannot join channel (+l)")
+        channel.invited.discard(me)
+        return None
+
+    def _invite(self, params: list[str]) -> Reply:
+        """INVITE nick #room: 341 here, an INVITE line to the nick (when it is an IRC user)."""
+        if not params:  # the channels one is invited to (Modern IRC 336/337)
+            me = username_key(self._name)
+            rooms = [channel.name for channel in self.shared.channels.values() if me in channel.invited]
+            listed = [self._numeric("336", room) for room in rooms if room]
+            return _out("".join(listed) + self._numeric("337", "End of /INVITE list"))
+        if len(params) < 2:
+            return self._reply("461", "INVITE", "Not enough parameters")
+        nick, room = params[0], params[1]
+        found = self.shared.directory.online(nick)
+        members = self.shared.directory.members(room) if self._shown(room) else None
+        if found is None:
+            return self._reply("401", _token(nick), "No such nick/channel")
+        if members is not None:
+            channel = self._channel(room)
+            if not self._on(room):
+                return self._reply("442", room, "You're not on that channel")
+            if channel.invite_only and not self._is_op(room):
+                return self._reply("482", room, "You're not channel operator")
+            if username_key(found) in map(username_key, members):
+                return self._reply("443", found, room, "is already on channel")
+            channel.invite(username_key(found))
+        me = self._prefix(self._name)
+        self.shared.directory.tell(
+            [found], lambda codec: codec.line("INVITE", found, room, prefix=me).encode()
+        )
+        return self._reply("341", found, room)
+
+    # -- channel operators: KICK, KILL (Hub.remove_from_room, remove_from_server) -------------------
+
+    def _kick(self, params: list[str]) -> Iterator[Request]:
+        """KICK #room nick [reason], by the room's operator or an IRC operator (Modern IRC's numerics)."""
+        if len(params) < 2 or not params[1]:
+            yield self._reply("461", "KICK", "Not enough parameters")
+            return
+        rooms, nicks = params[0].split(","), params[1].split(",")
+        if len(rooms) != 1 and len(rooms) != len(nicks):
+            yield self._reply("461", "KICK", "Give one channel, or one channel per nick")
+            return
+        reason = params[2] if len(params) > 2 and params[2] else self._name
+        pairs = zip(rooms * len(nicks) if len(rooms) == 1 else rooms, nicks, strict=True)
+        for room, nick in list(pairs)[:IRC_MAX_KICK_TARGETS]:
+            yield from self._kick_one(room, nick, reason)
+
+    def _kick_one(self, room: str, nick: str, reason: str) -> Iterator[Request]:
+        members = self.shared.directory.members(room) if room.startswith("#") else None
+        if not self._shown(room):
+            yield self._reply("442", room, "You're not on that channel")
+        elif members is None:
+            yield self._reply("403", room, "No such channel")
+        elif not self._on(room):
+            yield self._reply("442", room, "You're not on that channel")
+        elif not (self._is_op(room) or self.operator):
+            yield self._reply("482", room, "You're not channel operator")
+        elif username_key(nick) not in map(username_key, members):
+            yield self._reply("441", _token(nick), room, "They aren't on that channel")
+        else:
+            self._asking = ("KICK", f"{room} {nick}")
+            yield Remove(nick, room, reason)
+
+    def _kill(self, params: list[str]) -> Iterator[Request]:
+        """KILL nick [reason], by an IRC operator: the hub's kick (the connection ends)."""
+        if not params or not params[0]:
+            yield self._reply("461", "KILL", "Not enough parameters")
+        elif not self.operator:
+            yield self._reply("481", "Permission Denied- You're not an IRC operator")
+        else:
+            nick = params[0]
+            reason = f"Killed ({self._name} ({params[1] if len(params) > 1 and params[1] else 'no reason'}))"
+            self.shared.remember(self.shared.reasons, (username_key(nick), ""), reason)
+            self._asking = ("KILL", nick)
+            yield Remove(nick, None, reason)
+
+    def _removed(self, verb: str, target: str, code: int, sentence: str) -> str:
+        """The hub's answer to a KICK or KILL: nothing when done (the KICK or QUIT line says it)."""
+        room, _, nick = target.partition(" ")
+        if 200 <= code < 300:
+            return ""
+        if verb == "KILL":
+            return self._numeric("401", target, "No such nick/channel")
+        if code == 404:
+            return self._numeric("403", room, "No such channel")
+        if code == 403:
+            return self._numeric("442", room, "You're not on that channel")
+        if code == 410:
+            return self._numeric("441", _token(nick), room, "They aren't on that channel")
+        return self._numeric("482", room, sentence)
+
+    def line(self, command: str, *params: str, prefix: str = "") -> str:
+        """A line as this connection gets it (IrcRecipient: what other IRC connections send it)."""
+        return self._line(command, *params, prefix=prefix)
+
+    def tags(self) -> str:
+        return self._tags()
+
+    def _whowas(self, params: list[str]) -> Reply:
+        """WHOWAS nick [count]: the IRC users that had the nick, newest first (IRC_MAX_WHOWAS kept)."""
+        if not params or not params[0]:
+            return self._reply("431", "No nickname given")
+        nick = params[0]
+        wanted = params[1] if len(params) > 1 else ""
+        count = int(wanted) if wanted.isascii() and wanted.isdigit() and len(wanted) < 6 else 0
+        found = [
+            user for user in reversed(self.shared.whowas) if username_key(user.nick) == username_key(nick)
+        ]
+        out = []
+        for user in found[: count or len(found)]:
+            out.append(self._numeric("314", user.nick, user.username, self._server, "*", user.realname))
+            out.append(self._numeric("312", user.nick, self._server, "chatroom"))
+        if not found:
+            out.append(self._numeric("406", _token(nick), "There was no such nickname"))
+        return _out("".join(out) + self._numeric("369", _token(nick), "End of WHOWAS"))
+
+    def _userhost(self, params: list[str]) -> Reply:
+        """USERHOST nick...: nick[*]=+|-user@host for each online (at most five, RFC 2812)."""
+        if not params:
+            return self._reply("461", "USERHOST", "Not enough parameters")
+        replies = []
+        for nick in params[:5]:
+            found = self.shared.directory.online(nick)
+            if found is None:
+                continue
+            user = self.shared.users.get(username_key(found)) or IrcUser(found, found, found)
+            oper = "*" if user.oper else ""
+            replies.append(f"{found}{oper}={'-' if user.away else '+'}{user.username}@{self._server}")
+        return self._reply("302", " ".join(replies))
+
+    def _user_mode(self, me: IrcUser, change: str) -> Reply:
+        """MODE nick +i/-i, +w/-w, -o (+o only through OPER); the changes made are echoed."""
+        sign, done, last = "+", "", ""
+        for letter in change:
+            if letter in "+-":
+                sign = letter
+                continue
+            on = sign == "+"
+            if letter == "i" and me.invisible != on:
+                self.shared.set_flag(me, "invisible", on)
+            elif letter == "w" and me.wallops != on:
+                me.wallops = on
+            elif letter == "o" and not on and me.oper:
+                self.shared.set_flag(me, "oper", False)
+                self.operator = False
+            elif letter not in "iwo":
+                return self._reply("501", "Unknown MODE flag")
+            else:
+                continue
+            done += (sign if sign != last else "") + letter
+            last = sign
+        if not done:
+            return Reply(b"")
+        return _out(self._line("MODE", self._name, done, prefix=self._name))
+
+    def _help(self, params: list[str]) -> Reply:
+        subject = params[0].upper() if params else "*"
+        lines = TOPICS.get(subject)
+        if lines is None:
+            return self._reply("524", _token(params[0]), "No help available on this topic")
+        out = [self._numeric("704", subject, lines[0])]
+        out += [self._numeric("705", subject, line) for line in lines[1:]]
+        out.append(self._numeric("706", subject, "End of /HELP"))
+        return _out("".join(out))
+
+    def _wallops(self, params: list[str]) -> Reply:
+        """WALLOPS text, by an IRC operator: to every IRC user with +w (itself too, as an echo)."""
+        if not params or not params[0]:
+            return self._reply("461", "WALLOPS", "Not enough parameters")
+        if not self.operator:
+            return self._reply("481", "Permission Denied- You're not an IRC operator")
+        me, text = self._prefix(self._name), params[0]
+        listeners = [
+            user.nick for user in self.shared.users.values() if user.wallops and user.nick != self._name
+        ]
+        self.shared.directory.tell(listeners, lambda codec: codec.line("WALLOPS", text, prefix=me).encode())
+        return _out(self._line("WALLOPS", text, prefix=me))
+
+    def _on(self, room: str) -> bool:
+        """Whether this user is in `room` as IRC sees it (#lobby: once it JOINed it)."""
+        return self._lobby_shown if room_key(room) == LOBBY else room_key(room) in self._rooms
+
+    def _prefixed(self, room: str, name: str) -> str:
+        """`name` with its highest channel prefix in `room`: '@name', '+name' or 'name'."""
+        if self._chanop(room, name):
+            return "@" + name
+        channel = self.shared.channels.get(room_key(room))
+        return ("+" + name) if channel is not None and username_key(name) in channel.voiced else name
+
+    def _channel(self, room: str) -> Channel:
+        channel = self.shared.channels.get(room_key(room))
+        return channel if channel is not None else self._new_channel(room)
+
+    def _new_channel(self, room: str) -> Channel:
+        """Fresh modes for `room`; at MAX_ROOMS of them, those of rooms gone since are forgotten first."""
+        channels, directory = self.shared.channels, self.shared.directory
+        if len(channels) >= MAX_ROOMS:
+            for key in [key for key in channels if not directory.has_room(key)]:
+                del channels[key]
+        channel = channels[room_key(room)] = Channel(
+            name=room, created=int(datetime.datetime.now().timestamp())
+        )
+        return channel
+
     # -- hub messages to lines (the Wire) --------------------------------------------------------
 
     def encode(self, message: Message | Event) -> bytes:
@@ -747,6 +1159,7 @@ class IrcCodec:
             self._fresh = room_key(message.room)
             if message.count == 1 and room_key(message.room) != LOBBY:  # it made the room: its operator
                 self.shared.creators[room_key(message.room)] = username_key(self._name)
+                self._new_channel(message.room)  # a room made anew: no old modes
             return self._names(message.room, message.names or [self._name]).encode()
         if isinstance(message, TopicShown):
             key = room_key(message.room)
@@ -815,6 +1228,8 @@ class IrcCodec:
             return self._numeric("433", target, lines[-1]).encode()  # protected or banned
         if verb == "WHOIS":
             return self._whois(target, lines if ok else []).encode()
+        if verb in ("KICK", "KILL"):
+            return self._removed(verb, target, code, lines[-1]).encode()
         return self._server_notices(lines)
 
     def _server_notices(self, lines: Sequence[str]) -> bytes:
@@ -825,8 +1240,7 @@ class IrcCodec:
     # -- replies --------------------------------------------------------------------------------
 
     def _names(self, room: str, names: list[str]) -> str:
-        op = self.shared.creators.get(room_key(room))
-        shown = [f"@{name}" if username_key(name) == op else name for name in names]
+        shown = [self._prefixed(room, name) for name in names]
         kind = "@" if room_key(room) in self.shared.secret else "="
         out = [
             self._numeric("353", kind, room, " ".join(shown[i : i + 20])) for i in range(0, len(shown), 20)
@@ -841,6 +1255,8 @@ class IrcCodec:
             room, _, rest = line.partition(" ")
             if (wanted and room_key(room) not in wanted) or not self._shown(room):
                 continue
+            if room_key(room) in self.shared.secret and room_key(room) not in self._rooms:
+                continue  # +s: listed only to its members
             count, _, rest = rest.partition(" ")
             topic = rest.partition(": ")[2]
             out.append(self._numeric("322", room, count, topic))
@@ -897,8 +1313,8 @@ class IrcCodec:
         flags = "G" if user.away else "H"
         if user.oper:
             flags += "*"
-        if room != "*" and self.shared.creators.get(room_key(room)) == username_key(name):
-            flags += "@"
+        if room != "*":
+            flags += self._prefixed(room, name)[: -len(name)]
         server = self._server
         return self._numeric("352", room, user.username, server, server, name, flags, f"0 {user.realname}")
 
@@ -913,8 +1329,7 @@ class IrcCodec:
         for _, names in _everyone(lines):
             found = next((name for name in names if username_key(name) == key), found)
         user = self.shared.users.get(key) or IrcUser(found, found, found)
-        op = self.shared.creators
-        shown = [("@" if op.get(room_key(room)) == key else "") + room for room in rooms if self._shown(room)]
+        shown = [self._prefixed(room, found)[: -len(found)] + room for room in rooms if self._shown(room)]
         out = [self._numeric("311", found, user.username, self._server, "*", user.realname)]
         if shown:
             out.append(self._numeric("319", found, " ".join(shown)))
@@ -936,8 +1351,13 @@ class IrcCodec:
             f"NICKLEN={MAX_USERNAME_CHARS}",
             f"TOPICLEN={MAX_TOPIC_CHARS}",
             f"CHANLIMIT=#:{MAX_ROOMS_PER_USER}",
-            "CHANMODES=b,,,nt",
-            "PREFIX=(o)@",
+            "CHANMODES=beI,k,l,Cimnst",
+            "EXCEPTS",
+            "INVEX",
+            f"KEYLEN={IRC_MAX_KEY_CHARS}",
+            f"MAXLIST=beI:{IRC_MAX_BANS_PER_CHANNEL}",
+            "PREFIX=(ov)@+",
+            f"TARGMAX=JOIN:,KICK:{IRC_MAX_KICK_TARGETS},PART:",
             f"NETWORK={self.settings.network}",
         ]
         return "".join(
@@ -945,16 +1365,36 @@ class IrcCodec:
                 self._numeric("001", f"Welcome to the {self.settings.network} IRC network, {nick}"),
                 self._numeric("002", f"Your host is {server}, running chatroom"),
                 self._numeric("003", "This server was created today"),
-                self._numeric("004", server, "chatroom", "io", "bnt"),
-                self._numeric("005", *isupport, "are supported by this server"),
+                self._numeric("004", server, "chatroom", "iow", "CIbeiklmnostv"),
+                *[
+                    self._numeric(
+                        "005", *isupport[i : i + IRC_ISUPPORT_PER_LINE], "are supported by this server"
+                    )
+                    for i in range(0, len(isupport), IRC_ISUPPORT_PER_LINE)
+                ],
                 self._lusers(),
                 self._numeric("422", "MOTD File is missing"),
             ]
         )
 
     def _lusers(self) -> str:
-        return self._numeric("251", "There are users on 1 server") + self._numeric(
-            "255", "I have clients and 0 servers"
+        """251-255, 265, 266: every wire's users count (this is one server: local is global)."""
+        users, rooms = self.shared.directory.census()
+        users = max(users, 1)  # (no server behind the codec: itself)
+        shared = self.shared
+        shared.peak = peak = max(shared.peak, users)
+        invisible, opers = shared.counts["invisible"], shared.counts["oper"]
+        return "".join(
+            [
+                self._numeric(
+                    "251", f"There are {users - invisible} users and {invisible} invisible on 1 servers"
+                ),
+                self._numeric("252", str(opers), "operator(s) online"),
+                self._numeric("254", str(rooms), "channels formed"),
+                self._numeric("255", f"I have {users} clients and 0 servers"),
+                self._numeric("265", str(users), str(peak), f"Current local users {users}, max {peak}"),
+                self._numeric("266", str(users), str(peak), f"Current global users {users}, max {peak}"),
+            ]
         )
 
     # -- building lines ---------------------------------------------------------------------------
@@ -964,7 +1404,13 @@ class IrcCodec:
         return f"{nick}!{user.username if user is not None else nick}@{self._server}"
 
     def _is_op(self, room: str) -> bool:
-        return self.shared.creators.get(room_key(room)) == username_key(self._name)
+        return self._chanop(room, self._name)
+
+    def _chanop(self, room: str, name: str) -> bool:
+        """Whether `name` is an operator (@) of `room`: its creator, or given +o."""
+        key, who = room_key(room), username_key(name)
+        channel = self.shared.channels.get(key)
+        return self.shared.creators.get(key) == who or (channel is not None and who in channel.ops)
 
     def _me(self) -> IrcUser:
         key = username_key(self._name)
@@ -983,6 +1429,25 @@ class IrcCodec:
                 self._rooms.discard(room)
                 if room == LOBBY:
                     self._lobby_shown = False
+            if self.shared.creators.get(room) == key:  # who leaves a channel is no longer its operator
+                del self.shared.creators[room]
+            channel = self.shared.channels.get(room)
+            if channel is not None:
+                channel.ops.discard(key)
+                channel.voiced.discard(key)
+                if not self.shared.directory.has_room(room):  # its last member left: its modes go too
+                    del self.shared.channels[room]
+            if message.by:  # taken out by someone (Hub.remove_from_room): an IRC KICK
+                out.append(
+                    self._line(
+                        "KICK",
+                        message.room,
+                        name,
+                        message.reason or message.by,
+                        prefix=self._prefix(message.by),
+                    )
+                )
+                continue
             quit_reason = self.shared.reasons.get((key, ""))
             if quit_reason is not None and name != self._name:
                 if key not in self._quits_seen:
@@ -1026,6 +1491,28 @@ def _everyone(lines: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     for line in lines[:-1]:
         room, _, names = line.partition(": ")
         yield room, [name for name in names.split(" ") if name]
+
+
+_MASK_LISTS = {
+    "b": ("367", "368", "End of channel ban list"),
+    "e": ("348", "349", "End of channel exception list"),
+    "I": ("346", "347", "End of channel invite exception list"),
+}  # a mask list's letter -> its item numeric, its end numeric and sentence
+
+
+def _token(text: str) -> str:
+    """`text` echoed in a middle parameter: '*' when it could not be one (empty, a space, a ':')."""
+    return text if text and " " not in text and not text.startswith(":") else "*"
+
+
+def _valid_mask(mask: str) -> bool:
+    """A +b/+e/+I mask we keep: at most IRC_MAX_MASK_CHARS, no space or control character."""
+    return len(mask) <= IRC_MAX_MASK_CHARS and " " not in mask and mask.isprintable()
+
+
+def _valid_key(key: str) -> bool:
+    """A channel key: 1 to IRC_MAX_KEY_CHARS printable ASCII characters, no space or comma (RFC 2812)."""
+    return 0 < len(key) <= IRC_MAX_KEY_CHARS and all("!" <= ch <= "~" and ch != "," for ch in key)
 
 
 def _out(line: str) -> Reply:

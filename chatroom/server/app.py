@@ -31,6 +31,7 @@ from chatroom.codecs.requests import (
     Leave,
     Refuse,
     Register,
+    Remove,
     Rename,
     Reply,
     Request,
@@ -56,6 +57,7 @@ from chatroom.server.accounts import (
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
 from chatroom.server.irc import IrcConfig, IrcTLSService
+from chatroom.server.irc_directory import HubDirectory
 from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
@@ -228,6 +230,7 @@ class Server(FloodControl):
         self._irc_settings = IrcSettings()  # SASL PLAIN is offered when there are accounts to log in to
         if config.irc is not None:
             self._irc_settings = dataclasses.replace(config.irc.settings, sasl=self.accounts is not None)
+        self._irc_shared.directory = HubDirectory(self.hub, self._irc_full)
         if config.irc is not None:
             try:
                 sock = open_listening_socket(config.host, config.irc.port)
@@ -359,6 +362,9 @@ class Server(FloodControl):
         now[0] = False
         if conn.codec.paused and conn.phase is Phase.OPEN:
             self._watch(conn)  # stop reading until it is answered
+
+    def _irc_full(self, conn: Connection) -> None:
+        self._close_later(conn, "could not take more output")
 
     def _ping_irc(self) -> None:
         """Each ping interval: PING the IRC users silent since the last one; close those still silent."""
@@ -498,6 +504,11 @@ class Server(FloodControl):
                 self._leave(conn)
             elif isinstance(request, Authenticate):
                 self._authenticate(conn, request)
+            elif isinstance(request, Remove):  # an IRC KICK or KILL: the codec checked the authority
+                if request.room is None:
+                    hub.remove_from_server(conn, request.name, request.reason, self._answer)
+                else:
+                    hub.remove_from_room(conn, request.name, request.room, request.reason, self._answer)
             elif isinstance(request, Refuse):
                 limit = f" (limit {request.limit})" if request.limit else ""
                 level = logging.WARNING if request.limit else logging.INFO

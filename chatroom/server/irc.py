@@ -61,7 +61,8 @@ def add_irc_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME:PASSWORD",
-        help="an IRC operator login (OPER NAME PASSWORD); repeatable",
+        help="an IRC operator login (OPER NAME PASSWORD): KICK in any channel it is in, KILL, WALLOPS; "
+        "repeatable",
     )
     add_irc_auth_arguments(irc)
 
