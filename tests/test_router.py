@@ -359,3 +359,23 @@ def test_wires_with_one_room_lines_key_share_one_payload() -> None:
         "odd:#lobby speaker: three",
     ]
     assert sum(wire.encodings for wire in alike) == 3  # each line built once for the three
+
+
+def test_a_member_of_two_rooms_hears_their_lines_in_the_order_said_among_many_in_several_rooms() -> None:
+    # Many users in several rooms (as every IRC user is: #lobby and its channel) and a batch in two
+    # small rooms: the router finds the one member of both by walking those rooms, not everyone.
+    router = Router()
+    crowd = users(router, *(f"u{n}" for n in range(40)))
+    for n, member in enumerate(crowd):
+        router.enter(member, f"#c{n}")
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.move(alice, "#a")
+    router.move(bob, "#b")
+    router.enter(carol, "#a")
+    router.enter(carol, "#b")
+    router.say(alice, "one", "#a")
+    router.say(bob, "two", "#b")
+    router.say(alice, "three", "#a")
+    router.deliver()
+    assert carol.lines == ["#a alice: one", "#b bob: two", "#a alice: three"]
+    assert [len(member.payloads) for member in crowd] == [0] * 40

@@ -428,9 +428,7 @@ class Router:
         self._rooms_spoken.update(by_room)
         if len(by_room) > 1 and self._in_several:
             # A member of several of these rooms gets their lines in the order said, not room by room.
-            for member in self._in_several:
-                if sum(key in by_room for key in self._rooms_of[member]) > 1:
-                    special.add(member)
+            special.update(self._in_several_of(by_room))
         for room, indices in by_room.items():
             self._fan_out(room, special, functools.partial(_joined, lines_at, indices))
         followed: dict[Wire, dict[int, bytes]] = {}
@@ -475,6 +473,33 @@ class Router:
                     chosen.append(line)
             if chosen and not recipient.deliver(b"".join(chosen)):
                 dropped.append(recipient)
+
+    def _in_several_of(self, rooms: dict[str, list[int]]) -> list[Recipient]:
+        """The members of more than one of `rooms`.
+
+        Walks whichever is smaller: the users in several rooms, or the members
+        of these rooms (every IRC user is in #lobby and its channels, so the
+        first can be everyone while a batch speaks in a few small rooms).
+        """
+        several = self._in_several
+        members = 0
+        for room in rooms:
+            for group in self._rooms.get(room, {}).values():
+                members += len(group)
+        if len(several) <= members:
+            rooms_of = self._rooms_of
+            return [member for member in several if sum(key in rooms for key in rooms_of[member]) > 1]
+        seen: set[Recipient] = set()
+        found: list[Recipient] = []
+        for room in rooms:
+            for group in self._rooms.get(room, {}).values():
+                for member in group:
+                    if member in several:
+                        if member in seen:
+                            found.append(member)
+                        else:
+                            seen.add(member)
+        return found
 
     def _one_line_per_room(self, pending: list[_Pending]) -> bool:
         """True when every pending line is a room line to a room no other pending line goes to."""
