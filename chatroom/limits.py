@@ -383,3 +383,47 @@ MAX_PASSWORD_FAILURE_ENTRIES = 10_000
 
 MAX_BAN_S = 10 * 365 * 86400
 # The longest timed ban (!ban NAME 3650d); longer is "for good" (no duration).
+
+# -- the IRC listener (issue #12, docs/IRC.md) --
+
+IRC_MAX_LINE_BYTES = 512
+# An IRC line, CR LF included (RFC 1459 2.3, Modern IRC "Messages"); longer outgoing PRIVMSGs are split.
+IRC_MAX_TAGS_BYTES = 8191
+# Message tags may add this much before the 512 (IRCv3 message-tags): the longest input line is their sum.
+IRC_MAX_PARAMS = 15
+# RFC 1459's most parameters a message may have; more are folded into the last.
+IRC_MAX_CAP_LINE_CHARS = 400
+# CAP LS replies are cut into lines of at most this many characters of capabilities.
+IRC_MAX_CLIENT_TAGS_BYTES = 4094
+# Client-only tags a client may send on one line (IRCv3 message-tags); more is ERR_INPUTTOOLONG.
+IRC_MAX_REMEMBERED = 10_000
+# Departures (PART and QUIT reasons) and NOTICEs kept for the IRC connections that relay them;
+# past this many the oldest are forgotten (a PART then shows without its reason).
+IRC_SHARED_LINES = 8192
+# Room lines whose IRC bytes are kept for the next IRC connection that gets the same line: each
+# is built once, not once per connection (chatroom.irc.codec.IrcShared); the oldest go first.
+IRC_PING_INTERVAL_S = 60.0
+# An IRC connection that sent nothing for one to two of these is sent PING; one
+# still silent a turn later is closed (ERROR: Ping timeout). --irc-ping-interval.
+IRC_SASL_CHUNK_BYTES = 400
+# IRCv3 SASL: a client cuts its base64 AUTHENTICATE response into chunks of this size (a chunk of
+# exactly this size means more follows); a longer single parameter is answered 905.
+IRC_MAX_SASL_RESPONSE_BYTES = 3 * IRC_SASL_CHUNK_BYTES
+# A whole SASL PLAIN response, base64: two names of MAX_USERNAME_CHARS (up to 4 bytes a character)
+# and a password of MAX_PASSWORD_BYTES take 688 characters; past this the exchange fails with 904.
+IRC_MAX_BANS_PER_CHANNEL = 100
+# MODE #chan +b masks one channel keeps (ISUPPORT MAXLIST=b:100, as ngIRCd); more are refused with 478.
+IRC_MAX_INVITES_PER_CHANNEL = 100
+# INVITEs one channel remembers until used; past this many an arbitrary older one is forgotten.
+IRC_MAX_KEY_CHARS = 23
+# A channel key (+k), as ngIRCd's KEYLEN; a longer one is refused (ERR_INVALIDKEY 525).
+IRC_MAX_WHOWAS = 1_000
+# Nicks that left, remembered for WHOWAS (oldest forgotten first); WHOWAS gives at most this many.
+IRC_MAX_CHANNEL_LIMIT = 1_000_000
+# The highest +l a channel may have; past any server's user count, and keeps the number short.
+IRC_MAX_KICK_TARGETS = 4
+# Nicks one KICK may name (ISUPPORT TARGMAX=KICK:4); more are dropped silently, as Modern IRC allows.
+IRC_ISUPPORT_PER_LINE = 12
+# ISUPPORT tokens per 005 line: with the nick and the closing text, within IRC_MAX_PARAMS (15).
+IRC_MAX_MASK_CHARS = 100
+# A +b/+e/+I mask (nick!user@host with wildcards); a longer one is refused (ERR_INVALIDMODEPARAM 696).

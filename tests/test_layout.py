@@ -9,6 +9,7 @@ The layers, lowest first (README, "Layout"):
     net       the loop, listeners, connections, transports
     web       the web gateway: HTTP heads, the page's files, the WebSocket transport (wsproto)
     store     what the server keeps on disk: the rooms' history in SQLite, on a writer thread of its own
+    irc       the IRC listener's protocol (parser, builder, codec), sans-I/O, beside codecs
     server    wires hub, codecs, net and store together; the command line
     client    the terminal client (speaks only the protocol)
     bench     the benchmark (speaks only the protocol)
@@ -33,17 +34,18 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "protocol": frozenset({"base"}),
     "hub": frozenset({"base", "protocol"}),
     "codecs": frozenset({"base", "protocol", "hub"}),
+    "irc": frozenset({"base", "protocol", "hub", "codecs"}),
     "net": frozenset({"base", "protocol", "hub", "codecs"}),
     "store": frozenset({"base"}),
     "web": frozenset({"base", "protocol", "hub", "codecs", "net"}),
-    "server": frozenset({"base", "protocol", "hub", "codecs", "net", "store", "web"}),
+    "server": frozenset({"base", "protocol", "hub", "codecs", "irc", "net", "store", "web"}),
     "client": frozenset({"base", "protocol"}),
     "bench": frozenset({"base", "protocol"}),
 }
 
 # The pure layers are fed bytes and events; sockets, selectors, clocks and threads belong above them.
 NO_IO = frozenset({"socket", "selectors", "select", "ssl", "threading", "time", "asyncio", "subprocess"})
-PURE_LAYERS = frozenset({"protocol", "hub", "codecs"})
+PURE_LAYERS = frozenset({"protocol", "hub", "codecs", "irc"})
 
 
 def layer_of(module: str) -> str:

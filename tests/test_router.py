@@ -16,6 +16,10 @@ class CountingWire:
         self.events = events
         self.encodings = 0
 
+    @property
+    def room_lines_key(self) -> object:
+        return self
+
     def encode(self, message: Message | Event) -> bytes:
         self.encodings += 1
         if not isinstance(message, RoomLine | FollowedLine | PrivateLine):
@@ -294,3 +298,84 @@ def test_events_go_only_to_wires_that_take_them_and_never_to_the_one_skipped() -
     router.remove(alice)
     router.send(alice, Joined(LOBBY, ["y"]))
     assert alice.lines[-1] == "ev:event Joined(room='#lobby', names=['dave'])"  # gone: nothing more
+
+
+def test_a_wire_encodes_only_the_lines_its_recipients_get() -> None:
+    # A wire per connection (IRC's) must not pay for every room's lines in a batch.
+    router = Router()
+    shared = CountingWire()
+    alice, bob, carol, dave = users(router, "alice", "bob", "carol", "dave", wire=shared)
+    own = CountingWire("own:")
+    (erin,) = users(router, "erin", wire=own)
+    router.move(alice, "#a")
+    router.move(bob, "#a")
+    router.move(erin, "#a")
+    router.move(carol, "#b")
+    router.move(dave, "#b")
+    router.say(alice, "one")
+    router.say(carol, "two")
+    router.say(alice, "three")
+    router.say(carol, "four")
+    router.deliver()
+    assert erin.lines == ["own:#a alice: one", "own:#a alice: three"]
+    assert own.encodings == 2
+    assert shared.encodings == 4
+    assert bob.lines == ["#a alice: one", "#a alice: three"]
+    assert dave.lines == ["#b carol: two", "#b carol: four"]
+
+
+class KeyedWire(CountingWire):
+    """A wire per connection whose room lines are alike for every wire of the same key (as IRC's)."""
+
+    def __init__(self, key: object, tag: str = "") -> None:
+        super().__init__(tag)
+        self.key = key
+
+    @property
+    def room_lines_key(self) -> object:
+        return self.key
+
+
+def test_wires_with_one_room_lines_key_share_one_payload() -> None:
+    router = Router()
+    kind, other_kind = object(), object()
+    alike = [KeyedWire(kind) for _ in range(3)]
+    odd = KeyedWire(other_kind, "odd:")
+    listeners = [FakeRecipient(f"u{n}", wire) for n, wire in enumerate([*alike, odd])]
+    (speaker,) = users(router, "speaker")
+    for recipient in listeners:
+        assert router.add(recipient, recipient.name)
+    for batch in (["one"], ["two", "three"]):  # the one-line path and the batch path
+        for text in batch:
+            router.say(speaker, text)
+        router.deliver()
+    first, second, third, different = listeners
+    for recipient in (first, second, third):
+        assert recipient.lines == ["#lobby speaker: one", "#lobby speaker: two", "#lobby speaker: three"]
+        assert recipient.payloads[0] is first.payloads[0] and recipient.payloads[1] is first.payloads[1]
+    assert different.lines == [
+        "odd:#lobby speaker: one",
+        "odd:#lobby speaker: two",
+        "odd:#lobby speaker: three",
+    ]
+    assert sum(wire.encodings for wire in alike) == 3  # each line built once for the three
+
+
+def test_a_member_of_two_rooms_hears_their_lines_in_the_order_said_among_many_in_several_rooms() -> None:
+    # Many users in several rooms (as every IRC user is: #lobby and its channel) and a batch in two
+    # small rooms: the router finds the one member of both by walking those rooms, not everyone.
+    router = Router()
+    crowd = users(router, *(f"u{n}" for n in range(40)))
+    for n, member in enumerate(crowd):
+        router.enter(member, f"#c{n}")
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    router.move(alice, "#a")
+    router.move(bob, "#b")
+    router.enter(carol, "#a")
+    router.enter(carol, "#b")
+    router.say(alice, "one", "#a")
+    router.say(bob, "two", "#b")
+    router.say(alice, "three", "#a")
+    router.deliver()
+    assert carol.lines == ["#a alice: one", "#b bob: two", "#a alice: three"]
+    assert [len(member.payloads) for member in crowd] == [0] * 40

@@ -40,6 +40,10 @@ class CountingWire:
         self.tag = tag
         self.encodings = 0
 
+    @property
+    def room_lines_key(self) -> object:
+        return self
+
     def encode(self, message: Message | Event) -> bytes:
         self.encodings += 1
         if isinstance(message, RoomLine):

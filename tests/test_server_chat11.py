@@ -365,3 +365,19 @@ def test_a_join_storm_costs_at_most_200_notices_a_join_whatever_the_crowd(server
     # The n-th member (0-based) hears of the joins after it until the room holds 200.
     assert told == [max(0, 199 - n) for n in range(230)]
     assert sum(told) == 200 * 199 // 2
+
+
+def test_untopic_clears_the_topic_and_chat11_members_see_an_empty_topic(server: ServerProcess) -> None:
+    (bob,) = users(server, "bob")
+    (alice,) = users11(server, "alice")
+    assert alice.command("!join #dev") == [b"210 You are now in #dev (1 member)."]
+    alice.entered("#dev")
+    assert bob.command("!join #dev")[0].startswith(b"210 ")
+    assert alice.next_lines(2) == [b"LEFT #lobby bob", b"JOINED #dev bob"]  # alice is in both
+    assert alice.command("!untopic") == [b"212 #dev has no topic; !topic TEXT sets one."]
+    assert alice.command("!topic release") == [b"212 The topic of #dev is now: release"]
+    assert alice.next_line() == b"TOPIC #dev release"
+    assert bob.command("!untopic") == [b"212 The topic of #dev was cleared."]
+    assert alice.next_line() == b"TOPIC #dev "  # the text is empty (docs/PROTOCOL.md 7.3)
+    assert bob.command("!topic") == [b"212 #dev has no topic; !topic TEXT sets one."]
+    assert bob.command("!untopic now") == [b"400 Usage: !untopic (it clears your room's topic)"]

@@ -30,6 +30,7 @@ COMMAND_NAMES = (
     "!leave",
     "!rooms",
     "!topic",
+    "!untopic",
     "!list",
     "!msg",
     "!follow",

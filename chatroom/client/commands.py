@@ -20,7 +20,7 @@ The client's commands (never sent to the server):
   !exit    leave the chat (same as Ctrl-D or Ctrl-C)
   !clear   clear the screen (same as Ctrl-L)
 The server's commands (a server that has them answers; one that does not shows the line to everyone):
-  !join #room   !leave   !rooms   !topic [TEXT]   !list [all]   !msg NAME TEXT
+  !join #room   !leave   !rooms   !topic [TEXT]   !untopic   !list [all]   !msg NAME TEXT
   !follow #topic|@name   !unfollow ...   !follow?   !history [N]
 Start a line with !! to send a line that begins with a single !."""
 # The commands every frontend has; each adds the keys of its own.
@@ -40,7 +40,7 @@ class Command(enum.Enum):
 
 
 SERVER_COMMANDS = (
-    "!help", "!join", "!leave", "!rooms", "!topic", "!list", "!msg",
+    "!help", "!join", "!leave", "!rooms", "!topic", "!untopic", "!list", "!msg",
     "!follow", "!unfollow", "!follow?", "!history",
 )  # fmt: skip
 # The commands a server with rooms answers (docs/PROTOCOL.md 6.3), for Tab to complete.

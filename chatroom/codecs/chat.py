@@ -11,7 +11,7 @@ alice sent (valid UTF-8 decodes and encodes back to itself).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 from chatroom.codecs.requests import Command, Ending, Leave, Refuse, Register, Request, Say
 from chatroom.hub.message import (
@@ -22,6 +22,7 @@ from chatroom.hub.message import (
     MemberList,
     Message,
     PrivateLine,
+    Renamed,
     Replay,
     RoomLine,
     TopicShown,
@@ -61,6 +62,10 @@ class ChatWire:
 
     events = False  # a CHAT/1.0 client gets no line it did not ask for
 
+    @property
+    def room_lines_key(self) -> Hashable:
+        return self
+
     def encode(self, message: Message | Event) -> bytes:
         if type(message) is RoomLine:
             return f"@{message.sender}: {message.text}\n".encode()
@@ -81,6 +86,10 @@ class ChatWire11:
 
     events = True
 
+    @property
+    def room_lines_key(self) -> Hashable:
+        return self
+
     def encode(self, message: Message | Event) -> bytes:
         if type(message) is RoomLine:
             return f"MSG {message.room} {message.sender} {message.text}\n".encode()
@@ -98,6 +107,8 @@ class ChatWire11:
             return "".join(lines).encode()
         if isinstance(message, TopicShown):
             return f"TOPIC {message.room} {message.text}\n".encode()
+        if isinstance(message, Renamed):  # CHAT/1.1 has no rename: the old name left, the new one came
+            return f"LEFT {message.room} {message.old}\nJOINED {message.room} {message.new}\n".encode()
         assert isinstance(message, Replay)
         room = message.room
         lines = [f"HISTORY {room} {_iso(when)} {sender} {text}\n" for when, sender, text in message.lines]

@@ -8,7 +8,7 @@ wire: CHAT/1.0 today, IRC or CHAT over WebSocket later.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,7 +63,51 @@ class Refuse:
     limit: str | None = None
 
 
-Request = Register | Say | Command | Leave | Refuse
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Bytes the codec answers a line with by itself (IRC's PONG, CAP, numerics), sent in turn."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    """The registered peer asks to be called `name` (IRC's NICK); `renamed(name)` is called if it may.
+
+    The hub answers like a command (221, or a 4xx the codec words its way).
+    """
+
+    name: str
+    renamed: Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Before registering, the peer proves `name` is its account (IRC's SASL); the server answers the codec.
+
+    The accounts check the password as they check a registration's; `answered(None)` (proven) or
+    `answered(sentence)` (refused, and why) gives the reply to send. Reading waits meanwhile (`paused`).
+    """
+
+    name: str
+    credentials: Credentials
+    answered: Callable[[str | None], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    """The registered peer takes the user `name` out of `room` (None: off the server), with `reason`.
+
+    The authority is the codec's to check (an IRC channel operator's KICK, an
+    IRC operator's KILL); the hub checks only that the room and the user are there.
+    """
+
+    name: str
+    room: str | None
+    reason: str
+
+
+Request = Register | Say | Command | Leave | Refuse | Reply | Rename | Authenticate | Remove
 
 
 class Ending(enum.Enum):

@@ -36,7 +36,7 @@ class Rooms:
 
 @dataclass(frozen=True)
 class Topic:
-    text: str | None  # None: show it
+    text: str | None  # None: show it; "": clear it (!untopic)
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ def parse(text: str) -> Command | Mistake:
         if len(text_given) > MAX_TOPIC_CHARS:
             return Mistake(400, f"A topic is at most {MAX_TOPIC_CHARS} characters.")
         return Topic(text_given)
+    if name == "untopic":
+        return Topic("") if not args else Mistake(400, "Usage: !untopic (it clears your room's topic)")
     if name == "list":
         if not args:
             return ListMembers(everyone=False)
@@ -237,7 +239,7 @@ HELP_LINES = (
     "!join #room       enter #room (created when new); your lines go to its members only",
     "!leave [#room]    leave your room (or #room); back to #lobby when it was your only one",
     "!rooms            every room, with its member count and topic",
-    "!topic [TEXT]     show, or set, your room's topic",
+    "!topic [TEXT]     show, or set, your room's topic; !untopic clears it",
     "!list [all]       who is in your room (all: everyone online, by room)",
     "!msg NAME TEXT    TEXT to NAME alone",
     "!follow #topic    room lines with the word #topic, from every room (!follow @name: their lines)",

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from chatroom.hub import commands
 from chatroom.hub.accounts import Accounts, Attempt, Refused
-from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Replay, TopicShown
+from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Renamed, Replay, TopicShown
 from chatroom.hub.router import Router
 from chatroom.limits import (
     HISTORY_DEFAULT_REPLAY,
@@ -28,7 +28,7 @@ from chatroom.limits import (
     MAX_ROOMS_PER_USER,
     PRESENCE_MAX_MEMBERS,
 )
-from chatroom.protocol.names import room_key, username_key
+from chatroom.protocol.names import is_valid_username, room_key, username_key
 from chatroom.text import printable
 
 log = logging.getLogger("chatroom.server")
@@ -66,6 +66,9 @@ class Admission(Protocol):
     """Whether `name` may be registered at all; may answer after a delay, exactly once."""
 
     def check(self, name: str, answer: Callable[[bool], None]) -> None: ...
+
+
+NAME_RULES = "1 to 32 characters, no spaces or control characters, not starting with @, # or !, one script."
 
 
 class Hub:
@@ -180,13 +183,16 @@ class Hub:
             router.send(member, TopicShown(room, topic))
         self._replay_to(member, room)
 
-    def _exited(self, member: Recipient, room: str, *, tell_member: bool = True) -> None:
-        """`member` left `room`: tell the room's members, and the member itself when it takes events."""
+    def _exited(
+        self, member: Recipient, room: str, *, tell_member: bool = True, by: str = "", reason: str = ""
+    ) -> None:
+        """`member` left `room` (taken out `by` someone): tell the room's members, and the member itself
+        when it takes events."""
         # Counted with the member, the room had at most PRESENCE_MAX_MEMBERS: presence was on.
         if self.presence and self.router.member_count(room) < PRESENCE_MAX_MEMBERS:
-            self.router.announce(room, Left(room, [member.name]))
+            self.router.announce(room, Left(room, [member.name], by, reason))
         if tell_member and member.wire.events:
-            self.router.send(member, Left(room, [member.name]))
+            self.router.send(member, Left(room, [member.name], by, reason))
 
     def _replay_to(self, member: Recipient, room: str) -> None:
         wanted = self._replay.get(member, HISTORY_DEFAULT_REPLAY)
@@ -260,6 +266,50 @@ class Hub:
             then, self._then = self._then, []
             for step in then:
                 step()
+
+    def rename(self, member: Recipient, new: str, answer: Answer, renamed: Callable[[str], None]) -> None:
+        """`member` asks to be called `new` (IRC's NICK): 221, or 400 / 409 / 4xx of the accounts.
+
+        `renamed(new)` makes the member answer to the new name; the rooms it is in then hear
+        `Renamed` (CHAT/1.1 members as LEFT and JOINED; CHAT/1.0 members hear nothing).
+        A name's password proves only that name: a proven member that takes another is not
+        proven any more (an operator stops being one).
+        """
+        old = member.name
+        if not is_valid_username(new):
+            answer(member, 400, [f"{new} is not a valid name: {NAME_RULES}"])
+            return
+        same = username_key(new) == username_key(old)
+        if not same and new in self.router:
+            answer(member, 409, [f"The name {new} is taken."])
+            return
+        if self._admission is not None:  # it answers for registrations only
+            answer(member, 400, ["Names cannot be changed on this server; reconnect with the new one."])
+            return
+
+        def checked(refused: Refused | None, proven: bool) -> None:
+            if member.name != old or not self.router.is_registered(member):
+                return  # it left, or changed its name again, while the accounts thought
+            if refused is not None and not same:
+                answer(member, refused.code, [refused.sentence])
+                return
+            if not self.router.rename(member, new):
+                answer(member, 409, [f"The name {new} is taken."])
+                return
+            renamed(new)
+            if not same:
+                self._proven.discard(member)
+            log.info("User %s is now called %s", old, new)
+            answer(member, 221, [f"You are now called {new}."])
+            if self.presence:
+                for room in self.router.rooms_of(member):
+                    if self.router.member_count(room) <= PRESENCE_MAX_MEMBERS:
+                        self.router.announce(room, Renamed(room, old, new), skip=member)
+
+        if self.accounts is None or same:
+            checked(None, False)
+        else:
+            self.accounts.check(new, Attempt(None, member.wire.events), checked)
 
     def _carry_out(self, member: Recipient, here: str, command: commands.Command) -> tuple[int, list[str]]:
         router = self.router
@@ -351,6 +401,11 @@ class Hub:
             return 212, [f"The topic of {room} is: {topic}"]
         if room_key(room) == LOBBY:
             return 400, [f"{LOBBY} has no topic."]
+        if not text:
+            if self._topics.pop(room_key(room), None) is None:
+                return 212, [f"{room} has no topic; !topic TEXT sets one."]
+            self._then.append(lambda: self.router.announce(room, TopicShown(room, "")))
+            return 212, [f"The topic of {room} was cleared."]
         self._topics[room_key(room)] = text
         self._then.append(lambda: self.router.announce(room, TopicShown(room, text)))
         return 212, [f"The topic of {room} is now: {text}"]
@@ -468,6 +523,56 @@ class Hub:
             "Operator %s closed %s (%s sent to %s)", member.name, name, _count(len(members), "member"), LOBBY
         )
         return 220, [f"Closed {name} ({_count(len(members), 'member')} sent to {LOBBY})."]
+
+    # -- removals on a wire's authority (an IRC KICK or KILL; docs/PROTOCOL.md 6.4) ---------------
+
+    def remove_from_room(self, by: Recipient, name: str, room: str, reason: str, answer: Answer) -> None:
+        """`by` takes the user `name` out of `room`; `answer(by, code, lines)` follows.
+
+        Who may is the wire's business (an IRC channel operator): the hub
+        checks only that `by` is in the room and `name` too. Members that take
+        events see `Left` with `by` and `reason`; a CHAT/1.0 user, which gets
+        no events, is told in one 210 line, as for `!close`. Codes: 404 no such
+        room, 403 `by` is not in it, 410 `name` is not in it, 409 `name` is
+        only in #lobby (which nobody leaves), 220 done.
+        """
+        router = self.router
+        target = router.find(name)
+        if not router.room_exists(room):
+            answer(by, 404, [f"There is no room {room}; !rooms lists them."])
+        elif not router.is_in(by, room):
+            answer(by, 403, [not_in_room(room)])
+        elif target is None or not router.is_in(target, room):
+            answer(by, 410, [f"{name} is not in {room}."])
+        elif router.rooms_of(target) == [LOBBY]:
+            answer(by, 409, [f"{target.name} is only in {LOBBY}, which nobody leaves."])
+        else:
+            rooms = router.rooms_of(target)
+            left = rooms[[room_key(shown) for shown in rooms].index(room_key(room))]
+            only = len(rooms) == 1
+            now_in = router.exit(target, left)
+            self._forget_if_empty(left)
+            why = f": {reason}" if reason else ""
+            log.info("User %s removed %s from %s%s", by.name, target.name, left, why)
+            answer(by, 220, [f"Removed {target.name} from {left}."])
+            self._exited(target, left, by=by.name, reason=reason)
+            if only:
+                self._entered(target, LOBBY)
+            if not target.wire.events:  # CHAT/1.0: nothing else tells it
+                answer(target, 210, [f"{by.name} removed you from {left}{why}; you are now in {now_in}."])
+
+    def remove_from_server(self, by: Recipient, name: str, reason: str, answer: Answer) -> None:
+        """`by` ends the connection of the user `name` (an IRC operator's KILL: the wire checked that),
+        as `!kick` does; `answer(by, code, lines)` first: 220, or 404 when nobody has that name."""
+        target = self.router.find(name)
+        if target is None:
+            answer(by, 404, [f"No user named {name} is online; !list all shows who is."])
+            return
+        why = f": {reason}" if reason else "."
+        log.warning("Operator %s kicked %s%s", by.name, target.name, why)
+        answer(by, 220, [f"Kicked {target.name}."])
+        if self.end is not None:
+            self.end(target, 403, f"You were kicked by {by.name}{why}")
 
     def _forget_if_empty(self, room: str) -> None:
         if not self.router.room_exists(room):

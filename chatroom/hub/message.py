@@ -60,10 +60,15 @@ class Joined:
 
 @dataclass(slots=True)
 class Left:
-    """Presence (CHAT/1.1 events only): `names` left `room` (for another room, or the server)."""
+    """Presence (CHAT/1.1 events only): `names` left `room` (for another room, or the server).
+
+    `by`: who took them out of it (Hub.remove_from_room), with `reason`; "" when they left themselves.
+    """
 
     room: str
     names: list[str]
+    by: str = ""
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -92,8 +97,17 @@ class Replay:
     lines: list[tuple[float, str, str]]
 
 
+@dataclass(slots=True)
+class Renamed:
+    """Presence (events only): `old` is called `new` from now on (an IRC client's NICK), seen in `room`."""
+
+    room: str
+    old: str
+    new: str
+
+
 Message = RoomLine | PrivateLine | FollowedLine
-Event = Joined | Left | MemberList | TopicShown | Replay
+Event = Joined | Left | MemberList | TopicShown | Replay | Renamed
 # Events go only to wires whose `events` is True (CHAT/1.1); a CHAT/1.0 client never asked for them.
 
 
@@ -103,6 +117,14 @@ class Wire(Hashable, Protocol):
     @property
     def events(self) -> bool:
         """True when its clients asked for events (presence, member lists, replays)."""
+
+    @property
+    def room_lines_key(self) -> Hashable:
+        """Wires with equal keys encode every RoomLine to the same bytes (most wires: themselves).
+
+        The router builds a room's payload once per key: many per-connection
+        wires (IRC's) that encode room lines alike share one payload.
+        """
 
     def encode(self, message: Message | Event) -> bytes:
         """The bytes that carry `message` to a recipient of this wire (whole lines).

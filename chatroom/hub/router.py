@@ -3,16 +3,18 @@
 Messages are collected until `deliver()` (the server calls it before the loop
 sleeps, at most once per delivery interval, and before a new user joins) and
 then sent in batches: every member of a room who neither sent nor received a
-private line in this batch gets the room's lines, encoded once per wire and
-shared as one bytes object. The few others (senders, private targets) get
-their own batch, assembled in the order the lines were routed, so lines from
-one sender, to a room or private, always arrive in the order they were said.
+private line in this batch gets the room's lines, encoded once per kind of
+wire (its `room_lines_key`: one CHAT/1.0 wire for all, one IRC wire per
+connection but a handful of kinds) and shared as one bytes object. The few
+others (senders, private targets) get their own batch, assembled in the
+order the lines were routed, so lines from one sender, to a room or private,
+always arrive in the order they were said.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from chatroom.hub.message import LOBBY, Event, FollowedLine, Message, PrivateLine, Recipient, RoomLine, Wire
 from chatroom.protocol.names import room_key, username_key
@@ -114,6 +116,9 @@ class Router:
             (self._room_names[key], sum(map(len, members.values()))) for key, members in self._rooms.items()
         ]
 
+    def room_count(self) -> int:
+        return len(self._rooms)
+
     def room_exists(self, room: str) -> bool:
         return room_key(room) in self._rooms
 
@@ -143,6 +148,21 @@ class Router:
         self._in_several.pop(recipient, None)
         for target in self._follows_of.pop(recipient, []):
             self._drop_follower(recipient, target)
+        return True
+
+    def rename(self, recipient: Recipient, new: str) -> bool:
+        """Key a registered user under `new` (its recipient then answers to it); False when taken.
+
+        Lines said before go out first, under the old name. Follows of `@old` stay on the old name.
+        """
+        old_key, new_key = username_key(recipient.name), username_key(new)
+        if self._users.get(old_key) is not recipient:
+            return False
+        if new_key != old_key and new_key in self._users:
+            return False
+        self.deliver()
+        del self._users[old_key]
+        self._users[new_key] = recipient
         return True
 
     def move(self, recipient: Recipient, room: str) -> str:
@@ -339,8 +359,9 @@ class Router:
     def deliver(self) -> None:
         """Send the messages routed since the last delivery.
 
-        Each message is encoded once per wire; the payloads are joins of those
-        bytes: one per room and wire for everyone who only listened, and one
+        Each message is encoded at most once per kind of wire, and only for
+        wires that get it; the payloads are joins of those bytes: one per room
+        and kind of wire for everyone who only listened, and one
         each for the few others (senders, private targets, followers of a line
         from another room), assembled in the order things were said, with
         every line at most once.
@@ -371,13 +392,23 @@ class Router:
                 assert key is not None
                 self._fan_out_one(key, sender, message)
             return
-        encoded: dict[Wire, list[bytes]] = {}
+        encoded: dict[Hashable, list[bytes | None]] = {}
 
-        def lines_for(wire: Wire) -> list[bytes]:
-            lines = encoded.get(wire)
+        def lines_at(wire: Wire, indices: Iterable[int], alike: Hashable) -> list[bytes]:
+            """Lines `indices` as `wire` encodes them, shared by the wires `alike` (its
+            room_lines_key when the lines are room lines, else itself): only lines someone
+            gets are encoded (a wire per connection, as IRC's, would otherwise encode every
+            room's lines)."""
+            lines = encoded.get(alike)
             if lines is None:
-                lines = encoded[wire] = [wire.encode(message) for _, message, _, _ in pending]
-            return lines
+                lines = encoded[alike] = [None] * len(pending)
+            found: list[bytes] = []
+            for index in indices:
+                line = lines[index]
+                if line is None:
+                    line = lines[index] = wire.encode(pending[index][1])
+                found.append(line)
+            return found
 
         by_room: dict[str, list[int]] = {}
         special: set[Recipient] = set()
@@ -397,15 +428,11 @@ class Router:
         self._rooms_spoken.update(by_room)
         if len(by_room) > 1 and self._in_several:
             # A member of several of these rooms gets their lines in the order said, not room by room.
-            for member in self._in_several:
-                if sum(key in by_room for key in self._rooms_of[member]) > 1:
-                    special.add(member)
+            special.update(self._in_several_of(by_room))
         for room, indices in by_room.items():
-            if len(indices) == len(pending):
-                self._fan_out(room, special, lambda wire: b"".join(lines_for(wire)))
-            else:
-                self._fan_out(room, special, functools.partial(_join_chosen, lines_for, indices))
+            self._fan_out(room, special, functools.partial(_joined, lines_at, indices))
         followed: dict[Wire, dict[int, bytes]] = {}
+        heard_in: dict[tuple[Hashable, str], list[tuple[Recipient, bytes]]] = {}  # (wire kind, room) -> lines
         dropped = self._dropped
         only_rooms = not following and not private  # then a sender hears only its rooms' lines
         for recipient in special:
@@ -414,12 +441,16 @@ class Router:
             if group is None or recipient not in group:  # left since
                 continue
             wire = recipient.wire
-            lines = lines_for(wire)
             chosen: list[bytes] = []
             if only_rooms and len(rooms) == 1:  # its room's lines but its own: no walk over the batch
-                for index in by_room.get(rooms[0], ()):
-                    if pending[index][0] is not recipient:
-                        chosen.append(lines[index])
+                alike = wire.room_lines_key
+                said = heard_in.get((alike, rooms[0]))
+                if said is None:
+                    indices = by_room.get(rooms[0], [])
+                    lines = lines_at(wire, indices, alike)
+                    senders = [pending[index][0] for index in indices]
+                    said = heard_in[alike, rooms[0]] = list(zip(senders, lines, strict=True))
+                chosen = [line for sender, line in said if sender is not recipient]
                 if chosen and not recipient.deliver(b"".join(chosen)):
                     dropped.append(recipient)
                 continue
@@ -428,9 +459,9 @@ class Router:
                     continue
                 if key is None:
                     if target is recipient:
-                        chosen.append(lines[index])
+                        chosen.extend(lines_at(wire, (index,), wire))
                 elif key in rooms:
-                    chosen.append(lines[index])
+                    chosen.extend(lines_at(wire, (index,), wire))
                 elif following and recipient in followers[index]:
                     assert isinstance(message, RoomLine)
                     elsewhere = followed.setdefault(wire, {})
@@ -443,6 +474,33 @@ class Router:
             if chosen and not recipient.deliver(b"".join(chosen)):
                 dropped.append(recipient)
 
+    def _in_several_of(self, rooms: dict[str, list[int]]) -> list[Recipient]:
+        """The members of more than one of `rooms`.
+
+        Walks whichever is smaller: the users in several rooms, or the members
+        of these rooms (every IRC user is in #lobby and its channels, so the
+        first can be everyone while a batch speaks in a few small rooms).
+        """
+        several = self._in_several
+        members = 0
+        for room in rooms:
+            for group in self._rooms.get(room, {}).values():
+                members += len(group)
+        if len(several) <= members:
+            rooms_of = self._rooms_of
+            return [member for member in several if sum(key in rooms for key in rooms_of[member]) > 1]
+        seen: set[Recipient] = set()
+        found: list[Recipient] = []
+        for room in rooms:
+            for group in self._rooms.get(room, {}).values():
+                for member in group:
+                    if member in several:
+                        if member in seen:
+                            found.append(member)
+                        else:
+                            seen.add(member)
+        return found
+
     def _one_line_per_room(self, pending: list[_Pending]) -> bool:
         """True when every pending line is a room line to a room no other pending line goes to."""
         rooms: set[str] = set()
@@ -454,24 +512,39 @@ class Router:
         return True
 
     def _fan_out_one(self, room: str, sender: Recipient, message: Message) -> None:
-        """One room line to every member of `room` but its sender: one payload per wire."""
+        """One room line to every member of `room` but its sender: one payload per kind of wire."""
         dropped = self._dropped
-        for wire, group in self._rooms.get(room, {}).items():
-            payload = wire.encode(message)
+        members = self._rooms.get(room, {})
+        payloads: dict[Hashable, bytes] = {}
+        for wire, group in members.items():
+            if len(members) == 1:  # one kind of wire (CHAT/1.0 alone): nothing to share
+                payload = wire.encode(message)
+            else:
+                key = wire.room_lines_key
+                built = payloads.get(key)
+                payload = payloads[key] = wire.encode(message) if built is None else built
             for recipient in group:
                 if recipient is not sender and not recipient.deliver(payload):
                     dropped.append(recipient)
 
     def _fan_out(self, room: str, skip: set[Recipient], payload_for: Callable[[Wire], bytes]) -> None:
-        """A room's lines to every member not in `skip`: one payload per wire, the same bytes to all."""
+        """A room's lines to every member not in `skip`: one payload per kind of wire, the same to all."""
         dropped = self._dropped
-        for wire, group in self._rooms.get(room, {}).items():
-            payload = payload_for(wire)
+        members = self._rooms.get(room, {})
+        payloads: dict[Hashable, bytes] = {}
+        for wire, group in members.items():
+            if len(members) == 1:
+                payload = payload_for(wire)
+            else:
+                key = wire.room_lines_key
+                built = payloads.get(key)
+                payload = payloads[key] = payload_for(wire) if built is None else built
             for recipient in group:
                 if recipient not in skip and not recipient.deliver(payload):
                     dropped.append(recipient)
 
 
-def _join_chosen(lines_for: Callable[[Wire], list[bytes]], chosen: list[int], wire: Wire) -> bytes:
-    lines = lines_for(wire)
-    return b"".join([lines[index] for index in chosen])
+def _joined(
+    lines_at: Callable[[Wire, Iterable[int], Hashable], list[bytes]], indices: list[int], wire: Wire
+) -> bytes:
+    return b"".join(lines_at(wire, indices, wire.room_lines_key))

@@ -10,6 +10,7 @@ arrive as bytes on a socket.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import logging
 import selectors
@@ -22,10 +23,24 @@ from typing import TYPE_CHECKING
 
 from chatroom import limits
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Codec, Command, Ending, Leave, Refuse, Register, Request, Say
+from chatroom.codecs.requests import (
+    Authenticate,
+    Codec,
+    Command,
+    Ending,
+    Leave,
+    Refuse,
+    Register,
+    Remove,
+    Rename,
+    Reply,
+    Request,
+    Say,
+)
 from chatroom.hub.accounts import Attempt, Refused
 from chatroom.hub.hub import Admission, Hub, Verdict, not_in_room
 from chatroom.hub.message import Recipient
+from chatroom.irc.codec import IrcCodec, IrcSettings, IrcShared
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.flood import address_key
 from chatroom.net.listener import Listener, open_listening_socket
@@ -41,6 +56,8 @@ from chatroom.server.accounts import (
 )
 from chatroom.server.flooding import FloodControl, FloodSettings
 from chatroom.server.history import LoopHistory
+from chatroom.server.irc import IrcConfig, IrcTLSService
+from chatroom.server.irc_directory import HubDirectory
 from chatroom.server.tls import TLSConfig, TLSService
 from chatroom.server.web import WebConfig, WebService
 from chatroom.signals import SignalPipe
@@ -79,6 +96,7 @@ class ServerConfig:
         "tls",
         "plain",
         "web",  # the web gateway (issue #11): None serves no web listener
+        "irc",  # the IRC listener (issue #12): None serves none
     )
 
     def __init__(
@@ -98,6 +116,7 @@ class ServerConfig:
         tls: TLSConfig | None = None,
         plain: bool = True,
         web: WebConfig | None = None,
+        irc: IrcConfig | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -113,6 +132,7 @@ class ServerConfig:
         self.tls = tls
         self.plain = plain
         self.web = web
+        self.irc = irc
 
 
 class _Run(enum.Enum):
@@ -204,6 +224,28 @@ class Server(FloodControl):
                     self.tls.close()
                 raise
             self.listeners.append(self.web.listener)
+        # The IRC listener (issue #12): its connections are clients with an IrcCodec (chatroom.irc).
+        self.irc_port = 0
+        self._irc_shared = IrcShared()
+        self._irc_settings = IrcSettings()  # SASL PLAIN is offered when there are accounts to log in to
+        if config.irc is not None:
+            self._irc_settings = dataclasses.replace(config.irc.settings, sasl=self.accounts is not None)
+        self._irc_shared.directory = HubDirectory(self.hub, self._irc_full)
+        if config.irc is not None:
+            try:
+                sock = open_listening_socket(config.host, config.irc.port)
+            except BaseException:
+                for other in self.listeners:
+                    other.close()
+                if self.tls is not None:
+                    self.tls.close()
+                if self.web is not None:
+                    self.web.close()
+                raise
+            self.listeners.append(Listener(self.loop, sock, self._admit_irc, "IRC"))
+            self.irc_port = self.listeners[-1].port
+            self.loop.call_later(config.irc.ping_interval, Server._ping_irc, self)
+        self.irc_tls = self._open_irc_tls()  # --irc-tls-port: IRC over TLS, SASL PLAIN, PASS
         self._state = _Run.RUNNING
         self._last_delivery = 0.0
         self._batching = False  # whether waiting the delivery interval pays now (see _adapt_delivery)
@@ -265,6 +307,80 @@ class Server(FloodControl):
     def _admit_chat(self, sock: socket.socket, address: tuple[str, int]) -> None:
         """A new CHAT/1.0 connection on the plain listener."""
         self._admit(PlainTransport.adopt(sock), ChatCodec(self.config.max_line), address)
+
+    def _admit_irc(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        """A new connection on the IRC listener."""
+        assert self.config.irc is not None
+        self._admit(PlainTransport.adopt(sock), IrcCodec(self._irc_settings, self._irc_shared), address)
+
+    def _open_irc_tls(self) -> IrcTLSService | None:
+        """The IRC TLS listener (--irc-tls-port), with the TLS listener's certificate (SIGHUP reloads it)."""
+        irc = self.config.irc
+        if irc is None or irc.tls_port is None or self.tls is None:
+            return None
+        try:
+            return IrcTLSService(
+                self.loop, irc.tls_port, self.config.host, self.tls, self._admit_irc_tls, self._screen_tls
+            )
+        except BaseException:
+            for other in self.listeners:
+                other.close()
+            self.tls.close()
+            if self.web is not None:
+                self.web.close()
+            raise
+
+    def _admit_irc_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
+        """An IRC connection over TLS whose handshake is done."""
+        self._admit(transport, IrcCodec(self._irc_settings, self._irc_shared), address, screened=True)
+        conn = self.connections.get(transport.fileno())
+        if conn is not None and conn.transport is transport and transport.pending():
+            self.loop.mark_readable(conn)  # its first lines came with the handshake's last bytes
+
+    def _authenticate(self, conn: Connection, request: Authenticate) -> None:
+        """A login before registering (IRC's SASL): the accounts judge it as a registration's password."""
+        if self.accounts is None:
+            if not conn.deliver(request.answered("the server has no accounts")):
+                self._close_later(conn, "could not take more output")
+            return
+        now = [True]  # answered within this call: the caller's loop goes on reading
+
+        def checked(refused: Refused | None, proven: bool) -> None:
+            if conn.phase is not Phase.OPEN:
+                return
+            if not conn.deliver(request.answered(None if refused is None else refused.sentence)):
+                self._close_later(conn, "could not take more output")
+            elif not now[0]:  # reading waited for this answer
+                self._watch(conn)
+                self._serve_later(conn, conn.codec.waiting_requests())
+                if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
+                    self.loop.mark_readable(conn)  # input held in the transport (TLS) while paused
+
+        self.accounts.check(
+            request.name, self._attempt(conn, Register(request.name, 0, request.credentials)), checked
+        )
+        now[0] = False
+        if conn.codec.paused and conn.phase is Phase.OPEN:
+            self._watch(conn)  # stop reading until it is answered
+
+    def _irc_full(self, conn: Connection) -> None:
+        self._close_later(conn, "could not take more output")
+
+    def _ping_irc(self) -> None:
+        """Each ping interval: PING the IRC users silent since the last one; close those still silent."""
+        if self._state is not _Run.RUNNING or self.config.irc is None:
+            return
+        for conn in list(self.connections.values()):
+            codec = conn.codec
+            if not isinstance(codec, IrcCodec) or conn.phase is not Phase.OPEN or not codec.registered:
+                continue
+            ping = codec.idle_check()
+            if ping is None:
+                log.info("Closing %s: ping timeout", conn.label())
+                self._finish(conn, codec.final_line(0, "Ping timeout"), "ping timeout")
+            elif ping and not conn.deliver(ping):
+                self._close_later(conn, "could not take more output")
+        self.loop.call_later(self.config.irc.ping_interval, Server._ping_irc, self)
 
     def _admit_tls(self, transport: TLSTransport, address: tuple[str, int]) -> None:
         """A TLS connection whose handshake is done: from now on a client like any other."""
@@ -367,6 +483,12 @@ class Server(FloodControl):
                     break
             if isinstance(request, Command):
                 hub.command(conn, request.text, self._answer, request.room)
+            elif isinstance(request, Rename):  # IRC's NICK
+                hub.rename(conn, request.name, self._answer, request.renamed)
+            elif isinstance(request, Reply):  # the codec's own answer (IRC): after what was routed before it
+                hub.deliver()
+                if not conn.deliver(request.data):
+                    self._close_later(conn, "could not take more output")
             elif isinstance(request, Register):
                 self._deciding_now = conn
                 try:
@@ -380,6 +502,13 @@ class Server(FloodControl):
                     self._watch(conn)
             elif isinstance(request, Leave):
                 self._leave(conn)
+            elif isinstance(request, Authenticate):
+                self._authenticate(conn, request)
+            elif isinstance(request, Remove):  # an IRC KICK or KILL: the codec checked the authority
+                if request.room is None:
+                    hub.remove_from_server(conn, request.name, request.reason, self._answer)
+                else:
+                    hub.remove_from_room(conn, request.name, request.room, request.reason, self._answer)
             elif isinstance(request, Refuse):
                 limit = f" (limit {request.limit})" if request.limit else ""
                 level = logging.WARNING if request.limit else logging.INFO
@@ -657,6 +786,8 @@ class Server(FloodControl):
             self.tls.close()  # and the handshakes under way
         if self.web is not None:
             self.web.close()  # and the page loads under way
+        if self.irc_tls is not None:
+            self.irc_tls.close()  # and the IRC handshakes under way
         self.hub.deliver()  # lines already read still reach their recipients first
         self._drop_unreachable()
         for conn in list(self.connections.values()):

@@ -15,6 +15,7 @@ from chatroom.net.flood import LOOPBACK, FloodPolicy, Network, Rate, parse_netwo
 from chatroom.net.tls import CertificateError, load_server_context
 from chatroom.server.app import CAUGHT_SIGNALS, Server, ServerConfig
 from chatroom.server.flooding import FloodSettings
+from chatroom.server.irc import add_irc_arguments, irc_config
 from chatroom.server.tls import TLSConfig
 from chatroom.server.web import WebConfig, wsproto_missing
 from chatroom.signals import SignalPipe
@@ -123,6 +124,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     _add_account_options(parser)
     _add_tls_arguments(parser)
     _add_web_arguments(parser)
+    add_irc_arguments(parser)
     return parser
 
 
@@ -398,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tls=tls,
         plain=not args.no_plain,
         web=web,
+        irc=irc_config(parser, args),
     )
     tls_context = None
     if tls is not None:  # a bad pair is said before anything listens
@@ -445,6 +448,10 @@ def _run(
             )
         if config.web is not None:
             where = f"{where} or {host or '*'}:{config.web.port} (web)"
+        if config.irc is not None:
+            where = f"{where} or {host or '*'}:{config.irc.port} (IRC)"
+            if config.irc.tls_port is not None:
+                where = f"{where} or {host or '*'}:{config.irc.tls_port} (IRC over TLS)"
         print(f"chatroom-server: cannot listen on {where}: {error.strerror or error}", file=sys.stderr)
         return 1
     # Printed (not only logged) so that the port line appears whatever the log level.
@@ -454,6 +461,10 @@ def _run(
         say(f"Will wait for TLS client connections at port {server.tls.port}")
     if server.web is not None:
         say(f"Will wait for web browsers at port {server.web.port}")
+    if config.irc is not None:
+        say(f"Will wait for IRC clients at port {server.irc_port}")
+    if server.irc_tls is not None:
+        say(f"Will wait for IRC clients over TLS at port {server.irc_tls.port}")
     say("Waiting for incoming client connections ...")
     say(f"Keeping room history in {db}" if db is not None else "Keeping no room history")
     server.serve_forever(signals)

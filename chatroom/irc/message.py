@@ -1,0 +1,114 @@
+"""IRC messages: one line parsed into tags, prefix, command and parameters, and built back.
+
+Modern IRC ("Messages") and IRCv3 message-tags. Parsing never raises on
+what a peer sends: a line that is not a message parses to None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatroom.limits import IRC_MAX_LINE_BYTES, IRC_MAX_PARAMS
+
+_TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+
+
+@dataclass(frozen=True)
+class IrcMessage:
+    """One IRC line, without its CR LF; `command` upper-cased (numerics stay digits)."""
+
+    command: str
+    params: list[str] = field(default_factory=list)
+    prefix: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _unescape(value: str) -> str:
+    out: list[str] = []
+    chars = iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append(_TAG_ESCAPES.get(nxt, nxt))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def parse(line: str) -> IrcMessage | None:
+    """`line` without CR LF; None when it holds no command (empty, or only tags and prefix)."""
+    rest = line.lstrip(" ")
+    tags: dict[str, str] = {}
+    if rest.startswith("@"):
+        raw, _, rest = rest[1:].partition(" ")
+        for item in raw.split(";"):
+            if item:
+                key, _, value = item.partition("=")
+                tags[key] = _unescape(value)
+        rest = rest.lstrip(" ")
+    prefix = ""
+    if rest.startswith(":"):
+        prefix, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+    command, _, rest = rest.partition(" ")
+    if not command:
+        return None
+    params: list[str] = []
+    while rest:
+        rest = rest.lstrip(" ")
+        if not rest:
+            break
+        if rest.startswith(":") or len(params) == IRC_MAX_PARAMS - 1:
+            params.append(rest[1:] if rest.startswith(":") else rest)
+            break
+        param, _, rest = rest.partition(" ")
+        params.append(param)
+    return IrcMessage(command.upper(), params, prefix, tags)
+
+
+def build(command: str, *params: str, prefix: str = "", tags: str = "") -> str:
+    """One line with CR LF; the last parameter gets a ':' when it needs one (or is the only text)."""
+    head = f"@{tags} " if tags else ""
+    if prefix:
+        head += f":{prefix} "
+    parts = [command, *params]
+    last = parts[-1]
+    if len(parts) > 1 and (not last or " " in last or last.startswith(":")):
+        parts[-1] = ":" + last
+    return head + " ".join(parts) + "\r\n"
+
+
+def split_text(text: str, budget: int) -> list[str]:
+    """`text` cut into pieces of at most `budget` UTF-8 bytes each, only between characters."""
+    encoded = text.encode()
+    if len(encoded) <= budget:
+        return [text]
+    budget = max(budget, 4)  # one character of any length always fits
+    pieces: list[str] = []
+    start = 0
+    while start < len(encoded):
+        end = min(start + budget, len(encoded))
+        while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:
+            end -= 1  # never inside a UTF-8 sequence: back up to the start of a character
+        pieces.append(encoded[start:end].decode())
+        start = end
+    return pieces
+
+
+def build_text(command: str, target: str, text: str, prefix: str, tags: str = "") -> str:
+    """PRIVMSG/NOTICE lines that carry `text` whole.
+
+    A text an IRC client could have sent in one line goes out in one line,
+    as modern servers relay it (the sender's prefix may take that line past
+    512 bytes; irctest's buffering tests want the text whole, in one line).
+    A longer one (CHAT/1.0 lines may be longer) is split on character
+    boundaries into lines of at most IRC_MAX_LINE_BYTES each (tags aside).
+    """
+    head = f":{prefix} {command} {target} :"
+    size = len(text.encode())
+    if size <= IRC_MAX_LINE_BYTES - 2 - len(f"{command} {target} ".encode()):  # its ':' may be left out
+        budget = size
+    else:
+        budget = IRC_MAX_LINE_BYTES - len(head.encode()) - 2
+    tag_head = f"@{tags} " if tags else ""
+    return "".join(f"{tag_head}{head}{piece}\r\n" for piece in split_text(text, budget))
