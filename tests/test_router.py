@@ -379,3 +379,23 @@ def test_a_member_of_two_rooms_hears_their_lines_in_the_order_said_among_many_in
     router.deliver()
     assert carol.lines == ["#a alice: one", "#b bob: two", "#a alice: three"]
     assert [len(member.payloads) for member in crowd] == [0] * 40
+
+
+def test_member_counts_follow_joins_leaves_moves_and_removals() -> None:
+    router = Router()
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    other = FakeRecipient("dave", CountingWire("other:"))  # a wire of its own: counted all the same
+    assert router.add(other, "dave")
+    assert router.member_count(LOBBY) == 4
+    router.move(alice, "#a")
+    router.enter(bob, "#a")
+    router.enter(other, "#a")
+    router.enter(other, "#a")  # again: still one member
+    assert (router.member_count(LOBBY), router.member_count("#A")) == (3, 3)
+    assert dict(router.rooms()) == {LOBBY: 3, "#a": 3}
+    router.exit(bob, "#a")
+    assert router.remove(other)
+    router.move(alice, LOBBY)
+    assert (router.member_count(LOBBY), router.member_count("#a")) == (3, 0)
+    assert dict(router.rooms()) == {LOBBY: 3} and not router.room_exists("#a")
+    assert router.remove(carol) and router.member_count(LOBBY) == 2

@@ -44,6 +44,7 @@ class Router:
     __slots__ = (
         "_users",
         "_rooms",
+        "_counts",
         "_room_names",
         "_rooms_of",
         "_in_several",
@@ -59,6 +60,9 @@ class Router:
     def __init__(self) -> None:
         self._users: dict[str, Recipient] = {}  # by folded name (username_key)
         self._rooms: dict[str, _Members] = {LOBBY: {}}  # by folded room name (room_key)
+        # Members per room, kept as they come and go: a room's groups are one per wire, and IRC
+        # has a wire per connection, so summing them per join would cost O(n) in a big room.
+        self._counts: dict[str, int] = {LOBBY: 0}
         self._room_names: dict[str, str] = {LOBBY: LOBBY}  # folded -> as first written
         # The folded rooms of each user not simply in the lobby, the current one last (CHAT/1.1
         # clients may be in several); a user missing here is in the lobby alone.
@@ -108,13 +112,11 @@ class Router:
         return [member for group in self._rooms.get(room_key(room), {}).values() for member in group]
 
     def member_count(self, room: str) -> int:
-        return sum(len(group) for group in self._rooms.get(room_key(room), {}).values())
+        return self._counts.get(room_key(room), 0)
 
     def rooms(self) -> list[tuple[str, int]]:
         """Every room (as first written) with its member count, in the order they were made."""
-        return [
-            (self._room_names[key], sum(map(len, members.values()))) for key, members in self._rooms.items()
-        ]
+        return [(self._room_names[key], self._counts[key]) for key in self._rooms]
 
     def room_count(self) -> int:
         return len(self._rooms)
@@ -228,17 +230,21 @@ class Router:
         group = members.get(recipient.wire)
         if group is None:
             group = members[recipient.wire] = {}
-        group[recipient] = None
+        if recipient not in group:
+            group[recipient] = None
+            self._counts[key] = self._counts.get(key, 0) + 1
 
     def _part(self, recipient: Recipient, key: str) -> None:
         members = self._rooms[key]
         group = members[recipient.wire]
         del group[recipient]
+        self._counts[key] -= 1
         if not group:
             del members[recipient.wire]
         if not members and key != LOBBY:
             del self._rooms[key]
             del self._room_names[key]
+            del self._counts[key]
 
     # -- follows -------------------------------------------------------------------------------
 
@@ -482,11 +488,7 @@ class Router:
         first can be everyone while a batch speaks in a few small rooms).
         """
         several = self._in_several
-        members = 0
-        for room in rooms:
-            for group in self._rooms.get(room, {}).values():
-                members += len(group)
-        if len(several) <= members:
+        if len(several) <= sum(self._counts.get(room, 0) for room in rooms):
             rooms_of = self._rooms_of
             return [member for member in several if sum(key in rooms for key in rooms_of[member]) > 1]
         seen: set[Recipient] = set()
