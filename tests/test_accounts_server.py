@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import re
-import socket
 import threading
 from pathlib import Path
 
 import pytest
-from support.peer import DEADLINE_S, Peer
+from support.peer import DEADLINE_S, Peer, non_loopback_address
 from support.processes import ServerFactory, ServerProcess
 from support.tls import make_certs, tls_port
 
@@ -145,19 +144,6 @@ def test_a_malformed_password_option_is_an_invalid_registration(server: ServerPr
         peer, reply = register11(server, "frank", options)
         assert reply == b"400 Invalid registration", options
         peer.expect_closed()
-
-
-def non_loopback_address() -> str | None:
-    """An address of this machine that is not loopback (a peer connecting from it is 'another host')."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
-        host: str = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if host.startswith("127.") else host
 
 
 def test_passwords_from_another_host_are_refused_unless_the_operator_allows_them(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support.irc import irc_client, irc_port, recv_until
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
 from test_irc_kick import joined, numeric
-from test_irc_server import irc_client, irc_port, recv_until
 
 from chatroom.irc.channels import Channel, normal_mask
 

@@ -4,9 +4,9 @@ of a room (Hub.remove_from_room), every IRC member sees KICK, and each refusal h
 from __future__ import annotations
 
 import pytest
+from support.irc import irc_client, recv_until
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
-from test_irc_server import irc_client, recv_until
 from test_server_chat11 import register11
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import base64
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support.peer import DEADLINE_S, Peer
+from support.irc import IRC_BANNER, irc_connect, irc_port, recv_until
+from support.peer import DEADLINE_S, Peer, non_loopback_address
 from support.processes import REPO_ROOT, STARTUP_DEADLINE_S, ServerFactory, ServerProcess, child_env
 from support.tls import CertFiles, make_certs, raw_connect, tls_peer
 
@@ -25,7 +25,6 @@ from chatroom.irc.codec import IrcCodec, IrcSettings
 from chatroom.irc.sasl import Challenge, Failed, Login, PlainExchange
 from chatroom.limits import IRC_SASL_CHUNK_BYTES
 
-IRC_BANNER = "Will wait for IRC clients at port "
 IRC_TLS_BANNER = "Will wait for IRC clients over TLS at port "
 
 
@@ -145,26 +144,6 @@ def test_a_refused_check_is_904_with_the_reason_and_registration_goes_on_without
 
 
 # -- against the server ------------------------------------------------------------------------
-
-
-def recv_until(peer: Peer, needle: bytes) -> list[bytes]:
-    """Lines up to and including the first that contains `needle` (each without CR LF)."""
-    lines: list[bytes] = []
-    while True:
-        line = peer.recv_line().removesuffix(b"\r")
-        lines.append(line)
-        if needle in line:
-            return lines
-
-
-def irc_port(server: ServerProcess) -> int:
-    return int(server.wait_for_log(IRC_BANNER).removeprefix(IRC_BANNER))
-
-
-def irc_connect(server: ServerProcess) -> Peer:
-    peer = Peer.connect(irc_port(server))
-    server.peers.append(peer)
-    return peer
 
 
 def claim(server: ServerProcess, name: str, password: str) -> None:
@@ -407,19 +386,6 @@ def test_a_wrong_irc_login_flag_is_one_error_sentence(args: list[str], error: st
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == f"chatroom-server: error: {error}"
     assert "Traceback" not in done.stderr
-
-
-def non_loopback_address() -> str | None:
-    """An address of this machine that is not loopback (a peer connecting from it is 'another host')."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
-        host: str = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if host.startswith("127.") else host
 
 
 def test_a_sasl_password_over_plain_tcp_from_another_host_is_refused_and_over_tls_accepted(

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from support.irc import IRC_BANNER, irc_client, irc_port, recv_until
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
-
-IRC_BANNER = "Will wait for IRC clients at port "
-
-
-def irc_port(server: ServerProcess) -> int:
-    return int(server.wait_for_log(IRC_BANNER).removeprefix(IRC_BANNER))
-
-
-def recv_until(peer: Peer, needle: bytes) -> list[bytes]:
-    """Lines up to and including the first that contains `needle` (each without CR LF)."""
-    lines: list[bytes] = []
-    while True:
-        line = peer.recv_line().removesuffix(b"\r")
-        lines.append(line)
-        if needle in line:
-            return lines
 
 
 @pytest.fixture
 def irc_server(start_server: ServerFactory) -> ServerProcess:
     return start_server("--irc-port", "0", "--server-name", "test.server", "--irc-oper", "op:secret")
-
-
-def irc_client(server: ServerProcess, nick: str) -> Peer:
-    peer = Peer.connect(irc_port(server))
-    server.peers.append(peer)
-    peer.send(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
-    recv_until(peer, b" 422 ")
-    return peer
 
 
 def test_the_irc_port_line_follows_the_plain_port_line(irc_server: ServerProcess) -> None:

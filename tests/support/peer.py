@@ -183,3 +183,16 @@ class Peer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (a peer connecting from it is 'another host')."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        host: str = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if host.startswith("127.") else host
