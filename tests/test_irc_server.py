@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support.irc import IRC_BANNER, irc_client, irc_port, recv_until
+from support.irc import IRC_BANNER, irc_client, irc_connect, irc_port, recv_until
 from support.peer import Peer
 from support.processes import ServerFactory, ServerProcess
+from test_accounts_server import claim, until_reply
 
 
 @pytest.fixture
@@ -155,3 +156,18 @@ def test_an_irc_flood_is_delayed_not_lost_and_told_in_a_notice(start_server: Ser
     assert notice.startswith(b":srv NOTICE flooder :Slow down: this server reads at most 20 lines"), notice
     irc.send(b"PING :after\r\n")
     assert recv_until(irc, b"PONG") == [b":srv PONG srv after"]  # nothing else: no 404 for a line
+
+
+def test_a_hub_operator_kicks_and_bans_an_irc_user_who_gets_an_error_line(start_server: ServerFactory) -> None:
+    server = start_server("--irc-port", "0", "--server-name", "srv", "--operator", "root")
+    root = claim(server, "root", "toor")
+    irc = irc_client(server, "spammer")
+    root.send_line("@root: !kick spammer spamming")
+    assert until_reply(root) == b"220 Kicked spammer."
+    assert irc.recv_until_closed().endswith(b"ERROR :Closing link: You were kicked by root: spamming\r\n")
+    root.send_line("@root: !ban spammer 10m")
+    assert until_reply(root).startswith(b"220 spammer is banned until ")
+    again = irc_connect(server)
+    again.send(b"NICK spammer\r\nUSER s 0 * :s\r\n")
+    refused = again.recv_until_closed()
+    assert b" 001 " not in refused and b"ERROR :Closing link: " in refused and b"banned" in refused
