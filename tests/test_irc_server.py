@@ -158,7 +158,7 @@ def test_an_irc_flood_is_delayed_not_lost_and_told_in_a_notice(start_server: Ser
     assert recv_until(irc, b"PONG") == [b":srv PONG srv after"]  # nothing else: no 404 for a line
 
 
-def test_a_hub_operator_kicks_and_bans_an_irc_user_who_gets_an_error_line(start_server: ServerFactory) -> None:
+def test_a_hub_operator_kicks_and_bans_an_irc_user(start_server: ServerFactory) -> None:
     server = start_server("--irc-port", "0", "--server-name", "srv", "--operator", "root")
     root = claim(server, "root", "toor")
     irc = irc_client(server, "spammer")
