@@ -125,7 +125,7 @@ def test_over_long_and_non_utf8_lines_are_refused() -> None:
         Reply(b":srv 417 alice :Input line was too long\r\n")
     ]
     assert replies(codec, b"PRIVMSG #a :\xff\r\n") == [
-        Reply(b":srv FAIL PRIVMSG INVALID_UTF8 :Lines must be UTF-8\r\n")
+        Reply(b":srv FAIL PRIVMSG INVALID_UTF8 :Lines must be UTF-8, without NUL\r\n")
     ]
 
 

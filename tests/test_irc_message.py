@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatroom.irc.message import IrcMessage, build, build_text, parse, split_text
+from chatroom.irc.message import IrcMessage, build, build_text, irc_text, parse, plain_text, split_text
 from chatroom.limits import IRC_MAX_LINE_BYTES
+from chatroom.protocol.lines import is_clean_text
 
 
 def test_parse_tags_prefix_command_params_trailing() -> None:
@@ -72,3 +73,22 @@ def test_a_long_text_becomes_lines_within_512_bytes_that_carry_it_exactly(text: 
         assert message.command == "PRIVMSG"
         texts.append(message.params[1])
     assert "".join(texts) == text
+
+
+@given(st.text(max_size=300))
+def test_plain_text_is_always_clean_chat_text(text: str) -> None:
+    assert is_clean_text(plain_text(text).encode())
+
+
+def test_plain_text_drops_formatting_and_ctcp_and_keeps_actions_as_slash_me() -> None:
+    assert plain_text("\x02bold\x02 \x0304,12red\x03 \x1ditalic\x1d\x0f") == "bold red italic"
+    assert plain_text("\x04ff00ffhex\x04 tab\there") == "hex tab\there"
+    assert plain_text("\x01ACTION waves\x01") == "/me waves"
+    assert plain_text("\x01VERSION\x01") == plain_text("\x01PING 123\x01") == ""
+    assert plain_text("h\u00e9llo \u2603") == "h\u00e9llo \u2603"
+    assert irc_text("/me waves") == "\x01ACTION waves\x01"
+    assert irc_text("/me") == "/me" and irc_text("plain") == "plain"
+
+
+def test_build_never_makes_two_lines_of_one() -> None:
+    assert build("432", "*", "a\rb\nc\0d", prefix="srv") == ":srv 432 * :a b c d\r\n"

@@ -171,3 +171,16 @@ def test_a_hub_operator_kicks_and_bans_an_irc_user(start_server: ServerFactory) 
     again.send(b"NICK spammer\r\nUSER s 0 * :s\r\n")
     refused = again.recv_until_closed()
     assert b" 001 " not in refused and b"ERROR :Closing link: " in refused and b"banned" in refused
+
+
+def test_irc_actions_and_formatting_reach_chat_users_as_plain_text(irc_server: ServerProcess) -> None:
+    irc = irc_client(irc_server, "artist")
+    irc.send(b"JOIN #lobby\r\n")
+    recv_until(irc, b" 366 ")
+    chat = irc_server.register("reader")
+    recv_until(irc, b"JOIN")
+    irc.send(b"PRIVMSG #lobby :\x01VERSION\x01\r\n")  # a CTCP nobody else could answer: not relayed
+    irc.send(b"PRIVMSG #lobby :\x01ACTION waves\x01\r\nPRIVMSG #lobby :\x02bold\x02 \x0304red\x03\r\n")
+    assert chat.recv_lines(2) == [b"@artist: /me waves", b"@artist: bold red"]
+    chat.send_line("@reader: /me waves back")
+    assert irc.recv_line() == b":reader!reader@test.server PRIVMSG #lobby :\x01ACTION waves back\x01\r"

@@ -50,7 +50,7 @@ from chatroom.hub.message import (
 from chatroom.irc.channels import Channel, normal_mask
 from chatroom.irc.directory import Directory, NoDirectory
 from chatroom.irc.help import TOPICS
-from chatroom.irc.message import IrcMessage, build, build_text, parse
+from chatroom.irc.message import IrcMessage, build, build_text, irc_text, parse, plain_text
 from chatroom.irc.sasl import MECHANISMS, Challenge, Failed, Login, PlainExchange
 from chatroom.limits import (
     IRC_ISUPPORT_PER_LINE,
@@ -186,7 +186,7 @@ class _Said:
         verb = "NOTICE" if said in self._shared.notices else "PRIVMSG"
         user = self._shared.users.get(said[0])
         prefix = f"{message.sender}!{user.username if user is not None else message.sender}@{server}"
-        return build_text(verb, message.room, message.text, prefix, tags).encode()
+        return build_text(verb, message.room, irc_text(message.text), prefix, tags).encode()
 
 
 class IrcCodec:
@@ -326,7 +326,11 @@ class IrcCodec:
             if self._skipping:
                 self._skipping = False
             elif end <= _MAX_INPUT_BYTES and _fits(buffer, end):
-                self._lines.append(bytes(buffer[:end]).rstrip(b"\r"))
+                line = bytes(buffer[:end]).rstrip(b"\r")
+                if b"\r" in line:  # a bare CR ends a line too: it never reaches a reply or a relay
+                    self._lines.extend(part for part in line.split(b"\r") if part)
+                else:
+                    self._lines.append(line)
             else:
                 too_long = True
             del buffer[: end + 1]
@@ -346,10 +350,16 @@ class IrcCodec:
                 continue
             try:
                 line = raw.decode()
+                if "\0" in line:  # Modern IRC: never in a message; refused like bytes that are not UTF-8
+                    raise UnicodeDecodeError("utf-8", raw, raw.index(b"\0"), raw.index(b"\0") + 1, "NUL")
             except UnicodeDecodeError:
                 command = parse(raw.decode(errors="replace"))
-                verb = command.command if command is not None else "*"
-                yield _out(build("FAIL", verb, "INVALID_UTF8", "Lines must be UTF-8", prefix=self._server))
+                verb = command.command if command is not None and command.command.isalnum() else "*"
+                yield _out(
+                    build(
+                        "FAIL", verb, "INVALID_UTF8", "Lines must be UTF-8, without NUL", prefix=self._server
+                    )
+                )
                 continue
             message = parse(line)
             if message is None:
@@ -556,15 +566,18 @@ class IrcCodec:
             if not quiet:
                 yield self._reply("412", "No text to send")
             return
-        text = params[1]
+        raw = params[1]
+        text = plain_text(raw)  # what the hub carries: no formatting codes; /me for a CTCP ACTION
         for target in params[0].split(","):
             self._asking = (command, target)
             if target.startswith("#"):
-                if self._shown(target) and (refused := self._may_not_speak(target, text)):
+                if self._shown(target) and (refused := self._may_not_speak(target, raw)):
                     if not quiet:
                         yield self._reply("404", target, f"Cannot send to channel ({refused})")
                 elif self._external(target):
-                    yield from self._tell_room(command, target, text)
+                    yield from self._tell_room(command, target, raw)
+                elif self._shown(target) and not text:
+                    continue  # a CTCP other than ACTION: nobody on the other wires could answer it
                 elif self._shown(target):
                     notices = self.shared.notices
                     if quiet or notices:  # a PRIVMSG costs nothing here while nobody sent a NOTICE
@@ -579,8 +592,8 @@ class IrcCodec:
                 elif not quiet:
                     yield self._reply("404", target, "Cannot send to channel")
             elif username_key(target) == username_key(self._name):
-                yield Reply(build_text(command, self._name, text, self._prefix(self._name)).encode())
-            else:
+                yield Reply(build_text(command, self._name, raw, self._prefix(self._name)).encode())
+            elif text:
                 yield Command(f"!msg {target} {text}")
 
     def _join(self, params: list[str]) -> Iterator[Request]:
@@ -1132,7 +1145,7 @@ class IrcCodec:
         tags = self._tags()
         if isinstance(message, PrivateLine):
             return build_text(
-                "PRIVMSG", self._name, message.text, self._prefix(message.sender), tags
+                "PRIVMSG", self._name, irc_text(message.text), self._prefix(message.sender), tags
             ).encode()
         if isinstance(message, FollowedLine):
             return b""

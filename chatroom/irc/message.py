@@ -6,6 +6,7 @@ what a peer sends: a line that is not a message parses to None.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from chatroom.limits import IRC_MAX_LINE_BYTES, IRC_MAX_PARAMS
@@ -72,10 +73,16 @@ def build(command: str, *params: str, prefix: str = "", tags: str = "") -> str:
     if prefix:
         head += f":{prefix} "
     parts = [command, *params]
+    if any("\r" in part or "\n" in part or "\0" in part for part in parts):
+        parts = [_one_line(part) for part in parts]  # never a second line out of one
     last = parts[-1]
     if len(parts) > 1 and (not last or " " in last or last.startswith(":")):
         parts[-1] = ":" + last
     return head + " ".join(parts) + "\r\n"
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
 
 
 def split_text(text: str, budget: int) -> list[str]:
@@ -112,3 +119,34 @@ def build_text(command: str, target: str, text: str, prefix: str, tags: str = ""
         budget = IRC_MAX_LINE_BYTES - len(head.encode()) - 2
     tag_head = f"@{tags} " if tags else ""
     return "".join(f"{tag_head}{head}{piece}\r\n" for piece in split_text(text, budget))
+
+
+# IRC's formatting codes (bold, colour, hex colour, reset, monospace, reverse, italic, strike,
+# underline), dropped with a colour's digits; any other control character but TAB is dropped too.
+_FORMATTING = re.compile(
+    "\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
+)
+ACTION_PREFIX = "/me "  # how a CTCP ACTION (IRC's /me) reads as plain text, both ways
+
+
+def plain_text(text: str) -> str:
+    """An IRC client's PRIVMSG text as the hub carries it: plain text (docs/IRC.md, "Text").
+
+    A CTCP ACTION becomes '/me TEXT'; any other CTCP is "" (nobody else could
+    answer it); formatting codes and other control characters are dropped.
+    """
+    if text.startswith("\x01"):
+        inner = text[1:].removesuffix("\x01")
+        if not inner.startswith("ACTION "):
+            return ""
+        text = ACTION_PREFIX + inner.removeprefix("ACTION ")
+    if text.isprintable():
+        return text
+    return _FORMATTING.sub("", text)
+
+
+def irc_text(text: str) -> str:
+    """Plain text as IRC clients show it: '/me TEXT' is a CTCP ACTION again."""
+    if text.startswith(ACTION_PREFIX) and len(text) > len(ACTION_PREFIX):
+        return f"\x01ACTION {text[len(ACTION_PREFIX) :]}\x01"
+    return text
