@@ -179,8 +179,8 @@ def test_irc_actions_and_formatting_reach_chat_users_as_plain_text(irc_server: S
     recv_until(irc, b" 366 ")
     chat = irc_server.register("reader")
     recv_until(irc, b"JOIN")
-    irc.send(b"PRIVMSG #lobby :\x01VERSION\x01\r\n")  # a CTCP nobody else could answer: not relayed
+    irc.send(b"PRIVMSG #lobby :\x01VERSION\x01\r\n")
     irc.send(b"PRIVMSG #lobby :\x01ACTION waves\x01\r\nPRIVMSG #lobby :\x02bold\x02 \x0304red\x03\r\n")
-    assert chat.recv_lines(2) == [b"@artist: /me waves", b"@artist: bold red"]
+    assert chat.recv_lines(3) == [b"@artist: /ctcp VERSION", b"@artist: /me waves", b"@artist: bold red"]
     chat.send_line("@reader: /me waves back")
     assert irc.recv_line() == b":reader!reader@test.server PRIVMSG #lobby :\x01ACTION waves back\x01\r"

@@ -577,7 +577,7 @@ class IrcCodec:
                 elif self._external(target):
                     yield from self._tell_room(command, target, raw)
                 elif self._shown(target) and not text:
-                    continue  # a CTCP other than ACTION: nobody on the other wires could answer it
+                    continue  # nothing left once the formatting codes are gone
                 elif self._shown(target):
                     notices = self.shared.notices
                     if quiet or notices:  # a PRIVMSG costs nothing here while nobody sent a NOTICE

@@ -127,26 +127,31 @@ _FORMATTING = re.compile(
     "\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
 )
 ACTION_PREFIX = "/me "  # how a CTCP ACTION (IRC's /me) reads as plain text, both ways
+CTCP_PREFIX = "/ctcp "  # how any other CTCP (PING, VERSION, ...) reads as plain text, both ways
 
 
 def plain_text(text: str) -> str:
-    """An IRC client's PRIVMSG text as the hub carries it: plain text (docs/IRC.md, "Text").
+    """An IRC client's PRIVMSG text as the hub carries it: plain text (docs/IRC.md, "Text is plain").
 
-    A CTCP ACTION becomes '/me TEXT'; any other CTCP is "" (nobody else could
-    answer it); formatting codes and other control characters are dropped.
+    A CTCP ACTION becomes '/me TEXT', any other CTCP '/ctcp VERB ARGS' (so IRC
+    clients get it back as it was); formatting codes and other control
+    characters are dropped.
     """
     if text.startswith("\x01"):
         inner = text[1:].removesuffix("\x01")
-        if not inner.startswith("ACTION "):
-            return ""
-        text = ACTION_PREFIX + inner.removeprefix("ACTION ")
+        if inner.startswith("ACTION "):
+            text = ACTION_PREFIX + inner.removeprefix("ACTION ")
+        else:
+            text = CTCP_PREFIX + inner
     if text.isprintable():
         return text
     return _FORMATTING.sub("", text)
 
 
 def irc_text(text: str) -> str:
-    """Plain text as IRC clients show it: '/me TEXT' is a CTCP ACTION again."""
+    """Plain text as IRC clients show it: '/me TEXT' and '/ctcp VERB ARGS' are CTCP again."""
     if text.startswith(ACTION_PREFIX) and len(text) > len(ACTION_PREFIX):
         return f"\x01ACTION {text[len(ACTION_PREFIX) :]}\x01"
+    if text.startswith(CTCP_PREFIX) and len(text) > len(CTCP_PREFIX):
+        return f"\x01{text[len(CTCP_PREFIX) :]}\x01"
     return text
