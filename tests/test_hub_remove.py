@@ -28,6 +28,9 @@ class Wire:
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         return f"{code} {lines[-1]}\n".encode()
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        return f"{code} {lines[-1]}\n".encode()
+
 
 @dataclass(eq=False)
 class Member:

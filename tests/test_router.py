@@ -33,6 +33,9 @@ class CountingWire:
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         return "".join(f"{code} {line}\n" for line in lines).encode()
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        return "".join(f"{code} {line}\n" for line in lines).encode()
+
 
 class FakeRecipient:
     def __init__(self, name: str, wire: CountingWire, *, full: bool = False) -> None:

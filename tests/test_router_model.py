@@ -61,6 +61,9 @@ class CountingWire:
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         return "".join(f"{code} {line}\n" for line in lines).encode()
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        return "".join(f"{code} {line}\n" for line in lines).encode()
+
 
 class EventWire(CountingWire):
     """A CHAT/1.1 wire: its users asked for events."""

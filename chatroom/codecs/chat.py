@@ -78,6 +78,9 @@ class ChatWire:
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         return encode_reply(code, lines)
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        return encode_reply(code, lines)
+
 
 class ChatWire11:
     """Encodes hub messages and events as CHAT/1.1 lines (docs/PROTOCOL.md 7.3)."""
@@ -116,6 +119,9 @@ class ChatWire11:
         return "".join(lines).encode()
 
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
+        return encode_reply(code, lines)
+
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
         return encode_reply(code, lines)
 
 

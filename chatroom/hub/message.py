@@ -136,6 +136,13 @@ class Wire(Hashable, Protocol):
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
         """A command's answer: one or more status lines with `code` (docs/PROTOCOL.md 6.1)."""
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        """What the server says unasked (flood control's 429s): status lines in CHAT, NOTICEs in IRC.
+
+        Unlike a reply it answers no command, so a wire that maps replies to
+        the command they answer (IRC's numerics) must not take it for one.
+        """
+
 
 class Recipient(Hashable, Protocol):
     """A registered user as the router sees it: a name, a wire, and a way to take a batch."""

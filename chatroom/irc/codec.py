@@ -77,7 +77,6 @@ from chatroom.protocol.names import is_valid_room_name, is_valid_username, room_
 CAPABILITIES = ("server-time", "message-tags")
 _NICK_FORBIDDEN = frozenset(",*?!@.:$&+%~#")  # would break prefixes, masks or targets
 _MAX_INPUT_BYTES = IRC_MAX_LINE_BYTES + IRC_MAX_TAGS_BYTES
-_FLOOD_NOTICES = ("Slow down:", "Not sent:")  # the 429 sentences of chatroom.server.flooding
 
 
 @dataclass(frozen=True)
@@ -1190,10 +1189,10 @@ class IrcCodec:
             return self._line("TOPIC", message.room, message.text, prefix=self._prefix(setter)).encode()
         return b""  # IRC users see no history
 
+    def encode_notice(self, code: int, lines: Sequence[str]) -> bytes:
+        return self._server_notices(lines)
+
     def encode_reply(self, code: int, lines: Sequence[str]) -> bytes:
-        if code == 429 and lines and lines[0].startswith(_FLOOD_NOTICES):
-            # Flood control speaks on its own (chatroom.server.flooding): it answers no IRC command.
-            return self._server_notices(lines)
         verb, target = self._asking
         self._asking = ("", "")
         ok = 200 <= code < 300

@@ -225,7 +225,7 @@ class FloodControl:
             f"Not sent: {room} takes at most {rate.per_s:g} lines a second from everyone together; "
             "send it again in a moment."
         )
-        if not conn.deliver(conn.wire.encode_reply(429, [sentence])):
+        if not conn.deliver(conn.wire.encode_notice(429, [sentence])):
             self._close_later(conn, "could not take more output")
         return False
 
@@ -258,7 +258,7 @@ class FloodControl:
                     f"{policy.bytes.per_s:g} bytes a second from you; the rest waits (it is not lost), "
                     "and a flood that goes on is disconnected."
                 )
-                if not conn.deliver(conn.wire.encode_reply(429, [sentence])):
+                if not conn.deliver(conn.wire.encode_notice(429, [sentence])):
                     self._close_later(conn, "could not take more output")
                     return
         self._watch(conn)  # not reading while paused (see Server._reading)
