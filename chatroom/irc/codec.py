@@ -191,6 +191,42 @@ class _Said:
 class IrcCodec:
     """One IRC connection: lines in, hub requests out; hub messages in, IRC lines out."""
 
+    __slots__ = (
+        "settings",
+        "shared",
+        "_username",
+        "_realname",
+        "_quits_seen",
+        "_heard",
+        "_pinged",
+        "_server",
+        "_buffer",
+        "_lines",
+        "_skipping",
+        "_nick",
+        "_user",
+        "_negotiating",
+        "_deciding",
+        "_closed",
+        "caps",
+        "_tagged",
+        "_name",
+        "_lobby_shown",
+        "_asking",
+        "_fresh",
+        "_topic_by_me",
+        "_asking_list",
+        "_rooms",
+        "operator",
+        "_was",
+        "_last_rename",
+        "_sasl",
+        "_checking",
+        "_account",
+        "_proof",
+        "_pass",
+    )  # one per IRC connection: no instance dict (docs/PERFORMANCE.md, W2)
+
     events = True  # presence and member lists become JOIN/PART/353: IRC clients need them
 
     def __init__(self, settings: IrcSettings, shared: IrcShared | None = None) -> None:
@@ -203,7 +239,7 @@ class IrcCodec:
         self._pinged = False
         self._server = settings.server_name
         self._buffer = bytearray()
-        self._lines: deque[bytes] = deque()
+        self._lines: deque[bytes] | None = None  # lines read, not yet run (None while idle: it costs less)
         self._skipping = False  # discarding the rest of an over-long line
         self._nick = ""  # asked for, before registration
         self._user = False
@@ -256,7 +292,7 @@ class IrcCodec:
         self._heard = True
         too_long = self._frame(data)
         if too_long:
-            self._lines.append(b"\0TOOLONG")
+            self._queue().append(b"\0TOOLONG")
         return self._run()
 
     def waiting_requests(self) -> Iterator[Request]:
@@ -308,7 +344,7 @@ class IrcCodec:
             if (key, "") not in self.shared.reasons:
                 self.shared.remember(self.shared.reasons, (key, ""), "Connection closed")
         self._closed = True
-        self._lines.clear()
+        self._lines = None
         self._buffer = bytearray()
 
     # -- framing -------------------------------------------------------------------------------
@@ -327,9 +363,9 @@ class IrcCodec:
             elif end <= _MAX_INPUT_BYTES and _fits(buffer, end):
                 line = bytes(buffer[:end]).rstrip(b"\r")
                 if b"\r" in line:  # a bare CR ends a line too: it never reaches a reply or a relay
-                    self._lines.extend(part for part in line.split(b"\r") if part)
+                    self._queue().extend(part for part in line.split(b"\r") if part)
                 else:
-                    self._lines.append(line)
+                    self._queue().append(line)
             else:
                 too_long = True
             del buffer[: end + 1]
@@ -341,9 +377,16 @@ class IrcCodec:
 
     # -- lines to requests ---------------------------------------------------------------------
 
+    def _queue(self) -> deque[bytes]:
+        if self._lines is None:
+            self._lines = deque()
+        return self._lines
+
     def _run(self) -> Iterator[Request]:
         while self._lines and not self.paused and not self._closed:
             raw = self._lines.popleft()
+            if not self._lines:
+                self._lines = None
             if raw == b"\0TOOLONG":
                 yield Reply(self._numeric("417", "Input line was too long").encode())
                 continue
