@@ -116,3 +116,40 @@ def test_a_chat11_codec_turns_any_lines_into_requests_without_raising(lines: lis
                 assert request.room.startswith("#")
         if not codec.registered:  # a DISCONNECT line among them ended it
             break
+
+
+@pytest.mark.parametrize("version", [b"CHAT/1.0", b"CHAT/1.1"])
+def test_said_is_the_text_of_a_read_that_is_one_ordinary_chat_line(version: bytes) -> None:
+    codec = registered(b"REGISTER alice " + version)
+    assert codec.said(b"@alice: hello there\n") == "hello there"
+    assert codec.said("@alice: h\u00e9\r\n".encode()) == "h\u00e9"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"@alice: !join #dev\n",  # a command
+        b"@alice: !!bang\n",  # text starting with '!', escaped: requests() unescapes it
+        b"@alice #dev: hi\n",  # addressed to a room
+        b"@bob: hi\n",  # another name
+        b"@alice: a\n@alice: b\n",  # two lines
+        b"@alice: half",  # no line yet
+        b"@alice: bell\x07\n",  # a control character
+        b"@alice: \xff\n",  # not UTF-8
+        b"DISCONNECT alice CHAT/1.0\n",
+    ],
+)
+def test_said_leaves_everything_else_to_requests(data: bytes) -> None:
+    assert registered(b"REGISTER alice CHAT/1.1").said(data) is None
+
+
+def test_said_is_none_before_registration() -> None:
+    assert ChatCodec().said(b"REGISTER alice CHAT/1.0\n") is None
+
+
+@given(st.binary(max_size=40))
+def test_said_answers_only_what_requests_would_turn_into_that_one_say(tail: bytes) -> None:
+    for data in (b"@alice: " + tail, b"@alice: " + tail + b"\n", tail):
+        text = registered(b"REGISTER alice CHAT/1.1").said(data)
+        if text is not None:
+            assert list(registered(b"REGISTER alice CHAT/1.1").requests(data)) == [Say(text)]

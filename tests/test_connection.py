@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from chatroom.codecs.chat import ChatCodec
-from chatroom.codecs.requests import Request
 from chatroom.limits import LINGER_TIMEOUT_S, REGISTRATION_TIMEOUT_S, SENDQ_MAX_BYTES
 from chatroom.net.connection import Connection, Phase
 from chatroom.net.loop import EventLoop
@@ -132,6 +131,79 @@ def test_a_reader_that_really_stopped_is_cut_off_at_the_cap(
     fill_kernel_buffers(ours)
     conn.out = bytearray(b"x" * (SENDQ_MAX_BYTES - 10))
     assert not conn.deliver(b"y" * 100)
+
+
+class PartialTransport:
+    """Takes at most `room` bytes per send, or fails with `error`: what deliver_each must handle."""
+
+    buffers_input = False
+
+    def __init__(self, room: int = 1 << 20, error: OSError | None = None) -> None:
+        self.room = room
+        self.error = error
+        self.sent = b""
+
+    def fileno(self) -> int:
+        return -1
+
+    def send(self, data: bytes | bytearray | memoryview, /) -> int:
+        if self.error is not None:
+            raise self.error
+        taken = bytes(data[: self.room])
+        self.sent += taken
+        return len(taken)
+
+    def recv(self, bufsize: int, /) -> bytes:
+        raise BlockingIOError
+
+    def pending(self) -> int:
+        return 0
+
+    def shutdown_write(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def address(self) -> tuple[str, int] | str:
+        return ("127.0.0.1", 1)
+
+
+def test_deliver_each_sends_to_all_but_the_one_skipped() -> None:
+    owner = FakeOwner()
+    conns = [Connection(PartialTransport(), ChatCodec(), owner) for _ in range(3)]
+    dropped: list[Connection] = []
+    Connection.deliver_each(conns, b"@bob: hi\n", conns[1], dropped)
+    assert [conn.transport.sent for conn in conns] == [b"@bob: hi\n", b"", b"@bob: hi\n"]  # type: ignore[attr-defined]
+    assert dropped == [] and owner.watched == [] and all(conn.out is None for conn in conns)
+
+
+def test_deliver_each_queues_what_the_kernel_did_not_take_as_deliver_does() -> None:
+    owner = FakeOwner()
+    full, partial, fine = (PartialTransport(room) for room in (0, 3, 100))
+    conns = [Connection(transport, ChatCodec(), owner) for transport in (full, partial, fine)]
+    dropped: list[Connection] = []
+    Connection.deliver_each(conns, b"@bob: hi\n", None, dropped)
+    assert dropped == []
+    assert [conn.out for conn in conns] == [bytearray(b"@bob: hi\n"), bytearray(b"b: hi\n"), None]
+    assert owner.watched == conns[:2]
+    Connection.deliver_each(conns, b"@bob: again\n", None, dropped)  # behind: appended, in order
+    assert conns[1].out == bytearray(b"b: hi\n@bob: again\n") and fine.sent == b"@bob: hi\n@bob: again\n"
+
+
+def test_deliver_each_drops_a_gone_peer_and_one_past_the_cap() -> None:
+    owner = FakeOwner()
+    gone = Connection(PartialTransport(error=BrokenPipeError()), ChatCodec(), owner)
+    stuck = Connection(PartialTransport(0), ChatCodec(), owner)
+    stuck.out = bytearray(b"x" * (SENDQ_MAX_BYTES - 10))
+    fine = Connection(PartialTransport(), ChatCodec(), owner)
+    dropped: list[Connection] = []
+    Connection.deliver_each([gone, stuck, fine], b"y" * 100, None, dropped)
+    assert dropped == [gone, stuck]
+    assert fine.transport.sent == b"y" * 100  # type: ignore[attr-defined]
+    huge: list[Connection] = []
+    Connection.deliver_each(
+        [Connection(PartialTransport(0), ChatCodec(), owner)], b"z" * (2 * SENDQ_MAX_BYTES), None, huge
+    )
+    assert len(huge) == 1 and huge[0].out is None
 
 
 # -- the server in-process ------------------------------------------------------------------------------
@@ -249,14 +321,14 @@ def test_an_exception_while_serving_one_connection_closes_only_that_one(
     world: InProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     alice, bob, mallory = (world.register(name) for name in ("alice", "bob", "mallory"))
-    real_requests = ChatCodec.requests
+    real_said = ChatCodec.said  # a chat line's hot path; requests() judges everything else
 
-    def buggy(self: ChatCodec, data: bytes) -> Iterator[Request]:
+    def buggy(self: ChatCodec, data: bytes) -> str | None:
         if self.name == "mallory":
             raise RuntimeError("a parser bug")
-        return real_requests(self, data)
+        return real_said(self, data)
 
-    monkeypatch.setattr(ChatCodec, "requests", buggy)
+    monkeypatch.setattr(ChatCodec, "said", buggy)
     mallory.sendall(b"@mallory: boom\n")
     with caplog.at_level(logging.ERROR, logger="chatroom"):
         world.turn_until(lambda: "mallory" not in world.server.hub.router, "mallory is gone")

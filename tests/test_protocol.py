@@ -687,3 +687,42 @@ def test_clean_text_means_utf8_without_control_characters_but_tab_for_any_bytes(
     else:
         expected = not any((ch < " " and ch != "\t") or "\x7f" <= ch <= "\x9f" for ch in text)
     assert is_clean_text(line) is expected
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"@alice: hi\n", b"@alice: hi"),
+        (b"@alice: hi\r\n", b"@alice: hi"),
+        (b"\n", b""),
+        (b"a\rb\n", b"a\rb"),
+    ],
+)
+def test_whole_line_is_the_line_of_a_read_that_is_exactly_one(data: bytes, line: bytes) -> None:
+    framer = LineFramer()
+    assert framer.whole_line(data) == line
+    assert framer.feed(data) == [line], "whole_line takes nothing: feed still sees the read"
+
+
+@pytest.mark.parametrize("data", [b"", b"hi", b"a\nb\n", b"a\nb", b"x" * MAX_LINE_BYTES + b"\n"])
+def test_whole_line_is_none_unless_the_read_is_exactly_one_line_within_the_limit(data: bytes) -> None:
+    assert LineFramer().whole_line(data) is None
+
+
+def test_whole_line_is_none_while_part_of_a_line_is_held_or_after_an_overflow() -> None:
+    framer = LineFramer(max_line=16)
+    framer.feed(b"@ali")
+    assert framer.whole_line(b"ce: hi\n") is None
+    assert framer.feed(b"ce: hi\n") == [b"@alice: hi"]
+    framer.feed(b"x" * 20)
+    assert framer.overflowed and framer.whole_line(b"ok\n") is None
+
+
+@given(held=st.binary(max_size=12), data=st.binary(max_size=24))
+@settings(max_examples=300)
+def test_whole_line_agrees_with_feed_whenever_it_answers(held: bytes, data: bytes) -> None:
+    framer = LineFramer(max_line=16)
+    framer.feed(held)
+    line = framer.whole_line(data)
+    if line is not None:
+        assert framer.feed(data) == [line] and framer.pending == 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from chatroom.hub.message import LOBBY, Event, FollowedLine, Joined, Message, PrivateLine, RoomLine
-from chatroom.hub.router import Router
+from chatroom.hub.message import LOBBY, Event, FollowedLine, Joined, Message, PrivateLine, Recipient, RoomLine
+from chatroom.hub.router import Router, deliver_each
 
 
 class CountingWire:
@@ -402,3 +402,23 @@ def test_member_counts_follow_joins_leaves_moves_and_removals() -> None:
     assert (router.member_count(LOBBY), router.member_count("#a")) == (3, 0)
     assert dict(router.rooms()) == {LOBBY: 3} and not router.room_exists("#a")
     assert router.remove(carol) and router.member_count(LOBBY) == 2
+
+
+def test_a_room_line_goes_out_through_the_deliver_each_the_router_was_given() -> None:
+    calls: list[tuple[list[str], bytes, str | None]] = []
+
+    def recording(
+        group: Iterable[Recipient], payload: bytes, skip: Recipient | None, dropped: list[Recipient]
+    ) -> None:
+        group = list(group)
+        calls.append(([member.name for member in group], payload, skip.name if skip else None))
+        deliver_each(group, payload, skip, dropped)
+
+    router = Router(recording)
+    alice, bob, carol = users(router, "alice", "bob", "carol")
+    carol.full = True
+    router.say(alice, "hi")
+    router.deliver()
+    assert calls == [(["alice", "bob", "carol"], b"#lobby alice: hi\n", "alice")]
+    assert bob.lines == ["#lobby alice: hi"] and alice.payloads == []
+    assert router.take_dropped() == [carol]

@@ -182,16 +182,18 @@ class ChatCodec(ServerConnection):
     def registered(self) -> bool:
         return self.state is ServerState.REGISTERED
 
+    def said(self, data: bytes) -> str | None:
+        if self.state is not ServerState.REGISTERED:
+            return None
+        line = self.framer.whole_line(data)
+        if line is None or not line.startswith(self._prefix) or not is_clean_text(line):
+            return None
+        text = line[self._text_start :].decode()
+        return None if text.startswith("!") else text
+
     def requests(self, data: bytes) -> Iterator[Request]:
         if self.state is ServerState.REGISTERED:
-            lines = self.framer.feed(data)
-            if len(lines) == 1 and not self.framer.overflowed:  # most reads: one chat line
-                line = lines[0]
-                if line.startswith(self._prefix) and is_clean_text(line):
-                    text = line[self._text_start :].decode()
-                    if not text.startswith("!"):
-                        return iter((Say(text),))
-            return self._requests(self._events(lines))  # what receive() does when registered
+            return self._requests(self._events(self.framer.feed(data)))  # what receive() does when registered
         if data.startswith(TLS_HANDSHAKE_RECORD) and self.state is ServerState.AWAITING_REGISTER:
             return self._tls_on_plain_port()
         return self._requests(self.receive(data))

@@ -140,6 +140,13 @@ class Codec(Protocol):
     def requests(self, data: bytes) -> Iterator[Request]:
         """The requests `data` completes, judged in order (lazily: see ServerConnection)."""
 
+    def said(self, data: bytes) -> str | None:
+        """The text, when `data` is exactly one ordinary chat line to the sender's current room.
+
+        The hot path of a busy server: such a read needs no request objects.
+        None (always allowed) takes nothing: `requests(data)` then judges it.
+        """
+
     def waiting_requests(self) -> Iterator[Request]:
         """After a registration decided later: the requests that waited for it."""
 

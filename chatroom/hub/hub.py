@@ -19,7 +19,7 @@ from typing import Protocol
 from chatroom.hub import commands
 from chatroom.hub.accounts import Accounts, Attempt, Refused
 from chatroom.hub.message import LOBBY, Joined, Left, MemberList, Recipient, Renamed, Replay, TopicShown
-from chatroom.hub.router import Router
+from chatroom.hub.router import DeliverEach, Router, deliver_each
 from chatroom.limits import (
     HISTORY_DEFAULT_REPLAY,
     LIST_NAMES_PER_LINE,
@@ -81,8 +81,9 @@ class Hub:
         admission: Admission | None = None,
         history: History | None = None,
         accounts: Accounts | None = None,
+        deliver_each: DeliverEach = deliver_each,
     ) -> None:
-        self.router = Router()
+        self.router = Router(deliver_each)
         self.log_messages = log_messages
         self.history = history
         self._admission = admission

@@ -295,6 +295,9 @@ class IrcCodec:
             self._queue().append(b"\0TOOLONG")
         return self._run()
 
+    def said(self, data: bytes) -> str | None:
+        return None  # an IRC line names its channel: requests() routes it
+
     def waiting_requests(self) -> Iterator[Request]:
         return self._run()
 

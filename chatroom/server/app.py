@@ -183,6 +183,7 @@ class Server(FloodControl):
             admission=admission,
             history=self.history,
             accounts=self.accounts,
+            deliver_each=Connection.deliver_each,
         )
         self.hub.end = self._end_with
         self.connections: dict[int, Connection] = {}
@@ -459,7 +460,11 @@ class Server(FloodControl):
         if not data:
             self._peer_closed(conn)
             return
-        self._serve(conn, conn.codec.requests(data))
+        text = conn.codec.said(data)
+        if text is not None:  # the common read: one chat line, nothing to answer, the watch unchanged
+            self.hub.say(conn, text)
+        else:
+            self._serve(conn, conn.codec.requests(data))
         if conn.transport.buffers_input and conn.transport.pending() and self._reading(conn):
             self.loop.mark_readable(conn)  # more is held inside the transport (TLS): read it next turn
 

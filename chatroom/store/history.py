@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from chatroom.limits import (
     HISTORY_BUSY_TIMEOUT_S,
@@ -104,13 +104,13 @@ class HistoryError(Exception):
     """The history database cannot be used; the message is one sentence naming the file."""
 
 
-@dataclass(slots=True)  # not frozen: one is made per room line, and frozen costs 3x to make
-class HistoryLine:
+class HistoryLine(NamedTuple):
     """One line said in a room.
 
     `room_key` is the folded name the server matches rooms by ("#dev"), so that
     "#Dev" and "#DEV" share a history; `room` is the name as it was said
-    ("#Dev"). `when` is time.time() when it was said.
+    ("#Dev"). `when` is time.time() when it was said. A tuple in the order of
+    the INSERT's columns: the writer hands a batch to SQLite as it is.
     """
 
     room_key: str
@@ -175,7 +175,8 @@ class HistoryStore:
         self.path = path
         self._flush_interval_s = flush_interval_s
         self._queue_max = queue_max
-        self._lock = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()  # `with self._mutex` where no wait or notify follows: no Python frames
+        self._lock = threading.Condition(self._mutex)
         # Shared, behind the lock:
         self._pending: deque[HistoryLine] = deque()
         self._first_pending_at = 0.0  # time.monotonic() when _pending last became non-empty
@@ -225,7 +226,7 @@ class HistoryStore:
         one and counted (the writer logs the count, at most once per
         HISTORY_WARNING_INTERVAL_S). Raises HistoryError once closed.
         """
-        with self._lock:
+        with self._mutex:  # the Condition's own lock (notify needs it held): append runs per room line
             if self._closed:
                 raise HistoryError(f"The history store of {self.path} is closed.")
             pending = self._pending
@@ -533,18 +534,17 @@ class _Writer:
         """Commit `batch` in one transaction; False if some of it was lost (counted)."""
         if not batch:
             return True
-        rows = [(line.room_key, line.room, line.sender, line.text, line.when) for line in batch]
-        try:
-            self._transaction(lambda: self.db.executemany(_INSERT, rows))
+        try:  # a HistoryLine is its row, in the INSERT's order
+            self._transaction(lambda: self.db.executemany(_INSERT, batch))
         except sqlite3.OperationalError as error:  # the disk: full, locked too long, I/O
-            self._lost(len(rows), str(error))
+            self._lost(len(batch), str(error))
             return False
         except (sqlite3.Error, ValueError):  # a line SQLite cannot take (a lone surrogate): keep the rest
-            return self._write_one_by_one(rows)
-        self._since_prune += len(rows)
+            return self._write_one_by_one(batch)
+        self._since_prune += len(batch)
         return True
 
-    def _write_one_by_one(self, rows: list[tuple[str, str, str, str, float]]) -> bool:
+    def _write_one_by_one(self, rows: deque[HistoryLine]) -> bool:
         refused: list[str] = []
 
         def insert_each() -> None:
