@@ -290,6 +290,12 @@ HISTORY_BUSY_TIMEOUT_S = 5.0
 # database's write lock (a backup, the sqlite3 shell) before giving up on that
 # batch (lost, counted and logged). Only the writer thread waits, never the loop.
 
+HISTORY_WRITER_NICE = 10
+# The history writer thread's nice value on Linux (the loop's thread keeps
+# the process's). Its batch every HISTORY_FLUSH_INTERVAL_S takes a few
+# milliseconds of CPU at thousands of lines a second; niced, the loop
+# preempts it, so chat lines are not held up behind a commit.
+
 HISTORY_PRUNE_EVERY_LINES = 1000
 HISTORY_PRUNE_INTERVAL_S = 60.0
 # Retention (HISTORY_MAX_ROWS, HISTORY_MAX_AGE_S) is applied after this many

@@ -31,6 +31,7 @@ from chatroom.limits import (
     HISTORY_MAX_AGE_S,
     HISTORY_MAX_REPLAY,
     HISTORY_PRUNE_EVERY_LINES,
+    HISTORY_WRITER_NICE,
 )
 from chatroom.store import history
 from chatroom.store.history import (
@@ -655,3 +656,12 @@ def test_a_schema_1_file_is_migrated_and_keeps_its_lines(path: Path) -> None:
         assert indexes == {"lines_by_room"}
     finally:
         db.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
+def test_the_writer_thread_runs_niced_so_the_loop_preempts_its_commits(store: HistoryStore) -> None:
+    writer = next(thread for thread in threading.enumerate() if thread.name == WRITER)
+    assert writer.native_id is not None
+    fields = Path(f"/proc/self/task/{writer.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    assert int(fields[16]) == os.getpriority(os.PRIO_PROCESS, 0) + HISTORY_WRITER_NICE  # field 19: nice
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(os.PRIO_PROCESS, 0)

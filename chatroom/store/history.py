@@ -33,6 +33,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -53,6 +54,7 @@ from chatroom.limits import (
     HISTORY_PRUNE_INTERVAL_S,
     HISTORY_QUEUE_MAX,
     HISTORY_WARNING_INTERVAL_S,
+    HISTORY_WRITER_NICE,
 )
 from chatroom.store import accounts
 
@@ -351,6 +353,7 @@ class HistoryStore:
     # -- the writer thread ------------------------------------------------------------------------
 
     def _run(self, max_rows: int, max_age_s: float) -> None:
+        _yield_to_the_loop()
         try:
             db = _open(self.path)
         except Exception as error:
@@ -446,6 +449,18 @@ class HistoryStore:
                 return
             with contextlib.suppress(BlockingIOError, InterruptedError):  # full: readable already
                 self._wake_writer.send(b"!")
+
+
+def _yield_to_the_loop() -> None:
+    """Lower this thread's priority below the loop's (Linux: nice is per thread).
+
+    The writer commits a batch every flush interval in one go; on the loop's
+    core, at the same priority, it would hold the core for that long while
+    chat lines wait. Niced, it runs when the loop sleeps.
+    """
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HISTORY_WRITER_NICE)
 
 
 def _open(path: str) -> sqlite3.Connection:
