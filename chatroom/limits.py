@@ -291,10 +291,14 @@ HISTORY_BUSY_TIMEOUT_S = 5.0
 # batch (lost, counted and logged). Only the writer thread waits, never the loop.
 
 HISTORY_WRITER_NICE = 10
-# The history writer thread's nice value on Linux (the loop's thread keeps
-# the process's). Its batch every HISTORY_FLUSH_INTERVAL_S takes a few
-# milliseconds of CPU at thousands of lines a second; niced, the loop
-# preempts it, so chat lines are not held up behind a commit.
+# How much nicer than the process the store's thread runs on Linux (capped at
+# 19; the loop's thread keeps the process's nice). Its history batch every
+# HISTORY_FLUSH_INTERVAL_S takes a few milliseconds of CPU at thousands of
+# lines a second; niced, the loop preempts it, so chat lines are not held up
+# behind a commit. The same thread checks passwords (scrypt) and reads
+# replays, which then also yield to the loop: on a core busy with other
+# programs they take longer, never the loop's lines. (It gives up the GIL
+# inside every SQLite step, so the loop seldom waits for it there.)
 
 HISTORY_PRUNE_EVERY_LINES = 1000
 HISTORY_PRUNE_INTERVAL_S = 60.0

@@ -317,19 +317,27 @@ def test_a_peer_that_does_not_read_its_final_reply_is_closed_after_the_linger_ti
     assert world.server.connections == {}
 
 
+@pytest.mark.parametrize(
+    ("method", "line"),
+    [("said", b"@mallory: boom\n"), ("requests", b"@mallory: !rooms\n")],  # a chat line's hot path, the rest
+)
 def test_an_exception_while_serving_one_connection_closes_only_that_one(
-    world: InProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    world: InProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    line: bytes,
 ) -> None:
     alice, bob, mallory = (world.register(name) for name in ("alice", "bob", "mallory"))
-    real_said = ChatCodec.said  # a chat line's hot path; requests() judges everything else
+    real = getattr(ChatCodec, method)
 
-    def buggy(self: ChatCodec, data: bytes) -> str | None:
+    def buggy(self: ChatCodec, data: bytes) -> object:
         if self.name == "mallory":
             raise RuntimeError("a parser bug")
-        return real_said(self, data)
+        return real(self, data)
 
-    monkeypatch.setattr(ChatCodec, "said", buggy)
-    mallory.sendall(b"@mallory: boom\n")
+    monkeypatch.setattr(ChatCodec, method, buggy)
+    mallory.sendall(line)
     with caplog.at_level(logging.ERROR, logger="chatroom"):
         world.turn_until(lambda: "mallory" not in world.server.hub.router, "mallory is gone")
         world.turns()

@@ -136,8 +136,8 @@ class Connection:
     def deliver_each(group: Iterable[Any], payload: bytes, skip: object, dropped: list[Any]) -> None:
         """`deliver(payload)` to each connection of `group` but `skip`; those that cannot take it go
         to `dropped`. The fan-out's inner loop (chatroom.hub.router.DeliverEach), with deliver's
-        common case inlined: in rooms of ten, a Python call per recipient is a good share of the
-        cost of a delivery."""
+        common case inlined: a Python call per recipient is a good share of the cost of a delivery.
+        Only for a hub whose every recipient is a Connection (the server's: see _drop_unreachable)."""
         size = len(payload)
         for conn in group:
             if conn is skip:

@@ -459,8 +459,10 @@ def _yield_to_the_loop() -> None:
     chat lines wait. Niced, it runs when the loop sleeps.
     """
     if sys.platform == "linux":
+        thread = threading.get_native_id()
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HISTORY_WRITER_NICE)
+            niced = min(19, os.getpriority(os.PRIO_PROCESS, thread) + HISTORY_WRITER_NICE)
+            os.setpriority(os.PRIO_PROCESS, thread, niced)
 
 
 def _open(path: str) -> sqlite3.Connection:
