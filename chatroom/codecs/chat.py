@@ -193,6 +193,9 @@ class ChatCodec(ServerConnection):
 
     def requests(self, data: bytes) -> Iterator[Request]:
         if self.state is ServerState.REGISTERED:
+            text = self.said(data)  # most reads (a metered connection's too): one chat line
+            if text is not None:  # said() took nothing, and feed() would leave nothing held
+                return iter((Say(text),))
             return self._requests(self._events(self.framer.feed(data)))  # what receive() does when registered
         if data.startswith(TLS_HANDSHAKE_RECORD) and self.state is ServerState.AWAITING_REGISTER:
             return self._tls_on_plain_port()
