@@ -34,6 +34,7 @@ class RecordingFrontend:
 
     def __init__(self) -> None:
         self.started = False
+        self.notices_at_start: list[str] | None = None
         self.closed = False
         self.handlers_at_close: dict[int, object] = {}
         self.notices: list[str] = []
@@ -41,6 +42,7 @@ class RecordingFrontend:
 
     def start(self) -> None:
         self.started = True
+        self.notices_at_start = list(self.notices)
 
     def close(self) -> None:
         if not self.closed:
@@ -115,6 +117,19 @@ def test_the_terminal_is_given_back_before_the_signal_handlers_are_released(
     assert all(still_caught.values()), f"released before the terminal was restored: {still_caught}"
     assert {signum: signal.getsignal(signum) for signum in CAUGHT} == before, "released afterwards"
     assert server_end.recv(1024) == b"REGISTER alice CHAT/1.1\n"
+
+
+def test_the_terminal_is_taken_before_the_greeting_shows(
+    monkeypatch: pytest.MonkeyPatch, server_end: socket.socket
+) -> None:
+    # A key pressed once the greeting is on screen must reach the editor: while the
+    # terminal is still in line mode, the kernel turns a Ctrl-D into a NUL byte.
+    server_end.sendall(b"200 Registration successful\nDISCONNECT CHAT/1.0\n")
+    frontend = RecordingFrontend()
+    assert run_main(monkeypatch, frontend) == 0
+    assert frontend.notices_at_start is not None
+    assert not any("Ready for messaging" in notice for notice in frontend.notices_at_start)
+    assert any("Ready for messaging" in notice for notice in frontend.notices)
 
 
 @pytest.mark.parametrize(

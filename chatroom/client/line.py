@@ -170,9 +170,12 @@ class ChatClient:
             elif isinstance(effect, ShowNotice):
                 self.frontend.show_notice(effect.text, effect.kind)
             elif isinstance(effect, Ready):
+                # The terminal is taken before the greeting shows, so a key pressed once the
+                # greeting is on screen reaches the editor: typed while the terminal is still
+                # in line mode, a Ctrl-D would be turned into a NUL byte by the kernel.
+                self.frontend.start()
                 self.frontend.show_notice("")
                 self.frontend.show_notice(effect.greeting)
-                self.frontend.start()
                 self.frontend.set_ready(True)
             elif isinstance(effect, ClearScreen):
                 self.frontend.clear()
